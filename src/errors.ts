@@ -1,0 +1,44 @@
+/**
+ * Every error a caller can cause, in one table: a stable code, an HTTP status, a message template.
+ * Callers match on `code`; a bug in kefu throws a plain `Error` instead.
+ */
+export const ERRORS = {
+  KEFU_CONFIG_INVALID: { status: 500, message: 'Invalid configuration: %s' },
+  KEFU_PACK_NOT_FOUND: { status: 500, message: 'Knowledge pack not found: %s' },
+  KEFU_PACK_INVALID: { status: 500, message: 'Invalid knowledge pack: %s' },
+  KEFU_MODEL_NOT_FOUND: { status: 500, message: 'No trained model: %s' },
+  KEFU_MODEL_INVALID: { status: 500, message: 'Trained model cannot be used: %s' },
+  KEFU_DATASET_INVALID: { status: 400, message: 'Invalid dataset: %s' },
+  KEFU_CLI_USAGE: { status: 400, message: '%s' },
+  KEFU_TEXT_EMPTY: { status: 400, message: 'Text is empty after normalisation' },
+  KEFU_TEXT_TOO_LONG: { status: 400, message: 'Text is longer than %s characters' },
+} as const;
+
+export type KefuErrorCode = keyof typeof ERRORS;
+
+/** An error the caller caused, carrying a stable code and an HTTP status. */
+export class KefuError extends Error {
+  readonly code: KefuErrorCode;
+  readonly status: number;
+  readonly details: readonly string[];
+
+  constructor(code: KefuErrorCode, args: readonly string[] = [], options: { cause?: unknown; details?: readonly string[] } = {}) {
+    const def = ERRORS[code];
+    let i = 0;
+    const message = def.message.replace(/%s/g, () => args[i++] ?? '');
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'KefuError';
+    this.code = code;
+    this.status = def.status;
+    this.details = options.details ?? [];
+  }
+
+  toJSON(): { code: KefuErrorCode; message: string; details: readonly string[] } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** True when `e` is a KefuError, optionally with the given code. */
+export function isKefuError(e: unknown, code?: KefuErrorCode): e is KefuError {
+  return e instanceof KefuError && (code === undefined || e.code === code);
+}
