@@ -42,7 +42,10 @@ export interface Outcome {
   confidence: number;
   candidates: Candidate[];
   entities: Entity[];
-  answer: string | null;
+  /** The reply text for the customer (answer, clarify question, fallback or handoff notice). */
+  reply: string;
+  /** Quick-reply buttons: clarify options or fallback suggestions. */
+  options: { topic: string; title: string }[];
   needsVerification: boolean;
   trace: Trace;
 }

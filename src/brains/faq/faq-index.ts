@@ -1,0 +1,179 @@
+import type { Candidate } from '../../domain/types.ts';
+import { KefuError } from '../../errors.ts';
+import { fitLogistic, predictLogistic, type Logistic } from '../../math/logistic.ts';
+import { segmentWords } from '../../text/segment.ts';
+
+/** One FAQ paraphrase as indexed: already normalised text and the FAQ it belongs to. */
+export interface FaqParaphrase {
+  faq: string;
+  text: string;
+}
+
+/** A query the calibration learns from: the FAQ it should find, or null when no FAQ should answer it. */
+export interface CalibrationQuery {
+  text: string;
+  faq: string | null;
+}
+
+export interface FaqIndex {
+  readonly faqs: readonly string[];
+  /** The best FAQs for a normalised query, with calibrated confidence that the FAQ answers it. */
+  search(normalised: string, k?: number): Candidate[];
+  toJSON(): SerializedFaqIndex;
+}
+
+export interface SerializedFaqIndex {
+  kind: 'kefu-faq-index';
+  version: 1;
+  paraphrases: FaqParaphrase[];
+  calibration: Logistic;
+}
+
+const HAN = /\p{Script=Han}/u;
+
+// Terms for retrieval: whole words (so 「信用卡」 matches as a unit) and Han character bigrams (so a typo or a
+// different segmentation still shares most terms); single Han characters are too common to rank by.
+function terms(normalised: string): Map<string, number> {
+  const tf = new Map<string, number>();
+  const add = (t: string): void => void tf.set(t, (tf.get(t) ?? 0) + 1);
+  for (const w of segmentWords(normalised)) add(`w:${w}`);
+  for (const run of normalised.split(' ')) {
+    if (!HAN.test(run)) continue;
+    const chars = [...run];
+    for (let i = 0; i + 1 < chars.length; i++) add(`b:${chars[i]}${chars[i + 1]}`);
+    if (chars.length === 1) add(`b:${chars[0]}`);
+  }
+  return tf;
+}
+
+interface Posting {
+  doc: number;
+  weight: number;
+}
+
+interface Core {
+  faqs: string[];
+  docFaq: number[];
+  idf: Map<string, number>;
+  postings: Map<string, Posting[]>;
+}
+
+function buildCore(paraphrases: readonly FaqParaphrase[]): Core {
+  const faqs = [...new Set(paraphrases.map((p) => p.faq))].sort();
+  const faqIdx = new Map(faqs.map((f, i) => [f, i]));
+  const docs = paraphrases.map((p) => terms(p.text));
+  const df = new Map<string, number>();
+  for (const d of docs) for (const t of d.keys()) df.set(t, (df.get(t) ?? 0) + 1);
+  const n = docs.length;
+  const idf = new Map<string, number>();
+  for (const [t, c] of df) idf.set(t, Math.log((1 + n) / (1 + c)) + 1);
+  const postings = new Map<string, Posting[]>();
+  docs.forEach((d, doc) => {
+    const vec = weigh(d, idf);
+    for (const [t, weight] of vec) {
+      let list = postings.get(t);
+      if (!list) postings.set(t, (list = []));
+      list.push({ doc, weight });
+    }
+  });
+  return { faqs, docFaq: paraphrases.map((p) => faqIdx.get(p.faq) ?? 0), idf, postings };
+}
+
+// Sublinear TF × IDF, L2-normalised, so that a dot product is the cosine similarity.
+function weigh(tf: Map<string, number>, idf: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  let norm = 0;
+  for (const [t, c] of tf) {
+    const w = (1 + Math.log(c)) * (idf.get(t) ?? 0);
+    if (w > 0) {
+      out.set(t, w);
+      norm += w * w;
+    }
+  }
+  norm = Math.sqrt(norm) || 1;
+  for (const [t, w] of out) out.set(t, w / norm);
+  return out;
+}
+
+/** Best cosine similarity per FAQ, optionally ignoring one paraphrase (for leave-one-out calibration). */
+function faqSimilarities(core: Core, normalised: string, skipDoc = -1): Float64Array {
+  const q = weigh(terms(normalised), core.idf);
+  const docScores = new Map<number, number>();
+  for (const [t, w] of q) {
+    const list = core.postings.get(t);
+    if (!list) continue;
+    for (const p of list) docScores.set(p.doc, (docScores.get(p.doc) ?? 0) + w * p.weight);
+  }
+  const best = new Float64Array(core.faqs.length);
+  for (const [doc, s] of docScores) {
+    if (doc === skipDoc) continue;
+    const f = core.docFaq[doc] ?? 0;
+    if (s > (best[f] ?? 0)) best[f] = s;
+  }
+  return best;
+}
+
+function topK(sims: Float64Array, k: number): { idx: number; sim: number; margin: number }[] {
+  const order = [...sims.keys()].sort((a, b) => (sims[b] ?? 0) - (sims[a] ?? 0));
+  const first = sims[order[0] ?? 0] ?? 0;
+  const second = sims[order[1] ?? 0] ?? 0;
+  return order.slice(0, k).map((idx, rank) => {
+    const sim = sims[idx] ?? 0;
+    return { idx, sim, margin: rank === 0 ? sim - second : sim - first };
+  });
+}
+
+function calibrationFeatures(sim: number, margin: number): number[] {
+  return [sim, margin];
+}
+
+function createIndex(paraphrases: FaqParaphrase[], core: Core, calibration: Logistic): FaqIndex {
+  return {
+    faqs: core.faqs,
+    search(normalised, k = 5) {
+      if (core.faqs.length === 0) return [];
+      const sims = faqSimilarities(core, normalised);
+      return topK(sims, k)
+        .filter((c) => c.sim > 0)
+        .map((c) => ({ topic: core.faqs[c.idx] ?? '', confidence: predictLogistic(calibration, calibrationFeatures(c.sim, c.margin)) }));
+    },
+    toJSON: () => ({ kind: 'kefu-faq-index', version: 1, paraphrases, calibration }),
+  };
+}
+
+/**
+ * Indexes every FAQ paraphrase and calibrates its confidence: each paraphrase is searched with itself left out
+ * (would its siblings find the right FAQ?) and each negative query (intent phrasings, out-of-scope text) must
+ * find none, and a logistic curve over (best similarity, margin to the runner-up) is fitted to those outcomes.
+ */
+export function buildFaqIndex(paraphrases: FaqParaphrase[], negatives: readonly CalibrationQuery[] = []): FaqIndex {
+  const core = buildCore(paraphrases);
+  const xs: number[][] = [];
+  const ys: number[] = [];
+  paraphrases.forEach((p, doc) => {
+    const [top] = topK(faqSimilarities(core, p.text, doc), 1);
+    if (!top) return;
+    xs.push(calibrationFeatures(top.sim, top.margin));
+    ys.push(core.faqs[top.idx] === p.faq && top.sim > 0 ? 1 : 0);
+  });
+  for (const q of negatives) {
+    const [top] = topK(faqSimilarities(core, q.text), 1);
+    if (!top) continue;
+    xs.push(calibrationFeatures(top.sim, top.margin));
+    ys.push(q.faq !== null && core.faqs[top.idx] === q.faq ? 1 : 0);
+  }
+  // With no evidence either way the curve stays flat at 0.5 rather than inventing confidence.
+  const calibration = ys.some((y) => y === 1) && ys.some((y) => y === 0) ? fitLogistic(xs, ys) : { w: [0, 0], b: 0 };
+  return createIndex(paraphrases, core, calibration);
+}
+
+/** Rebuilds a FAQ index from its JSON; throws KEFU_MODEL_INVALID when the JSON is not one. */
+export function loadFaqIndex(json: unknown): FaqIndex {
+  const j = json as Partial<SerializedFaqIndex> | null;
+  if (!j || j.kind !== 'kefu-faq-index' || j.version !== 1 || !Array.isArray(j.paraphrases) || !j.calibration || !Array.isArray(j.calibration.w)) {
+    throw new KefuError('KEFU_MODEL_INVALID', ['not a kefu FAQ index (version 1)']);
+  }
+  const paraphrases = j.paraphrases.filter((p): p is FaqParaphrase => typeof p?.faq === 'string' && typeof p?.text === 'string');
+  if (paraphrases.length !== j.paraphrases.length) throw new KefuError('KEFU_MODEL_INVALID', ['FAQ index has malformed paraphrases']);
+  return createIndex(paraphrases, buildCore(paraphrases), j.calibration);
+}

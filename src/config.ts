@@ -1,0 +1,119 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { KefuError } from './errors.ts';
+import { LOCALES } from './domain/types.ts';
+
+export const thresholdsSchema = z.strictObject({
+  /** FAQ brain answers on its own at or above this calibrated confidence. */
+  faq: z.number().min(0).max(1),
+  /** The best topic is answered at or above this confidence. */
+  nlu: z.number().min(0).max(1),
+  /** When the runner-up is within this margin of the best, ask which one was meant. */
+  clarifyMargin: z.number().min(0).max(1),
+  /** A candidate is offered in a clarify or as a suggestion only at or above this confidence. */
+  clarifyMin: z.number().min(0).max(1),
+});
+export type Thresholds = z.infer<typeof thresholdsSchema>;
+
+export const DEFAULT_THRESHOLDS: Thresholds = Object.freeze({ faq: 0.8, nlu: 0.5, clarifyMargin: 0.15, clarifyMin: 0.2 });
+
+export const configSchema = z.strictObject({
+  /** Folder holding pack.yaml and one folder per domain. */
+  packDir: z.string().min(1).default('intents'),
+  /** Where trained models are written and read. */
+  modelDir: z.string().min(1).default('training/models'),
+  reportDir: z.string().min(1).default('training/reports'),
+  /** Written by `npm run evaluate`; read at start so tuned thresholds are used without hand edits. */
+  thresholdsFile: z.string().min(1).default('training/thresholds.json'),
+  locale: z.enum(LOCALES).default('zh-TW'),
+  router: z
+    .strictObject({
+      thresholds: thresholdsSchema.partial().default({}),
+      /** Fallbacks in a row after which the conversation is handed to a human. */
+      maxFallbacks: z.number().int().min(1).max(10).default(2),
+      maxTextLength: z.number().int().min(1).max(20_000).default(2000),
+    })
+    .default({ thresholds: {}, maxFallbacks: 2, maxTextLength: 2000 }),
+  brand: z
+    .strictObject({
+      bot: z.string().min(1).default('小福'),
+      bank: z.string().min(1).default('凱福銀行'),
+      insurer: z.string().min(1).default('凱福人壽'),
+      bank_hotline: z.string().min(1).default('0800-000-123'),
+      life_hotline: z.string().min(1).default('0800-000-456'),
+    })
+    .default({ bot: '小福', bank: '凱福銀行', insurer: '凱福人壽', bank_hotline: '0800-000-123', life_hotline: '0800-000-456' }),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+export type Brand = Config['brand'];
+
+const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> = {
+  KEFU_PACK_DIR: (v, c) => (c.packDir = v),
+  KEFU_MODEL_DIR: (v, c) => (c.modelDir = v),
+  KEFU_LOCALE: (v, c) => (c.locale = v),
+  KEFU_LOG_LEVEL: (v, c) => (c.logLevel = v),
+  KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
+};
+
+/** Builds the one frozen config from defaults, an optional JSON config file, then KEFU_* environment variables. */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown>; cwd?: string } = {}): Config {
+  const env = options.env ?? {};
+  const cwd = options.cwd ?? process.cwd();
+  let raw: Record<string, unknown> = {};
+  const file = options.file ?? env.KEFU_CONFIG;
+  if (file) {
+    const path = resolve(cwd, file);
+    if (!existsSync(path)) throw new KefuError('KEFU_CONFIG_INVALID', [`config file ${path} does not exist`]);
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new KefuError('KEFU_CONFIG_INVALID', [`${path}: ${(e as Error).message}`], { cause: e });
+    }
+  }
+  for (const [k, apply] of Object.entries(ENV_MAP)) {
+    const v = env[k];
+    if (v !== undefined && v !== '') apply(v, raw);
+  }
+  raw = { ...raw, ...(options.overrides ?? {}) };
+  const res = configSchema.safeParse(raw);
+  if (!res.success) {
+    const details = res.error.issues.map((i) => `${i.path.join('.') || '<root>'}: ${i.message}`);
+    throw new KefuError('KEFU_CONFIG_INVALID', [details.join('; ')], { details });
+  }
+  const c = res.data;
+  const abs = (p: string): string => resolve(cwd, p);
+  return deepFreeze({ ...c, packDir: abs(c.packDir), modelDir: abs(c.modelDir), reportDir: abs(c.reportDir), thresholdsFile: abs(c.thresholdsFile) });
+}
+
+/** Thresholds in force: the defaults, then those `npm run evaluate` tuned for this pack, then the config file's. */
+export function resolveThresholds(config: Config, packHash: string): { thresholds: Thresholds; source: string } {
+  let tuned: Partial<Thresholds> = {};
+  let source = 'defaults';
+  if (existsSync(config.thresholdsFile)) {
+    try {
+      const data = JSON.parse(readFileSync(config.thresholdsFile, 'utf8')) as { packHash?: string; thresholds?: unknown };
+      const parsed = thresholdsSchema.safeParse(data.thresholds);
+      if (parsed.success) {
+        tuned = parsed.data;
+        source = data.packHash === packHash ? 'tuned' : 'tuned (for an older version of the pack)';
+      }
+    } catch {
+      // A damaged thresholds file must not stop the bot; the defaults still hold and the source says so.
+      source = 'defaults (thresholds file unreadable)';
+    }
+  }
+  const fromConfig = config.router.thresholds;
+  if (Object.keys(fromConfig).length > 0) source += ' + config';
+  return { thresholds: { ...DEFAULT_THRESHOLDS, ...tuned, ...fromConfig }, source };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,51 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, resolveThresholds, DEFAULT_THRESHOLDS } from '../src/config.ts';
+
+describe('config', () => {
+  const dirs: string[] = [];
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), 'kefu-config-'));
+    dirs.push(d);
+    return d;
+  };
+  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('builds a frozen config with defaults and absolute paths', () => {
+    const c = loadConfig({ cwd: '/srv/kefu' });
+    expect(c.packDir).toBe('/srv/kefu/intents');
+    expect(c.brand.bot).toBe('小福');
+    expect(Object.isFrozen(c) && Object.isFrozen(c.brand)).toBe(true);
+  });
+
+  it('takes a config file, then KEFU_* environment variables', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'kefu.json'), JSON.stringify({ locale: 'en', brand: { bot: 'Ava' }, router: { maxFallbacks: 3 } }));
+    const c = loadConfig({ cwd: d, env: { KEFU_CONFIG: 'kefu.json', KEFU_LOCALE: 'zh-CN' } });
+    expect(c.locale).toBe('zh-CN');
+    expect(c.brand.bot).toBe('Ava');
+    expect(c.brand.bank).toBe('凱福銀行');
+    expect(c.router.maxFallbacks).toBe(3);
+  });
+
+  it('refuses bad values and unknown keys with a coded error naming them', () => {
+    expect(() => loadConfig({ overrides: { locale: 'fr' } })).toThrowError(expect.objectContaining({ code: 'KEFU_CONFIG_INVALID', message: expect.stringMatching(/locale/) }));
+    expect(() => loadConfig({ overrides: { colour: 'red' } })).toThrowError(expect.objectContaining({ code: 'KEFU_CONFIG_INVALID' }));
+    const d = tmp();
+    writeFileSync(join(d, 'bad.json'), '{ not json');
+    expect(() => loadConfig({ cwd: d, file: 'bad.json' })).toThrowError(expect.objectContaining({ code: 'KEFU_CONFIG_INVALID' }));
+  });
+
+  it('uses tuned thresholds from the thresholds file, and config over both', () => {
+    const d = tmp();
+    writeFileSync(join(d, 't.json'), JSON.stringify({ packHash: 'abc', thresholds: { faq: 0.7, nlu: 0.4, clarifyMargin: 0.1, clarifyMin: 0.15 } }));
+    const c = loadConfig({ cwd: d, overrides: { thresholdsFile: 't.json', router: { thresholds: { nlu: 0.6 } } } });
+    const r = resolveThresholds(c, 'abc');
+    expect(r.thresholds).toEqual({ faq: 0.7, nlu: 0.6, clarifyMargin: 0.1, clarifyMin: 0.15 });
+    expect(r.source).toBe('tuned + config');
+    expect(resolveThresholds(c, 'other').source).toMatch(/older version/);
+    expect(resolveThresholds(loadConfig({ cwd: d }), 'abc')).toEqual({ thresholds: DEFAULT_THRESHOLDS, source: 'defaults' });
+  });
+});
