@@ -44,6 +44,31 @@ export const configSchema = z.strictObject({
       life_hotline: z.string().min(1).default('0800-000-456'),
     })
     .default({ bot: '小福', bank: '凱福銀行', insurer: '凱福人壽', bank_hotline: '0800-000-123', life_hotline: '0800-000-456' }),
+  server: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(3000),
+      /** Origins allowed to embed the widget and open its socket; '*' allows any. */
+      corsOrigins: z.array(z.string().min(1)).default(['*']),
+      /** How long shutdown waits for in-flight messages before closing anyway. */
+      shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
+    })
+    .default({ host: '127.0.0.1', port: 3000, corsOrigins: ['*'], shutdownGraceMs: 10_000 }),
+  database: z
+    .strictObject({
+      kind: z.literal('sqlite').default('sqlite'),
+      /** SQLite file; its folder survives restarts. */
+      path: z.string().min(1).default('data/kefu.sqlite'),
+    })
+    .default({ kind: 'sqlite', path: 'data/kefu.sqlite' }),
+  rateLimit: z
+    .strictObject({
+      /** Requests per IP per minute across the REST API. */
+      perIpPerMinute: z.number().int().min(1).default(600),
+      /** Customer messages per conversation per minute (REST and socket together). */
+      perConversationPerMinute: z.number().int().min(1).default(30),
+    })
+    .default({ perIpPerMinute: 600, perConversationPerMinute: 30 }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -55,6 +80,10 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_MODEL_DIR: (v, c) => (c.modelDir = v),
   KEFU_LOCALE: (v, c) => (c.locale = v),
   KEFU_LOG_LEVEL: (v, c) => (c.logLevel = v),
+  KEFU_HOST: (v, c) => (((c.server ??= {}) as Record<string, unknown>).host = v),
+  KEFU_PORT: (v, c) => (((c.server ??= {}) as Record<string, unknown>).port = Number(v)),
+  PORT: (v, c) => (((c.server ??= {}) as Record<string, unknown>).port ??= Number(v)),
+  KEFU_DB_PATH: (v, c) => (((c.database ??= {}) as Record<string, unknown>).path = v),
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
 };
 
@@ -85,7 +114,11 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   }
   const c = res.data;
   const abs = (p: string): string => resolve(cwd, p);
-  return deepFreeze({ ...c, packDir: abs(c.packDir), modelDir: abs(c.modelDir), reportDir: abs(c.reportDir), thresholdsFile: abs(c.thresholdsFile) });
+  return deepFreeze({
+    ...c,
+    packDir: abs(c.packDir), modelDir: abs(c.modelDir), reportDir: abs(c.reportDir), thresholdsFile: abs(c.thresholdsFile),
+    database: { ...c.database, path: c.database.path === ':memory:' ? ':memory:' : abs(c.database.path) },
+  });
 }
 
 /** Thresholds in force: the defaults, then those `npm run evaluate` tuned for this pack, then the config file's. */

@@ -12,6 +12,13 @@ export const ERRORS = {
   KEFU_CLI_USAGE: { status: 400, message: '%s' },
   KEFU_TEXT_EMPTY: { status: 400, message: 'Text is empty after normalisation' },
   KEFU_TEXT_TOO_LONG: { status: 400, message: 'Text is longer than %s characters' },
+  KEFU_CONVERSATION_NOT_FOUND: { status: 404, message: 'Conversation %s not found' },
+  KEFU_MESSAGE_NOT_FOUND: { status: 404, message: 'Message %s not found' },
+  KEFU_CONVERSATION_CLOSED: { status: 409, message: 'Conversation %s is closed' },
+  KEFU_NOT_A_BOT_MESSAGE: { status: 400, message: 'Message %s is not a bot answer' },
+  KEFU_VALIDATION: { status: 400, message: '%s' },
+  KEFU_RATE_LIMITED: { status: 429, message: 'Too many requests: %s' },
+  KEFU_STORE_FAILED: { status: 500, message: 'Storage failed: %s' },
 } as const;
 
 export type KefuErrorCode = keyof typeof ERRORS;

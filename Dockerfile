@@ -1,0 +1,19 @@
+# syntax=docker/dockerfile:1
+# Build stage: install dependencies (native addons compile here, with the toolchain), then train the default pack
+# so the image starts answering at once.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run train -- --log-level warn && npm prune --omit=dev
+
+# Runtime stage: no compiler, no dev dependencies, an unprivileged user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=node:node /app /app
+USER node
+EXPOSE 3000
+CMD ["npm", "start"]

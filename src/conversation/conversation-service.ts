@@ -1,0 +1,188 @@
+import type { Channel, Conversation, Message, StoredOutcome } from '../domain/conversation.ts';
+import type { Locale, Outcome } from '../domain/types.ts';
+import type { Store } from '../store/store.ts';
+import type { Router } from '../router/router.ts';
+import type { Logger } from '../log.ts';
+import { KefuError } from '../errors.ts';
+import { maskPersonalData } from '../text/mask-personal-data.ts';
+import { createKeyedMutex } from './keyed-mutex.ts';
+
+/** Something that happened in a conversation, for channels and consoles to push live. */
+export type ConversationEvent =
+  | { type: 'message'; conversation: Conversation; message: Message }
+  | { type: 'state'; conversation: Conversation }
+  | { type: 'turn'; conversation: Conversation; outcome: Outcome; ms: number };
+
+export interface TurnResult {
+  conversation: Conversation;
+  customer: Message;
+  /** The bot's reply; null while a human holds the conversation (the bot stays silent). */
+  reply: Message | null;
+  /** True when this customer message had been received before (a retry). */
+  duplicate: boolean;
+}
+
+export interface ConversationService {
+  /** Starts a conversation, or resumes the customer's open one on that channel when `resume` is set. */
+  start(input: { channel: Channel; customerId: string; locale?: Locale; resume?: boolean }): Promise<{ conversation: Conversation; resumed: boolean }>;
+  get(id: string): Promise<Conversation>;
+  history(id: string, afterSeq?: number): Promise<{ conversation: Conversation; messages: Message[] }>;
+  /** Stores the customer's message before anything else, then answers it once (idempotent by clientMessageId). */
+  handleCustomerMessage(id: string, input: { text: string; clientMessageId?: string | null }): Promise<TurnResult>;
+  /** The customer asks for a person (the widget's button): the conversation goes to the queue. */
+  requestHuman(id: string): Promise<{ conversation: Conversation; notice: Message | null }>;
+  rateConversation(id: string, stars: number, comment: string | null): Promise<Conversation>;
+  rateAnswer(id: string, messageId: string, feedback: 'up' | 'down'): Promise<Message>;
+  close(id: string): Promise<Conversation>;
+  /** Subscribes to conversation events; returns the unsubscribe function. */
+  subscribe(listener: (e: ConversationEvent) => void): () => void;
+  /** Resolves when every message being handled is finished (for graceful shutdown). */
+  drain(): Promise<void>;
+}
+
+export interface ConversationServiceOptions {
+  store: Store;
+  /** Returns the router in service now; read per message so a newly published model takes effect at once. */
+  router: () => Router;
+  log: Logger;
+  defaultLocale: Locale;
+  handoffNotice?: (locale: Locale) => string;
+}
+
+const storedOutcome = (o: Outcome): StoredOutcome => ({
+  outcome: o.outcome, topic: o.topic, brain: o.brain, confidence: o.confidence, candidates: o.candidates,
+  entities: o.entities, needsVerification: o.needsVerification, trace: { ...o.trace, normalised: maskPersonalData(o.trace.normalised) },
+});
+
+const HUMAN_NOTICE: Record<Locale, string> = {
+  'zh-TW': '已為您轉接真人客服，請稍候，專員將盡快為您服務。',
+  'zh-CN': '已为您转接人工客服，请稍候，专员将尽快为您服务。',
+  en: 'You are now in the queue for a human agent. Someone will be with you shortly.',
+};
+
+/** The one place a turn happens: load state, store the message, route, apply the outcome, store the reply. */
+export function createConversationService(opts: ConversationServiceOptions): ConversationService {
+  const { store, log } = opts;
+  const mutex = createKeyedMutex();
+  const listeners = new Set<(e: ConversationEvent) => void>();
+  const inFlight = new Set<Promise<unknown>>();
+  const emit = (e: ConversationEvent): void => {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        log.error({ err }, 'conversation event listener failed');
+      }
+    }
+  };
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p)).catch(() => undefined);
+    return p;
+  };
+  const mustGet = async (id: string): Promise<Conversation> => {
+    const c = await store.getConversation(id);
+    if (!c) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
+    return c;
+  };
+
+  async function answer(conversation: Conversation, customer: Message): Promise<{ conversation: Conversation; reply: Message | null }> {
+    if (conversation.state !== 'bot') return { conversation, reply: null };
+    const started = performance.now();
+    const outcome = opts.router().route(customer.text, { consecutiveFallbacks: conversation.consecutiveFallbacks, locale: conversation.locale });
+    const { message: reply } = await store.appendMessage({
+      conversationId: conversation.id, author: 'bot', text: outcome.reply, quickReplies: outcome.options, outcome: storedOutcome(outcome), replyTo: customer.id,
+    });
+    const patch = {
+      consecutiveFallbacks: outcome.outcome === 'fallback' ? conversation.consecutiveFallbacks + 1 : 0,
+      ...(outcome.outcome === 'handoff' ? { state: 'queued' as const } : {}),
+    };
+    const updated = await store.updateConversation(conversation.id, patch);
+    const ms = performance.now() - started;
+    log.info({ conversationId: conversation.id, outcome: outcome.outcome, topic: outcome.topic, brain: outcome.brain, confidence: outcome.confidence, ms: Math.round(ms * 100) / 100 }, 'bot turn');
+    emit({ type: 'message', conversation: updated, message: reply });
+    emit({ type: 'turn', conversation: updated, outcome, ms });
+    if (updated.state !== conversation.state) emit({ type: 'state', conversation: updated });
+    return { conversation: updated, reply };
+  }
+
+  return {
+    async start({ channel, customerId, locale, resume }) {
+      if (resume) {
+        const open = await store.findOpenConversation(channel, customerId);
+        if (open) return { conversation: open, resumed: true };
+      }
+      const conversation = await store.createConversation({ channel, customerId, locale: locale ?? opts.defaultLocale });
+      log.info({ conversationId: conversation.id, channel }, 'conversation started');
+      emit({ type: 'state', conversation });
+      return { conversation, resumed: false };
+    },
+    get: mustGet,
+    async history(id, afterSeq) {
+      const conversation = await mustGet(id);
+      return { conversation, messages: await store.listMessages(id, { afterSeq }) };
+    },
+    handleCustomerMessage(id, { text, clientMessageId }) {
+      return track(
+        mutex.run(id, async () => {
+          const conversation = await mustGet(id);
+          if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [id]);
+          const { message: customer, duplicate } = await store.appendMessage({ conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null });
+          if (duplicate) {
+            // A retry: give back the reply already sent, or answer now if the first attempt died before replying.
+            const existing = await store.findReply(id, customer.id);
+            if (existing || conversation.state !== 'bot') return { conversation, customer, reply: existing, duplicate };
+            const r = await answer(conversation, customer);
+            return { ...r, customer, duplicate };
+          }
+          emit({ type: 'message', conversation, message: customer });
+          const r = await answer(conversation, customer);
+          return { ...r, customer, duplicate };
+        }),
+      );
+    },
+    requestHuman(id) {
+      return track(
+        mutex.run(id, async () => {
+          const conversation = await mustGet(id);
+          if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [id]);
+          if (conversation.state !== 'bot') return { conversation, notice: null };
+          const text = (opts.handoffNotice ?? ((l: Locale) => HUMAN_NOTICE[l]))(conversation.locale);
+          const { message: notice } = await store.appendMessage({ conversationId: id, author: 'system', text });
+          const updated = await store.updateConversation(id, { state: 'queued', consecutiveFallbacks: 0 });
+          log.info({ conversationId: id }, 'customer asked for a human');
+          emit({ type: 'message', conversation: updated, message: notice });
+          emit({ type: 'state', conversation: updated });
+          return { conversation: updated, notice };
+        }),
+      );
+    },
+    async rateConversation(id, stars, comment) {
+      await mustGet(id);
+      return store.rateConversation(id, stars, comment);
+    },
+    async rateAnswer(id, messageId, feedback) {
+      const m = await store.getMessage(messageId);
+      if (!m || m.conversationId !== id) throw new KefuError('KEFU_MESSAGE_NOT_FOUND', [messageId]);
+      if (m.author !== 'bot') throw new KefuError('KEFU_NOT_A_BOT_MESSAGE', [messageId]);
+      return store.setFeedback(messageId, feedback);
+    },
+    close(id) {
+      return track(
+        mutex.run(id, async () => {
+          await mustGet(id);
+          const c = await store.updateConversation(id, { state: 'closed' });
+          emit({ type: 'state', conversation: c });
+          return c;
+        }),
+      );
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async drain() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}

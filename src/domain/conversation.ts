@@ -1,0 +1,67 @@
+import type { Locale, Outcome, Trace } from './types.ts';
+
+/** Who holds the conversation: the bot, the queue, a human agent, or nobody any more. */
+export type ConversationState = 'bot' | 'queued' | 'agent' | 'closed';
+export const CONVERSATION_STATES: readonly ConversationState[] = ['bot', 'queued', 'agent', 'closed'];
+
+/** The platform a conversation came in on. */
+export type Channel = 'web' | 'api' | 'line' | 'botframework';
+
+export type Author = 'customer' | 'bot' | 'agent' | 'system';
+
+export interface QuickReply {
+  topic: string;
+  title: string;
+}
+
+export interface Rating {
+  stars: number;
+  comment: string | null;
+  at: string;
+}
+
+/** The one conversation model every channel shares. */
+export interface Conversation {
+  id: string;
+  channel: Channel;
+  /** The channel's stable id for the customer (a browser id, a LINE user id …); never personal data in clear. */
+  customerId: string;
+  state: ConversationState;
+  locale: Locale;
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+  /** Fallbacks in a row, which the router turns into a handoff past the configured limit. */
+  consecutiveFallbacks: number;
+  rating: Rating | null;
+}
+
+/** The router's decision as stored with a bot turn. */
+export interface StoredOutcome {
+  outcome: Outcome['outcome'];
+  topic: string | null;
+  brain: Outcome['brain'];
+  confidence: number;
+  candidates: Outcome['candidates'];
+  entities: Outcome['entities'];
+  needsVerification: boolean;
+  trace: Trace;
+}
+
+export interface Message {
+  id: string;
+  conversationId: string;
+  /** Position in the conversation, from 1. */
+  seq: number;
+  author: Author;
+  text: string;
+  quickReplies: QuickReply[];
+  /** The router's decision, on bot turns only. */
+  outcome: StoredOutcome | null;
+  /** The client's own id for a customer message, which makes a retry idempotent. */
+  clientMessageId: string | null;
+  /** The customer message a bot reply answers. */
+  replyTo: string | null;
+  feedback: 'up' | 'down' | null;
+  createdAt: string;
+}

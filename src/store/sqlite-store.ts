@@ -1,0 +1,165 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import type { Conversation, ConversationState, Message } from '../domain/conversation.ts';
+import { CONVERSATION_STATES } from '../domain/conversation.ts';
+import type { Locale } from '../domain/types.ts';
+import { KefuError } from '../errors.ts';
+import type { ConversationPatch, NewConversation, NewMessage, Store } from './store.ts';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
+
+interface ConversationRow {
+  id: string; channel: string; customer_id: string; state: string; locale: string; created_at: string; updated_at: string;
+  closed_at: string | null; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null; rated_at: string | null;
+}
+interface MessageRow {
+  id: string; conversation_id: string; seq: number; author: string; text: string; quick_replies: string; outcome: string | null;
+  client_message_id: string | null; reply_to: string | null; feedback: string | null; created_at: string;
+}
+
+const toConversation = (r: ConversationRow): Conversation => ({
+  id: r.id, channel: r.channel as Conversation['channel'], customerId: r.customer_id, state: r.state as ConversationState,
+  locale: r.locale as Locale, createdAt: r.created_at, updatedAt: r.updated_at, closedAt: r.closed_at,
+  consecutiveFallbacks: r.consecutive_fallbacks,
+  rating: r.rating_stars === null ? null : { stars: r.rating_stars, comment: r.rating_comment, at: r.rated_at ?? r.updated_at },
+});
+const toMessage = (r: MessageRow): Message => ({
+  id: r.id, conversationId: r.conversation_id, seq: r.seq, author: r.author as Message['author'], text: r.text,
+  quickReplies: JSON.parse(r.quick_replies) as Message['quickReplies'], outcome: r.outcome === null ? null : (JSON.parse(r.outcome) as Message['outcome']),
+  clientMessageId: r.client_message_id, replyTo: r.reply_to, feedback: r.feedback as Message['feedback'], createdAt: r.created_at,
+});
+
+/** Applies pending migrations in one transaction each; returns the versions applied. */
+export function migrateSqlite(db: Database.Database): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  const applied: number[] = [];
+  for (const m of SQLITE_MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    })();
+    applied.push(m.version);
+  }
+  return applied;
+}
+
+/** Opens (creating if needed) the SQLite database at `path` (':memory:' for tests), in WAL mode, migrated. */
+export function openSqliteStore(path: string, options: { now?: () => Date } = {}): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  // WAL lets readers run beside the writer; NORMAL sync is durable across a process crash (only an OS crash can
+  // lose the last transactions), the usual trade for a chat log written on every message.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrateSqlite(db);
+  const now = (): string => (options.now ?? (() => new Date()))().toISOString();
+
+  const q = {
+    insertConv: db.prepare(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES (@id, @channel, @customerId, 'bot', @locale, @now, @now)`),
+    getConv: db.prepare('SELECT * FROM conversations WHERE id = ?'),
+    findOpen: db.prepare(`SELECT * FROM conversations WHERE channel = ? AND customer_id = ? AND state != 'closed' ORDER BY updated_at DESC LIMIT 1`),
+    countStates: db.prepare('SELECT state, COUNT(*) AS n FROM conversations GROUP BY state'),
+    bumpSeq: db.prepare('UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq'),
+    insertMsg: db.prepare(`INSERT INTO messages (id, conversation_id, seq, author, text, quick_replies, outcome, client_message_id, reply_to, created_at)
+      VALUES (@id, @conversationId, @seq, @author, @text, @quickReplies, @outcome, @clientMessageId, @replyTo, @now)`),
+    byClientId: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND client_message_id = ?'),
+    getMsg: db.prepare('SELECT * FROM messages WHERE id = ?'),
+    reply: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND reply_to = ? ORDER BY seq LIMIT 1'),
+    list: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    rate: db.prepare('UPDATE conversations SET rating_stars = ?, rating_comment = ?, rated_at = ?, updated_at = ? WHERE id = ?'),
+    feedback: db.prepare('UPDATE messages SET feedback = ? WHERE id = ?'),
+  };
+
+  const mustGetConv = (id: string): Conversation => {
+    const row = q.getConv.get(id) as ConversationRow | undefined;
+    if (!row) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
+    return toConversation(row);
+  };
+
+  const append = db.transaction((input: NewMessage): { message: Message; duplicate: boolean } => {
+    if (input.clientMessageId) {
+      const existing = q.byClientId.get(input.conversationId, input.clientMessageId) as MessageRow | undefined;
+      if (existing) return { message: toMessage(existing), duplicate: true };
+    }
+    const at = now();
+    const bumped = q.bumpSeq.get(at, input.conversationId) as { last_seq: number } | undefined;
+    if (!bumped) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
+    const id = randomUUID();
+    q.insertMsg.run({
+      id, conversationId: input.conversationId, seq: bumped.last_seq, author: input.author, text: input.text,
+      quickReplies: JSON.stringify(input.quickReplies ?? []), outcome: input.outcome ? JSON.stringify(input.outcome) : null,
+      clientMessageId: input.clientMessageId ?? null, replyTo: input.replyTo ?? null, now: at,
+    });
+    return { message: toMessage(q.getMsg.get(id) as MessageRow), duplicate: false };
+  });
+
+  return {
+    kind: 'sqlite',
+    async createConversation(input: NewConversation) {
+      const id = randomUUID();
+      q.insertConv.run({ id, channel: input.channel, customerId: input.customerId, locale: input.locale, now: now() });
+      return mustGetConv(id);
+    },
+    async getConversation(id) {
+      const row = q.getConv.get(id) as ConversationRow | undefined;
+      return row ? toConversation(row) : null;
+    },
+    async updateConversation(id, patch: ConversationPatch) {
+      const sets: string[] = ['updated_at = @now'];
+      const at = now();
+      const params: Record<string, unknown> = { id, now: at };
+      if (patch.state !== undefined) {
+        sets.push('state = @state');
+        params.state = patch.state;
+        sets.push(patch.state === 'closed' ? 'closed_at = @now' : 'closed_at = NULL');
+      }
+      if (patch.locale !== undefined) (sets.push('locale = @locale'), (params.locale = patch.locale));
+      if (patch.consecutiveFallbacks !== undefined) (sets.push('consecutive_fallbacks = @fb'), (params.fb = patch.consecutiveFallbacks));
+      const res = db.prepare(`UPDATE conversations SET ${sets.join(', ')} WHERE id = @id`).run(params);
+      if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
+      return mustGetConv(id);
+    },
+    async findOpenConversation(channel, customerId) {
+      const row = q.findOpen.get(channel, customerId) as ConversationRow | undefined;
+      return row ? toConversation(row) : null;
+    },
+    async countConversationsByState() {
+      const out = Object.fromEntries(CONVERSATION_STATES.map((s) => [s, 0])) as Record<ConversationState, number>;
+      for (const r of q.countStates.all() as { state: ConversationState; n: number }[]) out[r.state] = r.n;
+      return out;
+    },
+    async appendMessage(input) {
+      return append(input);
+    },
+    async getMessage(id) {
+      const row = q.getMsg.get(id) as MessageRow | undefined;
+      return row ? toMessage(row) : null;
+    },
+    async findReply(conversationId, customerMessageId) {
+      const row = q.reply.get(conversationId, customerMessageId) as MessageRow | undefined;
+      return row ? toMessage(row) : null;
+    },
+    async listMessages(conversationId, options = {}) {
+      return (q.list.all(conversationId, options.afterSeq ?? 0, Math.min(options.limit ?? 500, 1000)) as MessageRow[]).map(toMessage);
+    },
+    async rateConversation(id, stars, comment) {
+      const at = now();
+      const res = q.rate.run(stars, comment, at, at, id);
+      if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
+      return mustGetConv(id);
+    },
+    async setFeedback(messageId, feedback) {
+      const res = q.feedback.run(feedback, messageId);
+      if (res.changes === 0) throw new KefuError('KEFU_MESSAGE_NOT_FOUND', [messageId]);
+      return toMessage(q.getMsg.get(messageId) as MessageRow);
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+// Personal data never reaches a log or the trainer inbox in clear. The patterns are Taiwan-first: national ID
+// (one letter, 1 or 2, eight digits), resident certificate, mobile and landline numbers, card and account numbers.
+const RULES: [RegExp, string][] = [
+  [/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, '[EMAIL]'],
+  [/\b[A-Z][12489]\d{8}\b/gi, '[ID]'],
+  [/\b[A-Z][A-D]\d{8}\b/gi, '[ID]'],
+  // Card numbers: 13–19 digits, possibly grouped by spaces or dashes.
+  [/\b\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}\b/g, '[CARD]'],
+  [/(?:\+?886[ -]?|\b0)9\d{2}[ -]?\d{3}[ -]?\d{3}\b/g, '[PHONE]'],
+  [/\(?\b0[2-8]\)?[ -]?\d{3,4}[ -]?\d{4}\b/g, '[PHONE]'],
+  // Any other long run of digits is most likely an account or policy number.
+  [/\b\d{10,16}\b/g, '[NUMBER]'],
+];
+
+/** Replaces national IDs, phone, card and account numbers and e-mail addresses with placeholders. */
+export function maskPersonalData(text: string): string {
+  // Only full-width ASCII is folded (digits, letters, @ + - .), so the rest of the text stays exactly as typed.
+  let out = text.replace(/[\uFF01-\uFF5E]/g, (ch) => (/[\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A\uFF20\uFF0B\uFF0D\uFF0E\uFF08\uFF09]/.test(ch) ? String.fromCharCode(ch.charCodeAt(0) - 0xfee0) : ch));
+  for (const [re, label] of RULES) out = out.replace(re, label);
+  return out;
+}

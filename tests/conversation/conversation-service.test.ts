@@ -1,0 +1,112 @@
+import { describe, it, expect, beforeEach } from 'vitest';
+import { pino } from 'pino';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { createConversationService, type ConversationEvent } from '../../src/conversation/conversation-service.ts';
+import type { Router } from '../../src/router/router.ts';
+import type { Outcome, OutcomeKind } from '../../src/domain/types.ts';
+import type { Store } from '../../src/store/store.ts';
+
+// A scripted router: the text names the outcome it should get, so each test reads as a conversation.
+function scriptedRouter(calls: string[]): Router {
+  const route = (text: string): Outcome => {
+    calls.push(text);
+    const kind: OutcomeKind = text.includes('真人') || text.includes('盜刷') ? 'handoff' : text.includes('???') ? 'fallback' : 'answer';
+    return {
+      text, outcome: kind, topic: kind === 'fallback' ? null : 'card.lost', brain: kind === 'fallback' ? null : 'faq', confidence: 0.9, candidates: [],
+      entities: [], reply: `回覆:${text}`, options: [], needsVerification: false,
+      trace: { normalised: `${text} A123456789`, faq: null, nlu: null, rule: 'test', thresholds: { faq: 0.8, nlu: 0.5, clarifyMargin: 0.1, clarifyMin: 0.2 }, ms: 0 },
+    };
+  };
+  return { thresholds: { faq: 0.8, nlu: 0.5, clarifyMargin: 0.1, clarifyMin: 0.2 }, route, decide: (t) => route(t) };
+}
+
+describe('conversation service', () => {
+  let store: Store;
+  let calls: string[];
+  let events: ConversationEvent[];
+  let service: ReturnType<typeof createConversationService>;
+  beforeEach(() => {
+    store = openSqliteStore(':memory:');
+    calls = [];
+    events = [];
+    service = createConversationService({ store, router: () => scriptedRouter(calls), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+    service.subscribe((e) => events.push(e));
+  });
+
+  it('stores the customer message, answers it, and keeps the trace with PII masked', async () => {
+    const { conversation } = await service.start({ channel: 'api', customerId: 'c1' });
+    const r = await service.handleCustomerMessage(conversation.id, { text: '卡不見了', clientMessageId: 'm1' });
+    expect(r.reply?.text).toBe('回覆:卡不見了');
+    expect(r.reply?.outcome?.trace.normalised).toBe('卡不見了 [ID]');
+    const { messages } = await service.history(conversation.id);
+    expect(messages.map((m) => [m.author, m.text])).toEqual([['customer', '卡不見了'], ['bot', '回覆:卡不見了']]);
+    expect(events.filter((e) => e.type === 'message')).toHaveLength(2);
+  });
+
+  it('answers a retried message once and returns the same reply', async () => {
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    const a = await service.handleCustomerMessage(conversation.id, { text: '繳費', clientMessageId: 'same' });
+    const b = await service.handleCustomerMessage(conversation.id, { text: '繳費', clientMessageId: 'same' });
+    expect(b.duplicate).toBe(true);
+    expect(b.reply?.id).toBe(a.reply?.id);
+    expect(calls).toEqual(['繳費']);
+    expect((await service.history(conversation.id)).messages).toHaveLength(2);
+  });
+
+  it('answers a retried message that was stored but never answered', async () => {
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    await store.appendMessage({ conversationId: conversation.id, author: 'customer', text: '還在嗎', clientMessageId: 'lost' });
+    const r = await service.handleCustomerMessage(conversation.id, { text: '還在嗎', clientMessageId: 'lost' });
+    expect(r.reply?.text).toBe('回覆:還在嗎');
+    expect((await service.history(conversation.id)).messages).toHaveLength(2);
+  });
+
+  it('keeps the order of concurrent messages in one conversation', async () => {
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    await Promise.all(['一', '二', '三', '四'].map((t, i) => service.handleCustomerMessage(conversation.id, { text: t, clientMessageId: `k${i}` })));
+    const texts = (await service.history(conversation.id)).messages.map((m) => m.text);
+    expect(texts).toEqual(['一', '回覆:一', '二', '回覆:二', '三', '回覆:三', '四', '回覆:四']);
+  });
+
+  it('queues the conversation on a handoff and stays silent while a human holds it', async () => {
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    const r = await service.handleCustomerMessage(conversation.id, { text: '我要找真人' });
+    expect(r.conversation.state).toBe('queued');
+    const silent = await service.handleCustomerMessage(conversation.id, { text: '有人嗎' });
+    expect(silent.reply).toBeNull();
+    expect(calls).toEqual(['我要找真人']);
+  });
+
+  it('counts fallbacks in a row and resets them on an answer', async () => {
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    expect((await service.handleCustomerMessage(conversation.id, { text: '???' })).conversation.consecutiveFallbacks).toBe(1);
+    expect((await service.handleCustomerMessage(conversation.id, { text: '??? 2' })).conversation.consecutiveFallbacks).toBe(2);
+    expect((await service.handleCustomerMessage(conversation.id, { text: '卡' })).conversation.consecutiveFallbacks).toBe(0);
+  });
+
+  it('moves to the queue when the customer presses the human button, with a notice', async () => {
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    const r = await service.requestHuman(conversation.id);
+    expect(r.conversation.state).toBe('queued');
+    expect(r.notice?.author).toBe('system');
+    expect((await service.requestHuman(conversation.id)).notice).toBeNull();
+  });
+
+  it('resumes the open conversation of the same customer', async () => {
+    const first = await service.start({ channel: 'web', customerId: 'browser-9' });
+    const again = await service.start({ channel: 'web', customerId: 'browser-9', resume: true });
+    expect(again).toEqual({ conversation: first.conversation, resumed: true });
+    await service.close(first.conversation.id);
+    expect((await service.start({ channel: 'web', customerId: 'browser-9', resume: true })).resumed).toBe(false);
+  });
+
+  it('refuses messages to closed or unknown conversations and feedback on non-bot messages', async () => {
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    const r = await service.handleCustomerMessage(conversation.id, { text: '卡' });
+    await expect(service.rateAnswer(conversation.id, r.customer.id, 'up')).rejects.toMatchObject({ code: 'KEFU_NOT_A_BOT_MESSAGE' });
+    expect((await service.rateAnswer(conversation.id, r.reply!.id, 'down')).feedback).toBe('down');
+    await service.close(conversation.id);
+    await expect(service.handleCustomerMessage(conversation.id, { text: '卡' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
+    await expect(service.handleCustomerMessage('nope', { text: '卡' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_NOT_FOUND' });
+  });
+});

@@ -1,0 +1,27 @@
+import { describe, it, expect } from 'vitest';
+import { maskPersonalData } from '../../src/text/mask-personal-data.ts';
+
+describe('maskPersonalData', () => {
+  it('masks a Taiwanese national ID and resident certificate number', () => {
+    expect(maskPersonalData('我的身分證是A123456789')).toBe('我的身分證是[ID]');
+    expect(maskPersonalData('居留證 AC01234567')).toBe('居留證 [ID]');
+  });
+
+  it('masks mobile and landline numbers, also in full-width', () => {
+    expect(maskPersonalData('手機 0912-345-678 找我')).toBe('手機 [PHONE] 找我');
+    expect(maskPersonalData('+886 912 345 678')).toBe('[PHONE]');
+    expect(maskPersonalData('家裡電話(02)2345-6789')).toBe('家裡電話[PHONE]');
+    expect(maskPersonalData('０９１２３４５６７８')).toBe('[PHONE]');
+  });
+
+  it('masks card numbers, account numbers and e-mail', () => {
+    expect(maskPersonalData('卡號4311 2345 6789 0123')).toBe('卡號[CARD]');
+    expect(maskPersonalData('帳號 012345678901')).toBe('帳號 [NUMBER]');
+    expect(maskPersonalData('寄到 wang.ming@example.com.tw')).toBe('寄到 [EMAIL]');
+  });
+
+  it('leaves amounts, dates and ordinary text alone', () => {
+    const s = '我想轉帳5萬元，2024/03/15 的帳單';
+    expect(maskPersonalData(s)).toBe(s);
+  });
+});
