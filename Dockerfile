@@ -11,9 +11,12 @@ RUN npm run train -- --log-level warn && npm prune --omit=dev
 
 # Runtime stage: no compiler, no dev dependencies, an unprivileged user.
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+ENV NODE_ENV=production KEFU_HOST=0.0.0.0 KEFU_DB_PATH=/app/data/kefu.sqlite
 WORKDIR /app
 COPY --from=build --chown=node:node /app /app
+RUN mkdir -p /app/data && chown node:node /app/data
+# Conversations and the generated token secret live here; mount a volume so they survive the container.
+VOLUME ["/app/data"]
 USER node
 EXPOSE 3000
 CMD ["npm", "start"]

@@ -52,8 +52,15 @@ export const configSchema = z.strictObject({
       corsOrigins: z.array(z.string().min(1)).default(['*']),
       /** How long shutdown waits for in-flight messages before closing anyway. */
       shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
+      /**
+       * Key that signs conversation access tokens. Unset, a random one is made at start-up (and a warning logged),
+       * so tokens handed out before a restart stop working: set it in production.
+       */
+      secret: z.string().min(32, 'must be at least 32 characters').optional(),
+      /** Trust X-Forwarded-For from a reverse proxy, so per-IP limits see the customer's address, not the proxy's. */
+      trustProxy: z.boolean().default(false),
     })
-    .default({ host: '127.0.0.1', port: 3000, corsOrigins: ['*'], shutdownGraceMs: 10_000 }),
+    .default({ host: '127.0.0.1', port: 3000, corsOrigins: ['*'], shutdownGraceMs: 10_000, trustProxy: false }),
   database: z
     .strictObject({
       kind: z.literal('sqlite').default('sqlite'),
@@ -85,6 +92,9 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   PORT: (v, c) => (((c.server ??= {}) as Record<string, unknown>).port ??= Number(v)),
   KEFU_DB_PATH: (v, c) => (((c.database ??= {}) as Record<string, unknown>).path = v),
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
+  KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),
+  KEFU_CORS_ORIGINS: (v, c) => (((c.server ??= {}) as Record<string, unknown>).corsOrigins = v.split(',').map((o) => o.trim()).filter(Boolean)),
+  KEFU_TRUST_PROXY: (v, c) => (((c.server ??= {}) as Record<string, unknown>).trustProxy = v === 'true' || v === '1'),
 };
 
 /** Builds the one frozen config from defaults, an optional JSON config file, then KEFU_* environment variables. */
@@ -106,7 +116,8 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     const v = env[k];
     if (v !== undefined && v !== '') apply(v, raw);
   }
-  raw = { ...raw, ...(options.overrides ?? {}) };
+  // Deep, so that an override such as `{ server: { port } }` (from --port) keeps the file's other server settings.
+  raw = mergeDeep(raw, options.overrides ?? {});
   const res = configSchema.safeParse(raw);
   if (!res.success) {
     const details = res.error.issues.map((i) => `${i.path.join('.') || '<root>'}: ${i.message}`);
@@ -141,6 +152,17 @@ export function resolveThresholds(config: Config, packHash: string): { threshold
   const fromConfig = config.router.thresholds;
   if (Object.keys(fromConfig).length > 0) source += ' + config';
   return { thresholds: { ...DEFAULT_THRESHOLDS, ...tuned, ...fromConfig }, source };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const prev = out[k];
+    out[k] = isPlainObject(prev) && isPlainObject(v) ? mergeDeep(prev, v) : v;
+  }
+  return out;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -19,6 +19,14 @@ export const ERRORS = {
   KEFU_VALIDATION: { status: 400, message: '%s' },
   KEFU_RATE_LIMITED: { status: 429, message: 'Too many requests: %s' },
   KEFU_STORE_FAILED: { status: 500, message: 'Storage failed: %s' },
+  KEFU_UNAUTHORIZED: { status: 401, message: 'Missing or malformed conversation token: %s' },
+  KEFU_FORBIDDEN: { status: 403, message: 'The token does not grant access to conversation %s' },
+  KEFU_NOT_READY: { status: 503, message: 'Not ready: %s' },
+  KEFU_ROUTE_NOT_FOUND: { status: 404, message: 'No route %s' },
+  KEFU_BAD_REQUEST: { status: 400, message: 'Bad request: %s' },
+  KEFU_BODY_TOO_LARGE: { status: 413, message: 'Request body is too large: %s' },
+  KEFU_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type: %s' },
+  KEFU_INTERNAL: { status: 500, message: 'Internal error (request %s)' },
 } as const;
 
 export type KefuErrorCode = keyof typeof ERRORS;

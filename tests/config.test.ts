@@ -38,6 +38,19 @@ describe('config', () => {
     expect(() => loadConfig({ cwd: d, file: 'bad.json' })).toThrowError(expect.objectContaining({ code: 'KEFU_CONFIG_INVALID' }));
   });
 
+  it('takes the server secret, CORS origins and proxy trust from the environment, and merges overrides deeply', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'kefu.json'), JSON.stringify({ server: { host: '0.0.0.0', port: 8080 } }));
+    const c = loadConfig({
+      cwd: d,
+      env: { KEFU_CONFIG: 'kefu.json', KEFU_SECRET: 's'.repeat(32), KEFU_CORS_ORIGINS: 'https://a.example, https://b.example', KEFU_TRUST_PROXY: 'true' },
+      overrides: { server: { port: 9090 } },
+    });
+    expect(c.server).toMatchObject({ host: '0.0.0.0', port: 9090, secret: 's'.repeat(32), corsOrigins: ['https://a.example', 'https://b.example'], trustProxy: true });
+    expect(loadConfig().server.secret).toBeUndefined();
+    expect(() => loadConfig({ env: { KEFU_SECRET: 'short' } })).toThrowError(expect.objectContaining({ message: expect.stringMatching(/server\.secret/) }));
+  });
+
   it('uses tuned thresholds from the thresholds file, and config over both', () => {
     const d = tmp();
     writeFileSync(join(d, 't.json'), JSON.stringify({ packHash: 'abc', thresholds: { faq: 0.7, nlu: 0.4, clarifyMargin: 0.1, clarifyMin: 0.15 } }));

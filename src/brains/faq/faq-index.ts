@@ -133,9 +133,14 @@ function createIndex(paraphrases: FaqParaphrase[], core: Core, calibration: Logi
     search(normalised, k = 5) {
       if (core.faqs.length === 0) return [];
       const sims = faqSimilarities(core, normalised);
+      // A runner-up can never be more likely than the FAQ ranked above it, whatever the curve says about its features.
+      let cap = 1;
       return topK(sims, k)
         .filter((c) => c.sim > 0)
-        .map((c) => ({ topic: core.faqs[c.idx] ?? '', confidence: predictLogistic(calibration, calibrationFeatures(c.sim, c.margin)) }));
+        .map((c) => {
+          cap = Math.min(cap, predictLogistic(calibration, calibrationFeatures(c.sim, c.margin)));
+          return { topic: core.faqs[c.idx] ?? '', confidence: cap };
+        });
     },
     toJSON: () => ({ kind: 'kefu-faq-index', version: 1, paraphrases, calibration }),
   };
@@ -163,7 +168,16 @@ export function buildFaqIndex(paraphrases: FaqParaphrase[], negatives: readonly 
     ys.push(q.faq !== null && core.faqs[top.idx] === q.faq ? 1 : 0);
   }
   // With no evidence either way the curve stays flat at 0.5 rather than inventing confidence.
-  const calibration = ys.some((y) => y === 1) && ys.some((y) => y === 0) ? fitLogistic(xs, ys) : { w: [0, 0], b: 0 };
+  let calibration: Logistic = { w: [0, 0], b: 0 };
+  if (ys.some((y) => y === 1) && ys.some((y) => y === 0)) {
+    calibration = fitLogistic(xs, ys);
+    // More similarity or a wider lead must never lower confidence; on small packs the fit can say otherwise
+    // (too few examples), and then a curve on similarity alone is the honest one.
+    if ((calibration.w[0] ?? 0) < 0 || (calibration.w[1] ?? 0) < 0) {
+      const simOnly = fitLogistic(xs.map((x) => [x[0] ?? 0]), ys);
+      calibration = { w: [Math.max(0, simOnly.w[0] ?? 0), 0], b: simOnly.b };
+    }
+  }
   return createIndex(paraphrases, core, calibration);
 }
 

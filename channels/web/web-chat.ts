@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import type { Namespace, Server, Socket } from 'socket.io';
+import { z } from 'zod';
+import { LOCALES } from '../../src/domain/types.ts';
+import type { ConversationEvent, ConversationService } from '../../src/conversation/conversation-service.ts';
+import { startConversationWithWelcome } from '../../src/conversation/welcome-message.ts';
+import type { Config } from '../../src/config.ts';
+import type { Logger } from '../../src/log.ts';
+import type { Store } from '../../src/store/store.ts';
+import { KefuError, isKefuError, type KefuErrorCode } from '../../src/errors.ts';
+import { maskPersonalData } from '../../src/text/mask-personal-data.ts';
+// One customer view of conversations and messages on every transport: the same shapes as the REST API.
+import { publicConversation, publicMessage } from '../../src/http/schemas.ts';
+
+/** The socket.io namespace customers' browsers connect to. */
+export const CHAT_NAMESPACE = '/chat';
+
+/** The room every socket showing a conversation joins, so each tab and each reconnect sees every message. */
+export const conversationRoom = (conversationId: string): string => `conv:${conversationId}`;
+
+/** An acknowledgement's error: a stable KEFU_* code and a message fit to show. */
+export type AckError = { code: KefuErrorCode; message: string };
+export type Ack<T> = ({ ok: true } & T) | { ok: false; error: AckError };
+
+export interface WebChatDeps {
+  service: ConversationService;
+  log: Logger;
+  verifyToken(conversationId: string, token: string): boolean;
+  issueToken(conversationId: string): string;
+  /** Per-conversation allowance for customer messages (keyed by conversation id, as the REST API keys it). */
+  limiter?: { take(key: string): boolean };
+  config: Config;
+  /** When given, a new conversation opens with the bot's stored greeting, as on the REST API. */
+  store?: Store;
+}
+
+// Payload schemas: the only place socket input is checked. Unknown keys are dropped rather than refused, so an
+// older widget cached on a bank's page keeps working when a newer one adds a field.
+const id = z.string().trim().min(1).max(128);
+const token = z.string().min(1).max(1024);
+const authed = { conversationId: id, token };
+
+const schemas = {
+  start: z.object({
+    customerId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{8,128}$/, 'must be 8–128 letters, digits, _ or -')
+      .refine((v) => maskPersonalData(v) === v, 'must not be personal data; use an opaque id'),
+    locale: z.enum(LOCALES).optional(),
+    resume: z.boolean().optional(),
+    /** The open conversation's token: resuming by customer id alone would let whoever knows the id read it. */
+    token: token.optional(),
+  }),
+  resume: z.object({ ...authed, afterSeq: z.number().int().min(0).optional() }),
+  send: z.object({ ...authed, text: z.string(), clientMessageId: id }),
+  typing: z.object({ ...authed, typing: z.boolean() }),
+  handoff: z.object(authed),
+  end: z.object(authed),
+  rateConversation: z.object({ ...authed, stars: z.number().int().min(1).max(5), comment: z.string().trim().max(1000).optional() }),
+  rateAnswer: z.object({ ...authed, messageId: id, feedback: z.enum(['up', 'down']) }),
+};
+
+function parse<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
+  const res = schema.safeParse(payload);
+  if (res.success) return res.data;
+  const details = res.error.issues.map((i) => `${i.path.join('.') || '<payload>'}: ${i.message}`);
+  throw new KefuError('KEFU_VALIDATION', [details.join('; ')], { details });
+}
+
+type Handler = (payload: unknown, socket: Socket) => Promise<Record<string, unknown>>;
+
+/**
+ * Serves customers on the `/chat` namespace: start or resume a conversation, send messages, ask for a person,
+ * rate. Every event is validated, answered through its acknowledgement, and checked against the conversation's
+ * token. Service events are pushed to the conversation's room as `message` and `conversation:state`.
+ * Returns a function that stops forwarding service events.
+ */
+export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
+  const { service, log, config } = deps;
+  const nsp: Namespace = io.of(CHAT_NAMESPACE);
+  const maxText = config.router.maxTextLength;
+
+  // Every conversation-scoped event proves it holds the conversation's token, checked before the conversation is
+  // even looked up (so a wrong token cannot tell which ids exist), with the REST API's code.
+  const authorise = (conversationId: string, tok: string): void => {
+    if (!deps.verifyToken(conversationId, tok)) throw new KefuError('KEFU_FORBIDDEN', [conversationId]);
+  };
+  const startConversation = async (input: { customerId: string; locale?: (typeof LOCALES)[number]; resume: boolean }) => {
+    const full = { channel: 'web' as const, ...input };
+    if (deps.store) return startConversationWithWelcome({ service, store: deps.store, brand: config.brand }, full);
+    const r = await service.start(full);
+    return { ...r, messages: r.resumed ? (await service.history(r.conversation.id)).messages : [] };
+  };
+
+  const handlers: Record<string, Handler> = {
+    async 'conversation:start'(payload, socket) {
+      const p = parse(schemas.start, payload);
+      let r = await startConversation({ customerId: p.customerId, locale: p.locale, resume: p.resume ?? false });
+      // Resumed only with proof: without the open conversation's token, the customer gets a new conversation.
+      if (r.resumed && !(p.token && deps.verifyToken(r.conversation.id, p.token))) {
+        r = await startConversation({ customerId: p.customerId, locale: p.locale, resume: false });
+      }
+      await socket.join(conversationRoom(r.conversation.id));
+      return {
+        conversation: publicConversation(r.conversation), token: deps.issueToken(r.conversation.id),
+        messages: r.messages.map(publicMessage), resumed: r.resumed,
+      };
+    },
+
+    async 'conversation:resume'(payload, socket) {
+      const p = parse(schemas.resume, payload);
+      authorise(p.conversationId, p.token);
+      const { conversation, messages } = await service.history(p.conversationId, p.afterSeq);
+      await socket.join(conversationRoom(conversation.id));
+      return { conversation: publicConversation(conversation), messages: messages.map(publicMessage) };
+    },
+
+    async 'message:send'(payload) {
+      const p = parse(schemas.send, payload);
+      authorise(p.conversationId, p.token);
+      if (p.text.length > maxText) throw new KefuError('KEFU_TEXT_TOO_LONG', [String(maxText)]);
+      if (p.text.trim() === '') throw new KefuError('KEFU_TEXT_EMPTY');
+      if (deps.limiter && !deps.limiter.take(p.conversationId)) {
+        throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.perConversationPerMinute} messages a minute in one conversation`]);
+      }
+      const room = nsp.to(conversationRoom(p.conversationId));
+      // The typing indicator shows only when the bot will answer: a queued or agent-held conversation stays quiet.
+      const botAnswers = (await service.get(p.conversationId)).state === 'bot';
+      if (botAnswers) room.emit('bot:typing', { conversationId: p.conversationId, typing: true });
+      try {
+        const r = await service.handleCustomerMessage(p.conversationId, { text: p.text, clientMessageId: p.clientMessageId });
+        return {
+          conversation: publicConversation(r.conversation), customer: publicMessage(r.customer),
+          reply: r.reply ? publicMessage(r.reply) : null, duplicate: r.duplicate,
+        };
+      } finally {
+        if (botAnswers) room.emit('bot:typing', { conversationId: p.conversationId, typing: false });
+      }
+    },
+
+    async typing(payload, socket) {
+      const p = parse(schemas.typing, payload);
+      authorise(p.conversationId, p.token);
+      // Others watching the conversation (another tab, later an agent console in this room) see the customer typing.
+      socket.to(conversationRoom(p.conversationId)).emit('customer:typing', { conversationId: p.conversationId, typing: p.typing });
+      return {};
+    },
+
+    async 'handoff:request'(payload) {
+      const p = parse(schemas.handoff, payload);
+      authorise(p.conversationId, p.token);
+      const { conversation, notice } = await service.requestHuman(p.conversationId);
+      return { conversation: publicConversation(conversation), notice: notice ? publicMessage(notice) : null };
+    },
+
+    async 'conversation:end'(payload) {
+      const p = parse(schemas.end, payload);
+      authorise(p.conversationId, p.token);
+      const conversation = await service.close(p.conversationId);
+      return { conversation: publicConversation(conversation) };
+    },
+
+    async 'rating:conversation'(payload) {
+      const p = parse(schemas.rateConversation, payload);
+      authorise(p.conversationId, p.token);
+      const conversation = await service.rateConversation(p.conversationId, p.stars, p.comment || null);
+      return { conversation: publicConversation(conversation) };
+    },
+
+    async 'rating:answer'(payload) {
+      const p = parse(schemas.rateAnswer, payload);
+      authorise(p.conversationId, p.token);
+      const message = await service.rateAnswer(p.conversationId, p.messageId, p.feedback);
+      return { message: publicMessage(message) };
+    },
+  };
+
+  nsp.on('connection', (socket) => {
+    for (const [event, handle] of Object.entries(handlers)) {
+      // socket.io passes (payload, ack), but a client may send no payload, no ack, or extra arguments.
+      socket.on(event, (...args: unknown[]) => {
+        const last = args[args.length - 1];
+        const ack = typeof last === 'function' ? (last as (r: Ack<Record<string, unknown>>) => void) : undefined;
+        const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
+        handle(payload, socket).then(
+          (result) => ack?.({ ok: true, ...result }),
+          (err: unknown) => ack?.({ ok: false, error: toAckError(err, event, payload, log) }),
+        );
+      });
+    }
+  });
+
+  const forward = (e: ConversationEvent): void => {
+    const room = nsp.to(conversationRoom(e.conversation.id));
+    if (e.type === 'message') room.emit('message', { conversationId: e.conversation.id, message: publicMessage(e.message) });
+    else if (e.type === 'state') room.emit('conversation:state', { conversation: publicConversation(e.conversation) });
+    // 'turn' carries the router's trace: for consoles, never for customers.
+  };
+  return service.subscribe(forward);
+}
+
+// As on the REST API: the customer's own mistakes and 503s go back as they are; any other failure becomes
+// KEFU_INTERNAL naming an id to find it by in the log, so storage or model details never reach a browser.
+function toAckError(err: unknown, event: string, payload: unknown, log: Logger): AckError {
+  const conversationId = (payload as { conversationId?: unknown } | null)?.conversationId;
+  const clog = typeof conversationId === 'string' ? log.child({ conversationId }) : log;
+  if (isKefuError(err) && (err.status < 500 || err.status === 503)) {
+    clog.debug({ event, code: err.code }, 'web chat event refused');
+    return { code: err.code, message: err.message };
+  }
+  const errorId = randomUUID();
+  clog.error({ err, event, errorId }, 'web chat event failed');
+  const internal = new KefuError('KEFU_INTERNAL', [errorId]);
+  return { code: internal.code, message: internal.message };
+}

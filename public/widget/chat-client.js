@@ -1,0 +1,183 @@
+// The widget's side of the /chat socket.io namespace: starts or resumes the conversation, sends the outbox in
+// order (a retry reuses the clientMessageId, so the server answers it once), and reports what happens.
+import { io } from './socket.io.esm.min.js';
+
+const ACK_TIMEOUT_MS = 20_000;
+const RETRY_MS = 3_000;
+// Worth trying again later; anything else means this message can never be sent as it is.
+const TRANSIENT = new Set(['TIMEOUT', 'KEFU_INTERNAL', 'KEFU_NOT_READY']);
+// The stored conversation is gone, over, or no longer ours (its token was signed with an older server secret):
+// start a new one and send there.
+const CONVERSATION_GONE = new Set(['KEFU_CONVERSATION_NOT_FOUND', 'KEFU_CONVERSATION_CLOSED', 'KEFU_FORBIDDEN', 'KEFU_UNAUTHORIZED']);
+
+/**
+ * Connects to the kefu server. `emit(type, data)` reports: 'connection' (online|offline), 'conversation'
+ * (a conversation, with fresh: true when a new one replaced an older one), 'messages' (a list to merge),
+ * 'pending' / 'failed' (an outbox entry and why it failed), 'typing' (the bot is answering).
+ */
+export function createChatClient({ server, locale, storage, emit }) {
+  const url = new URL(server);
+  const socket = io(`${url.origin}/chat`, { path: `${url.pathname.replace(/\/$/, '')}/socket.io` });
+  let conversation = null; // as last seen from the server
+  let joined = false; // resumed or started on the current connection
+  let lastSeq = 0; // highest seq shown on this page, so a reconnect asks only for what it missed
+  let pumping = false;
+  let retryTimer = null;
+  let wanted = false; // the panel has been opened: have a conversation ready, with its greeting
+
+  const call = (event, payload) =>
+    new Promise((resolve) => {
+      socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (err, res) => {
+        resolve(err ? { ok: false, error: { code: 'TIMEOUT', message: String(err.message ?? err) } } : res);
+      });
+    });
+  const auth = () => storage.conversation();
+
+  const setConversation = (c, fresh = false) => {
+    if (conversation && c.id !== conversation.id) lastSeq = 0;
+    conversation = c;
+    emit('conversation', { conversation: c, fresh });
+  };
+  const showMessages = (messages) => {
+    const mine = messages.filter((m) => !conversation || m.conversationId === conversation.id);
+    for (const m of mine) lastSeq = Math.max(lastSeq, m.seq);
+    if (mine.length > 0) emit('messages', mine);
+  };
+
+  async function resume() {
+    const a = auth();
+    if (!a) return;
+    const r = await call('conversation:resume', { ...a, afterSeq: lastSeq || undefined });
+    if (!r.ok) {
+      if (CONVERSATION_GONE.has(r.error.code)) storage.forgetConversation();
+      return;
+    }
+    // A conversation that is over and rated is history: a fresh page starts clean.
+    if (r.conversation.state === 'closed' && r.conversation.rating && lastSeq === 0 && !conversation) {
+      storage.forgetConversation();
+      return;
+    }
+    joined = true;
+    setConversation(r.conversation);
+    showMessages(r.messages);
+  }
+
+  // One start at a time: the panel opening, the outbox and a reconnect may all ask at once.
+  let starting = null;
+  function ensureConversation() {
+    if (joined && conversation && conversation.state !== 'closed') return Promise.resolve(true);
+    starting ??= startConversation().finally(() => (starting = null));
+    return starting;
+  }
+  async function startConversation() {
+    const hadOne = conversation !== null;
+    // Another tab may have started one: its token (shared in storage) lets this tab join it.
+    const token = auth()?.token;
+    const r = await call('conversation:start', { customerId: storage.customerId(), locale, resume: true, ...(token ? { token } : {}) });
+    if (!r.ok) return false;
+    storage.saveConversation(r.conversation.id, r.token);
+    joined = true;
+    setConversation(r.conversation, hadOne && r.conversation.id !== conversation?.id);
+    showMessages(r.messages);
+    return true;
+  }
+
+  // Sends the outbox one message at a time, oldest first, while connected.
+  async function pump() {
+    if (pumping || !socket.connected) return;
+    pumping = true;
+    clearTimeout(retryTimer);
+    try {
+      let restarts = 0;
+      while (socket.connected) {
+        const entry = storage.outbox()[0];
+        if (!entry) break;
+        if (!(await ensureConversation())) break;
+        const r = await call('message:send', { ...auth(), text: entry.text, clientMessageId: entry.clientMessageId });
+        if (r.ok) {
+          storage.dropOutbox(entry.clientMessageId);
+          setConversation(r.conversation);
+          showMessages(r.reply ? [r.customer, r.reply] : [r.customer]);
+          continue;
+        }
+        const code = r.error.code;
+        if (TRANSIENT.has(code)) {
+          retryTimer = setTimeout(pump, RETRY_MS);
+          break;
+        }
+        if (CONVERSATION_GONE.has(code) && restarts++ < 2) {
+          storage.forgetConversation();
+          joined = false;
+          if (conversation) conversation = { ...conversation, state: 'closed' };
+          continue;
+        }
+        storage.dropOutbox(entry.clientMessageId);
+        emit('failed', { clientMessageId: entry.clientMessageId, code });
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+
+  let resuming = false;
+  socket.on('connect', async () => {
+    emit('connection', 'online');
+    joined = false;
+    resuming = true;
+    await resume();
+    resuming = false;
+    if (wanted && !conversation) await ensureConversation();
+    void pump();
+  });
+  socket.on('disconnect', () => {
+    joined = false;
+    emit('connection', 'offline');
+  });
+  socket.on('message', ({ message }) => showMessages([message]));
+  socket.on('conversation:state', ({ conversation: c }) => {
+    if (conversation && c.id === conversation.id) setConversation(c);
+  });
+  socket.on('bot:typing', ({ conversationId, typing }) => {
+    if (conversation && conversationId === conversation.id) emit('typing', typing);
+  });
+
+  // Actions that need a conversation first (asking for a person can be the very first thing a customer does).
+  const act = async (event, extra) => {
+    if (!socket.connected) return null;
+    if (event === 'handoff:request' ? !(await ensureConversation()) : !joined) return null;
+    const r = await call(event, { ...auth(), ...extra });
+    if (r.ok && r.conversation) setConversation(r.conversation);
+    if (r.ok && r.notice) showMessages([r.notice]);
+    return r;
+  };
+
+  // Messages left over from an earlier page (sent but never acknowledged) show as pending and go out again.
+  for (const entry of storage.outbox()) emit('pending', entry);
+
+  return {
+    /** The customer opened the chat: start (or resume) the conversation now rather than at the first message. */
+    open() {
+      wanted = true;
+      // An ended conversation stays on screen (with its rating) until the customer writes again.
+      if (socket.connected && !resuming && !conversation) void ensureConversation();
+    },
+    /** Queues a customer message; it is sent now if connected, else on reconnect. */
+    send(text) {
+      const entry = { clientMessageId: storage.newMessageId(), text };
+      storage.pushOutbox(entry);
+      emit('pending', entry);
+      void pump();
+    },
+    typing(on) {
+      if (joined && conversation && conversation.state !== 'closed') socket.emit('typing', { ...auth(), typing: on });
+    },
+    requestHuman: () => act('handoff:request', {}),
+    end: () => act('conversation:end', {}),
+    rate: (stars, comment) => act('rating:conversation', { stars, ...(comment ? { comment } : {}) }),
+    async rateAnswer(messageId, feedback) {
+      const r = await act('rating:answer', { messageId, feedback });
+      if (r?.ok) emit('messages', [r.message]);
+      return r;
+    },
+  };
+}

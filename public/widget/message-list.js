@@ -1,0 +1,132 @@
+// The conversation as a list: messages in seq order, customer messages still waiting for the server at the end,
+// one element per message however often the server sends it (ack, room push, resume), so nothing shows twice.
+// The list is an aria-live log, so elements are updated in place rather than replaced: a screen reader announces
+// each message once, not again when it is acknowledged or rated.
+import { h, srOnly } from './dom.js';
+
+/**
+ * Renders messages into `list` (an <ol role="log">). `actions.quickReply(title)` and
+ * `actions.feedback(messageId, 'up'|'down')` are called on clicks.
+ */
+export function createMessageList(list, actions) {
+  let t = null;
+  const messages = new Map(); // id → message
+  const pending = new Map(); // clientMessageId → { entry, code }
+  const elements = new Map(); // message id, or 'c:' + clientMessageId while pending → <li>
+  const dividers = [];
+  const greeting = h('li', { class: 'msg msg-bot greeting' });
+  list.append(greeting);
+
+  function body(m) {
+    const canRate = m.author === 'bot' && m.outcome?.outcome === 'answer';
+    const thumb = (feedback, icon, label) =>
+      h('button', {
+        type: 'button', class: 'thumb', 'data-feedback': feedback, 'aria-label': label, title: label,
+        'aria-pressed': String(m.feedback === feedback), onclick: () => actions.feedback(m.id, feedback),
+      }, icon);
+    return [
+      srOnly(`${t.author[m.author]}：`),
+      h('div', { class: 'bubble' }, m.text),
+      m.outcome?.needsVerification ? h('p', { class: 'note' }, t.verify) : null,
+      m.quickReplies.length > 0
+        ? h('div', { class: 'quick-replies', role: 'group', 'aria-label': t.suggestions },
+            m.quickReplies.map((q) => h('button', { type: 'button', class: 'quick-reply', onclick: () => actions.quickReply(q.title) }, q.title)))
+        : null,
+      canRate ? h('div', { class: 'thumbs' }, thumb('up', '👍', t.helpful), thumb('down', '👎', t.notHelpful)) : null,
+    ];
+  }
+
+  function fill(el, m) {
+    el.className = `msg msg-${m.author}`;
+    el.dataset.id = m.id;
+    el.dataset.seq = String(m.seq);
+    el.dataset.conversation = m.conversationId;
+    el.replaceChildren(...body(m).filter(Boolean));
+    showFeedback(el, m);
+  }
+
+  // Only the thumbs change on a stored message; the thanks is added (and so announced) once.
+  function showFeedback(el, m) {
+    for (const b of el.querySelectorAll('.thumb')) b.setAttribute('aria-pressed', String(b.dataset.feedback === m.feedback));
+    const thumbs = el.querySelector('.thumbs');
+    if (thumbs && m.feedback && !thumbs.querySelector('.feedback-thanks')) {
+      thumbs.append(h('span', { class: 'feedback-thanks', role: 'status' }, t.feedbackThanks));
+    }
+  }
+
+  function fillPending(el, { entry, code }) {
+    el.className = `msg msg-customer pending${code ? ' failed' : ''}`;
+    el.replaceChildren(
+      srOnly(`${t.author.customer}：`),
+      h('div', { class: 'bubble' }, entry.text),
+      h('p', { class: 'note' }, code ? `${t.failed}：${t.errors[code] ?? t.errors.default}` : t.sending),
+    );
+  }
+
+  // Messages still waiting for the server stay last; one that failed keeps its place in time.
+  const isWaiting = (el) => el.classList.contains('pending') && !el.classList.contains('failed');
+
+  // Where a message goes: before the first later message of its conversation, else before the waiting ones.
+  function place(el, m) {
+    for (const other of list.children) {
+      if (other === el) continue;
+      if (isWaiting(other) || (other.dataset.conversation === m.conversationId && Number(other.dataset.seq) > m.seq)) {
+        if (el.nextSibling !== other) list.insertBefore(el, other);
+        return;
+      }
+    }
+    if (list.lastElementChild !== el) list.append(el);
+  }
+
+  return {
+    /** Sets (or switches) the UI language, quietly re-rendering what is shown. */
+    setText(text) {
+      const first = t === null;
+      t = text;
+      // A language switch re-renders every message; the live region must not read them all out again.
+      if (!first) list.setAttribute('aria-live', 'off');
+      greeting.replaceChildren(srOnly(`${t.author.bot}：`), h('div', { class: 'bubble' }, t.greeting));
+      for (const d of dividers) d.textContent = t.newConversation;
+      for (const m of messages.values()) fill(elements.get(m.id), m);
+      for (const p of pending.values()) fillPending(elements.get(`c:${p.entry.clientMessageId}`), p);
+      if (!first) setTimeout(() => list.setAttribute('aria-live', 'polite'), 500);
+    },
+    /** Adds or updates a stored message; its pending copy, if shown, becomes it. */
+    upsert(m) {
+      const known = messages.has(m.id);
+      messages.set(m.id, m);
+      // The server's own greeting (the bot's first message, answering nothing) stands in for the built-in one.
+      if (m.author === 'bot' && m.seq === 1 && !m.replyTo) greeting.hidden = true;
+      if (known) return showFeedback(elements.get(m.id), m);
+      const key = m.clientMessageId ? `c:${m.clientMessageId}` : null;
+      const el = (key && elements.get(key)) || h('li');
+      if (key && elements.has(key)) {
+        pending.delete(m.clientMessageId);
+        elements.delete(key);
+      }
+      elements.set(m.id, el);
+      fill(el, m);
+      place(el, m);
+    },
+    /** Shows a customer message not yet acknowledged, or (with a code) why it could not be sent. */
+    pending(entry, code = null) {
+      if ([...messages.values()].some((m) => m.clientMessageId === entry.clientMessageId)) return;
+      const key = `c:${entry.clientMessageId}`;
+      const p = { entry, code };
+      pending.set(entry.clientMessageId, p);
+      const el = elements.get(key) ?? list.appendChild(h('li'));
+      elements.set(key, el);
+      fillPending(el, p);
+    },
+    failed(clientMessageId, code) {
+      const p = pending.get(clientMessageId);
+      if (p) this.pending(p.entry, code);
+    },
+    /** Marks where a new conversation begins after an earlier one ended. */
+    divider() {
+      const el = h('li', { class: 'divider', role: 'separator' }, t.newConversation);
+      dividers.push(el);
+      list.insertBefore(el, [...list.children].find(isWaiting) ?? null);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// The 1–5 star rating shown when a conversation ends. Native radio buttons keep it keyboard- and
+// screen-reader-friendly (Tab into the group, arrow keys choose); the stars are only their labels.
+import { h, srOnly } from './dom.js';
+
+/** Builds the rating form; `onRate(stars, comment)` resolves true when the server took the rating. */
+export function createStarRating(onRate) {
+  let t = null;
+  let chosen = 0;
+  const legend = h('legend');
+  const stars = h('div', { class: 'stars' });
+  const radios = [];
+  const labels = [];
+  for (let n = 1; n <= 5; n++) {
+    const id = `kefu-star-${n}`;
+    const radio = h('input', { type: 'radio', name: 'kefu-stars', id, value: n, class: 'star-input', onchange: () => paint(n) });
+    const label = h('label', { for: id, class: 'star' });
+    radios.push(radio);
+    labels.push(label);
+    stars.append(radio, label);
+  }
+  const commentLabel = h('label', { for: 'kefu-rating-comment', class: 'comment-label' });
+  const comment = h('textarea', { id: 'kefu-rating-comment', rows: 2, maxlength: 1000 });
+  const submit = h('button', { type: 'submit', class: 'primary' });
+  const thanks = h('p', { class: 'rated', role: 'status', hidden: true });
+  const form = h('form', { class: 'rating', hidden: true, onsubmit: send }, h('fieldset', {}, legend, stars), commentLabel, comment, submit);
+  const el = h('div', { class: 'rating-area' }, form, thanks);
+
+  function paint(n) {
+    chosen = n;
+    labels.forEach((l, i) => l.classList.toggle('on', i < n));
+  }
+
+  async function send(event) {
+    event.preventDefault();
+    if (chosen === 0) return radios[0].focus();
+    submit.disabled = true;
+    const ok = await onRate(chosen, comment.value.trim());
+    submit.disabled = false;
+    if (ok) {
+      form.hidden = true;
+      thanks.hidden = false;
+    }
+  }
+
+  return {
+    el,
+    setText(text) {
+      t = text;
+      legend.textContent = t.rateTitle;
+      labels.forEach((l, i) => l.replaceChildren(h('span', { 'aria-hidden': 'true' }, '★'), srOnly(t.stars(i + 1))));
+      commentLabel.textContent = t.comment;
+      submit.textContent = t.submitRating;
+      thanks.textContent = t.rated;
+    },
+    /** 'ask' shows the form, 'done' the thanks, 'none' neither. */
+    show(mode) {
+      form.hidden = mode !== 'ask';
+      thanks.hidden = mode !== 'done';
+    },
+  };
+}

@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { Server as SocketServer } from 'socket.io';
+import type { Config } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
+import { KefuError } from './errors.ts';
+import type { Router } from './router/router.ts';
+import type { Store } from './store/store.ts';
+import { openSqliteStore } from './store/sqlite-store.ts';
+import { startEngine } from './engine.ts';
+import { createConversationService, type ConversationService } from './conversation/conversation-service.ts';
+import { createRateLimiter, type RateLimiter } from './conversation/rate-limiter.ts';
+import { createConversationTokens, type ConversationTokens } from './http/conversation-token.ts';
+import { resolveServerSecret } from './http/server-secret.ts';
+import { installErrorHandling } from './http/error-handler.ts';
+import { registerApiDocs } from './http/api-docs.ts';
+import { health } from './http/health.ts';
+import { createMetrics, metricsRoute } from './http/metrics.ts';
+import { conversationsApi } from './http/conversations-api.ts';
+import { staticPages } from './http/static-pages.ts';
+import { attachWebChat } from '../channels/web/web-chat.ts';
+
+export interface AppDeps {
+  /** A store to use instead of opening config.database.path; the caller keeps it (stop() leaves it open). */
+  store?: Store;
+  /** A router to serve with instead of loading the configured pack's model (tests pass a scripted one). */
+  router?: Router;
+  log?: Logger;
+}
+
+export interface KefuApp {
+  fastify: FastifyInstance;
+  io: SocketServer;
+  service: ConversationService;
+  store: Store;
+  tokens: ConversationTokens;
+  /** Per-conversation allowance for customer messages, shared by REST and the socket channel. */
+  messageLimiter: RateLimiter;
+  log: Logger;
+  /** The router in service, or null while the model loads. */
+  router(): Router | null;
+  /** Puts another router in service at once (a newly published model); messages already routing finish on the old one. */
+  setRouter(router: Router): void;
+  /** Loads the configured pack's model (training it when stale) unless a router is in service; start() calls it. */
+  loadModel(): Promise<void>;
+  /** Listens on config.server (port 0 picks a free one), then loads the model; /healthz answers meanwhile. */
+  start(): Promise<{ host: string; port: number }>;
+  /** Graceful stop: refuse new work, let in-flight turns finish (up to shutdownGraceMs), close sockets and the store. */
+  stop(): Promise<void>;
+}
+
+// Whatever a log line carries, these never leave the process in clear.
+const REDACT_PATHS = [
+  'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-kefu-token"]', 'res.headers["set-cookie"]',
+  'headers.authorization', 'headers.cookie', 'headers["x-kefu-token"]', 'token', '*.token',
+];
+
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Wires config → store → engine → conversation service → HTTP plugins and socket.io; nothing listens until start(). */
+export async function createApp(config: Config, deps: AppDeps = {}): Promise<KefuApp> {
+  const log = (deps.log ?? createLogger(config)).child({}, { redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } });
+
+  const { secret, source: secretSource } = resolveServerSecret(config.server.secret, config.database.path);
+  if (secretSource === 'generated') log.warn('server.secret (KEFU_SECRET) is not set: generated one and kept it beside the database; set it explicitly when running several instances');
+  if (secretSource === 'ephemeral') log.warn('server.secret (KEFU_SECRET) is not set and the database is in memory: tokens last only as long as this process');
+  const tokens = createConversationTokens(secret);
+
+  const ownsStore = deps.store === undefined;
+  const store = deps.store ?? openSqliteStore(config.database.path);
+
+  let current: Router | null = deps.router ?? null;
+  const service = createConversationService({
+    store,
+    router: () => {
+      if (!current) throw new KefuError('KEFU_NOT_READY', ['the model is still loading']);
+      return current;
+    },
+    log,
+    defaultLocale: config.locale,
+  });
+  const messageLimiter = createRateLimiter({ perMinute: config.rateLimit.perConversationPerMinute });
+  const metrics = createMetrics({ service, store, log });
+  let stopping = false;
+
+  const fastify: FastifyInstance = Fastify({
+    // Typed as fastify's logger so the instance keeps fastify's default generics, which plugins are written against.
+    loggerInstance: log as FastifyBaseLogger,
+    trustProxy: config.server.trustProxy,
+    // Messages are at most a few thousand characters; anything near this is not a chat message.
+    bodyLimit: 64 * 1024,
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      // Probes and scrapes come every few seconds from machines; a line each would bury the customers' requests.
+      disableRequestLogging: (req) => QUIET_PATHS.has(req.url.split('?')[0] ?? ''),
+    }),
+  });
+  fastify.setValidatorCompiler(validatorCompiler);
+  fastify.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(fastify);
+  await registerApiDocs(fastify, { version: VERSION, botName: config.brand.bot });
+  await fastify.register(health, { store, modelLoaded: () => current !== null, stopping: () => stopping });
+  await fastify.register(metricsRoute, { metrics });
+  await fastify.register(conversationsApi, {
+    prefix: '/api/v1', service, store, tokens, messageLimiter, config, modelLoaded: () => current !== null,
+  });
+  await fastify.register(staticPages, { corsOrigins: config.server.corsOrigins });
+
+  const io = new SocketServer(fastify.server, {
+    path: '/socket.io',
+    cors: { origin: config.server.corsOrigins.includes('*') ? '*' : [...config.server.corsOrigins] },
+  });
+  const detachWebChat = attachWebChat(io, {
+    service,
+    log,
+    verifyToken: tokens.verifyConversationToken,
+    issueToken: tokens.issueConversationToken,
+    // The channel only needs a yes or no; the REST API also uses the retry-after the limiter computes.
+    limiter: { take: (key) => messageLimiter.take(key).allowed },
+    config,
+  });
+
+  let loading: Promise<void> | null = null;
+  const loadModel = (): Promise<void> => {
+    if (current) return Promise.resolve();
+    loading ??= startEngine(config, log).then(
+      (engine) => {
+        current ??= engine.router;
+        log.info({ pack: engine.pack.name, modelVersion: engine.modelVersion, thresholds: engine.thresholds, thresholdsSource: engine.thresholdsSource }, 'model loaded');
+      },
+      (err: unknown) => {
+        loading = null; // a later call may try again (after the pack is fixed, say)
+        throw err;
+      },
+    );
+    return loading;
+  };
+
+  let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      log.info('shutting down');
+      // Closing fastify stops accepting connections at once; requests on open keep-alive connections get 503.
+      const closed = fastify.close();
+      const drained = await settlesWithin(service.drain(), config.server.shutdownGraceMs);
+      if (!drained) log.warn({ graceMs: config.server.shutdownGraceMs }, 'shutdown grace period over with messages still being answered');
+      detachWebChat();
+      // Disconnects browsers; their upgraded connections would otherwise hold the HTTP server open.
+      await io.close();
+      if (!drained) fastify.server.closeAllConnections();
+      await closed;
+      if (ownsStore) await store.close();
+      log.info('stopped');
+    })();
+    return stopped;
+  };
+
+  return {
+    fastify,
+    io,
+    service,
+    store,
+    tokens,
+    messageLimiter,
+    log,
+    router: () => current,
+    setRouter(router) {
+      current = router;
+      log.info('router replaced');
+    },
+    loadModel,
+    async start() {
+      await fastify.listen({ host: config.server.host, port: config.server.port });
+      const { port } = fastify.server.address() as AddressInfo;
+      try {
+        await loadModel();
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+      return { host: config.server.host, port };
+    },
+    stop,
+  };
+}
+
+/** True when `p` settles within `ms`; false when the time runs out first. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,31 @@
+import type { Candidate, Entity } from '../../domain/types.ts';
+import { extractEntities } from './entities.ts';
+import { OOS_LABEL, type TextClassifier } from './text-classifier.ts';
+
+/** What the NLU brain understood of one message. */
+export interface NluResult {
+  /** Real topics only, best first; the out-of-scope class is reported apart. */
+  candidates: Candidate[];
+  /** Probability that the message is about nothing this pack covers. */
+  outOfScope: number;
+  entities: Entity[];
+}
+
+export interface NluBrain {
+  understand(normalised: string, raw: string, k?: number): NluResult;
+}
+
+/** Wraps a trained intent classifier and the entity extractor into the NLU brain. */
+export function createNluBrain(classifier: TextClassifier): NluBrain {
+  return {
+    understand(normalised, raw, k = 5) {
+      const ranked = classifier.classify(normalised, k + 1);
+      const oos = ranked.find((c) => c.topic === OOS_LABEL);
+      return {
+        candidates: ranked.filter((c) => c.topic !== OOS_LABEL).slice(0, k),
+        outOfScope: oos?.confidence ?? 0,
+        entities: extractEntities(raw),
+      };
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/** The limiter's answer for one request. */
+export interface RateDecision {
+  allowed: boolean;
+  /** Whole requests still allowed right now. */
+  remaining: number;
+  /** When refused: seconds until one more request is allowed (at least 1); 0 when allowed. */
+  retryAfterSeconds: number;
+}
+
+export interface RateLimiter {
+  /** Takes one request from `key`'s allowance (a conversation id, say); refused requests take nothing. */
+  take(key: string): RateDecision;
+  /** Keys currently tracked (for tests and metrics). */
+  readonly size: number;
+}
+
+export interface RateLimiterOptions {
+  /** Requests allowed per minute for one key; a burst of this many is allowed at once. */
+  perMinute: number;
+  now?: () => number;
+}
+
+// Sweep forgotten keys every so many calls rather than on a timer, so the limiter holds no handle that keeps the
+// process alive and costs nothing when idle.
+const SWEEP_EVERY = 1000;
+
+/**
+ * An in-process token bucket per key: `perMinute` requests at once, refilled evenly over a minute. Shared by the
+ * REST API and the socket channel so a customer cannot double the allowance by switching transport. One process
+ * only; several replicas would need a shared store (Redis) behind the same interface.
+ */
+export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
+  const capacity = opts.perMinute;
+  const perMs = opts.perMinute / 60_000;
+  const now = opts.now ?? Date.now;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  let calls = 0;
+
+  const level = (b: { tokens: number; at: number }, t: number): number => Math.min(capacity, b.tokens + (t - b.at) * perMs);
+
+  return {
+    take(key) {
+      const t = now();
+      if (++calls % SWEEP_EVERY === 0) {
+        // A bucket that has refilled is the same as no bucket, so it can go.
+        for (const [k, b] of buckets) if (level(b, t) >= capacity) buckets.delete(k);
+      }
+      const b = buckets.get(key) ?? { tokens: capacity, at: t };
+      const tokens = level(b, t);
+      if (tokens >= 1) {
+        buckets.set(key, { tokens: tokens - 1, at: t });
+        return { allowed: true, remaining: Math.floor(tokens - 1), retryAfterSeconds: 0 };
+      }
+      buckets.set(key, { tokens, at: t });
+      return { allowed: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perMs / 1000)) };
+    },
+    get size() {
+      return buckets.size;
+    },
+  };
+}

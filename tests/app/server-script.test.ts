@@ -1,0 +1,66 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TEST_SECRET } from '../http/test-app.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+function run(args: string[], env: Record<string, string> = {}): { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/server.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+describe('npm start (scripts/server.ts)', () => {
+  const dirs: string[] = [];
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+    dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+  });
+
+  it('prints its usage for --help', async () => {
+    const p = run(['--help']);
+    expect(await p.exit).toBe(0);
+    expect(p.stdout()).toMatch(/Usage: npm start/);
+    expect(p.stdout()).toMatch(/--port PORT/);
+  });
+
+  it('refuses a bad --port with a usage error', async () => {
+    const p = run(['--port', 'abc']);
+    expect(await p.exit).toBe(2);
+    expect(p.stderr()).toMatch(/KEFU_CLI_USAGE: --port/);
+  });
+
+  it('listens, answers probes, and exits cleanly on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kefu-server-'));
+    dirs.push(dir);
+    const p = run(['--port', '0', '--pack', 'tests/fixtures/packs/mini', '--db', join(dir, 'kefu.sqlite')], {
+      KEFU_MODEL_DIR: join(dir, 'models'), KEFU_SECRET: TEST_SECRET, KEFU_LOG_LEVEL: 'info',
+    });
+    children.push(p.child);
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const m = /kefu listening on (http:\/\/[^"\s]+)/.exec(p.stderr());
+        if (m) {
+          clearInterval(timer);
+          resolve(m[1]!);
+        } else if (p.child.exitCode !== null) {
+          clearInterval(timer);
+          reject(new Error(`server exited: ${p.stderr()}`));
+        }
+      }, 50);
+    });
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+    expect(p.stderr()).toMatch(/"msg":"stopped"/);
+  });
+});

@@ -1,0 +1,188 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import type { KefuApp } from '../../src/app.ts';
+
+// A real browser against the real app: the default pack trained at start, SQLite on a temp file, the demo page and
+// widget as a bank's visitor gets them. CI installs Debian's chromium (.ci/run); without it these tests are skipped.
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`Skipping the browser tests: ${CHROMIUM} is not installed (apt-get install chromium).`);
+
+const REPO = resolve(import.meta.dirname, '../..');
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' : ` (skipped: ${CHROMIUM} not installed)`}`, () => {
+  let dir: string;
+  let app: KefuApp;
+  let base: string;
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    // Imported here so that a machine without chromium does not even build (and train) the app.
+    const [{ chromium }, { loadConfig }, { createApp }] = await Promise.all([
+      import('playwright-core'), import('../../src/config.ts'), import('../../src/app.ts'),
+    ]);
+    dir = mkdtempSync(join(tmpdir(), 'kefu-browser-'));
+    const config = loadConfig({
+      cwd: REPO,
+      overrides: {
+        packDir: 'intents', modelDir: join(dir, 'models'), reportDir: join(dir, 'reports'),
+        database: { path: join(dir, 'kefu.sqlite') }, server: { host: '127.0.0.1', port: 0 }, logLevel: 'silent',
+      },
+    });
+    app = await createApp(config);
+    const { port } = await app.start();
+    base = `http://127.0.0.1:${port}`;
+    browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 800 },
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  // What the widget keeps in localStorage: the conversation it is in and messages not yet acknowledged.
+  type Saved = { conversationId: string; token: string; outbox?: { clientMessageId: string; text: string }[] };
+  const saved = async (page: Page): Promise<Saved> => {
+    const raw = await page.evaluate((key) => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem(key), `kefu:${base}`);
+    return JSON.parse(raw ?? '{}') as Saved;
+  };
+  const save = (page: Page, data: Saved): Promise<void> =>
+    page.evaluate(([key, value]) => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem(key!, value!), [`kefu:${base}`, JSON.stringify(data)]);
+
+  // Waits for the page to get there; generous, because a reconnect waits out socket.io's back-off (about a second).
+  const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 30_000, interval: 100 });
+
+  // Role and text locators reach into the widget's (open) shadow root.
+  // Customer messages the server has acknowledged (a pending one is shown too, marked .pending).
+  const customerTexts = (page: Page) => page.locator('.msg-customer:not(.pending) .bubble').allTextContents();
+  const botBubbles = (page: Page) => page.locator('.msg-bot:not(.greeting) .bubble');
+
+  it('answers a question, offers quick replies, keeps the history over a reload, and takes a star rating', async () => {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/`);
+
+    await page.getByRole('button', { name: '開啟線上客服' }).click();
+    const input = page.getByRole('textbox', { name: '輸入您的問題' });
+    // Opening the chat puts the keyboard in the message box.
+    expect(await input.evaluate((el) => (el.getRootNode() as unknown as { activeElement: unknown }).activeElement === el)).toBe(true);
+    await input.fill('信用卡遺失了怎麼辦');
+    await input.press('Enter');
+    const answer = botBubbles(page).filter({ hasText: '掛失' });
+    await answer.first().waitFor();
+
+    // A vague question gets buttons (a clarify, or a fallback with suggestions); pressing one sends its title as the
+    // customer's next message. Which words are vague depends on the trained pack, so the app's router picks one.
+    const vague = ['信用卡', '帳戶', '保單', '卡'].find((q) => app.router()!.route(q).options.length > 0);
+    if (!vague) throw new Error('none of the vague questions gets quick replies from the default pack any more: add one that does');
+    await input.fill(vague);
+    await input.press('Enter');
+    const quickReply = page.locator('.quick-reply').first();
+    await quickReply.waitFor();
+    const title = (await quickReply.textContent())!;
+    const before = await botBubbles(page).count();
+    await quickReply.click();
+    await poll(() => customerTexts(page)).toEqual(['信用卡遺失了怎麼辦', vague, title]);
+    await poll(() => botBubbles(page).count()).toBeGreaterThan(before);
+
+    const helpful = page.locator('.msg-bot', { has: page.locator('.bubble', { hasText: '掛失' }) }).first().getByRole('button', { name: '有幫助', exact: true });
+    await helpful.click();
+    await poll(() => helpful.getAttribute('aria-pressed')).toBe('true');
+    await page.screenshot({ path: '/tmp/widget.png' });
+
+    // A reload shows the same conversation again, each message once. The first message is put back in the outbox
+    // as if its acknowledgement had been lost: the widget sends it again with the same clientMessageId, and the
+    // server answers it from what it stored, so nothing is doubled.
+    const sent = await customerTexts(page);
+    const botCount = await botBubbles(page).count();
+    const state = await saved(page);
+    const stored = await app.store.listMessages(state.conversationId);
+    const first = stored.find((m) => m.author === 'customer')!;
+    await save(page, { ...state, outbox: [{ clientMessageId: first.clientMessageId!, text: first.text }] });
+    await page.reload();
+    await botBubbles(page).filter({ hasText: '掛失' }).first().waitFor();
+    await poll(async () => (await saved(page)).outbox).toEqual([]);
+    await poll(() => botBubbles(page).count()).toBe(botCount);
+    expect(await customerTexts(page)).toEqual(sent);
+    expect(await app.store.listMessages(state.conversationId)).toHaveLength(stored.length);
+
+    // The customer ends the conversation and rates it.
+    await page.getByRole('button', { name: '結束對話' }).click();
+    await page.locator('label.star').nth(4).click();
+    await page.getByRole('textbox', { name: '意見（選填）' }).fill('很清楚');
+    await page.getByRole('button', { name: '送出評分' }).click();
+    await page.getByText('感謝您的評分！').waitFor();
+    const rated = await app.service.get(state.conversationId);
+    expect(rated.state).toBe('closed');
+    expect(rated.rating).toMatchObject({ stars: 5, comment: '很清楚' });
+    expect(errors).toEqual([]);
+  });
+
+  it('sends what was typed during a network loss once it reconnects, and shows what the server pushes', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    const launcher = page.getByRole('button', { name: '開啟線上客服' });
+    const input = page.getByRole('textbox', { name: '輸入您的問題' });
+    await Promise.race([input.waitFor(), launcher.waitFor()]);
+    if (!(await input.isVisible())) await launcher.click();
+    // The last conversation was ended and rated, so this visit starts a new one.
+    await input.fill('信用卡遺失了怎麼辦');
+    await input.press('Enter');
+    await botBubbles(page).filter({ hasText: '掛失' }).first().waitFor();
+    const botCount = await botBubbles(page).count();
+    const { conversationId } = await saved(page);
+    expect(await app.store.listMessages(conversationId)).toHaveLength(2);
+
+    // The server drops every connection (a proxy restart, a phone changing networks); the customer keeps typing.
+    for (const socket of app.io.of('/chat').sockets.values()) socket.conn.close();
+    await input.fill('信用卡遺失');
+    await input.press('Enter');
+    await poll(() => customerTexts(page)).toEqual(['信用卡遺失了怎麼辦', '信用卡遺失']);
+    await poll(() => botBubbles(page).count()).toBe(botCount + 1);
+    expect((await app.store.listMessages(conversationId)).filter((m) => m.author === 'customer')).toHaveLength(2);
+
+    // Something the server does on its own (an agent's console, say) reaches the open page.
+    const { notice } = await app.service.requestHuman(conversationId);
+    await page.locator('.msg-system .bubble', { hasText: notice!.text }).waitFor();
+    await page.getByRole('button', { name: '已轉接真人客服' }).waitFor();
+    expect(await page.locator('.msg-system').count()).toBe(1);
+    await page.close();
+  });
+
+  it('fits a 360px phone screen, switches to English and to large text', async () => {
+    const page = await browser.newPage();
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.goto(`${base}/`);
+    const panel = page.getByRole('dialog');
+    const launcher = page.getByRole('button', { name: '開啟線上客服' });
+    // A returning visitor finds the panel as they left it; open it if it was closed.
+    await Promise.race([panel.waitFor(), launcher.waitFor()]);
+    if (!(await panel.isVisible())) await launcher.click();
+    await panel.waitFor();
+    const box = (await panel.boundingBox())!;
+    expect(box.width).toBeLessThanOrEqual(360);
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    await page.screenshot({ path: '/tmp/widget-360.png' });
+
+    await page.getByRole('button', { name: 'Switch to English' }).click();
+    await page.getByRole('button', { name: 'Send', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'End chat' }).waitFor();
+    await page.getByRole('button', { name: 'Larger text' }).click();
+    await poll(() => page.getByRole('button', { name: 'Larger text' }).getAttribute('aria-pressed')).toBe('true');
+    await page.screenshot({ path: '/tmp/widget-360-en-large.png' });
+    await page.getByRole('button', { name: '切換成中文' }).click();
+    await page.getByRole('button', { name: '結束對話' }).waitFor();
+    await page.close();
+  });
+});

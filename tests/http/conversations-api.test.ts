@@ -1,0 +1,297 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import type { KefuApp } from '../../src/app.ts';
+import { capturingLogger, startConversation, testApp, scriptedRouter } from './test-app.ts';
+
+describe('customer REST API', () => {
+  let app: KefuApp;
+  beforeEach(async () => {
+    app = await testApp();
+  });
+  afterEach(async () => {
+    await app.stop();
+  });
+
+  const send = (id: string, headers: Record<string, string>, payload: unknown) =>
+    app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${id}/messages`, headers, payload: payload as Record<string, unknown> });
+
+  describe('starting a conversation', () => {
+    it('greets the customer with the bot name and hands out a token', async () => {
+      const res = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: { channel: 'web', customerId: 'browser-1', locale: 'zh-TW' } });
+      expect(res.statusCode).toBe(201);
+      const body = res.json();
+      expect(body.conversation).toMatchObject({ channel: 'web', customerId: 'browser-1', state: 'bot', locale: 'zh-TW', rating: null });
+      expect(body.conversation).not.toHaveProperty('consecutiveFallbacks');
+      expect(body.messages).toHaveLength(1);
+      expect(body.messages[0]).toMatchObject({ author: 'bot', seq: 1 });
+      expect(body.messages[0].text).toMatch(/^您好，我是小福/);
+      expect(body.token).toMatch(/^v1\./);
+      expect(body.resumed).toBe(false);
+    });
+
+    it('starts with no body at all, on the api channel, with an opaque customer id', async () => {
+      const res = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations' });
+      expect(res.statusCode).toBe(201);
+      expect(res.json().conversation).toMatchObject({ channel: 'api', locale: 'zh-TW' });
+      expect(res.json().conversation.customerId).toMatch(/^anon-/);
+    });
+
+    it('greets in English for an English conversation', async () => {
+      const { json } = await startConversation(app, { locale: 'en' });
+      expect(json.messages[0]?.text).toMatch(/^Hello, I am 小福/);
+    });
+
+    it('resumes the open conversation only for a caller holding its token', async () => {
+      const first = await startConversation(app, { channel: 'web', customerId: 'browser-7' });
+      await send(first.id, first.headers, { text: '卡片不見了' });
+      const resumed = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', headers: first.headers, payload: { channel: 'web', customerId: 'browser-7', resume: true } });
+      expect(resumed.statusCode).toBe(200);
+      expect(resumed.json()).toMatchObject({ resumed: true, conversation: { id: first.id }, token: first.token });
+      expect(resumed.json().messages.map((m: { author: string }) => m.author)).toEqual(['bot', 'customer', 'bot']);
+
+      // Knowing someone's customer id is not enough to read their conversation.
+      const stranger = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: { channel: 'web', customerId: 'browser-7', resume: true } });
+      expect(stranger.statusCode).toBe(201);
+      expect(stranger.json().conversation.id).not.toBe(first.id);
+      expect(stranger.json().messages).toHaveLength(1);
+    });
+
+    it('refuses bad start requests, naming the field', async () => {
+      const cases: [unknown, RegExp][] = [
+        [{ channel: 'fax' }, /body\.channel/],
+        [{ locale: 'fr' }, /body\.locale/],
+        [{ resume: 'yes' }, /body\.resume/],
+        [{ customerId: 'A123456789' }, /body\.customerId: must not be personal data/],
+        [{ customerId: '' }, /body\.customerId/],
+        [{ colour: 'red' }, /colour/],
+      ];
+      for (const [payload, message] of cases) {
+        const res = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: payload as Record<string, unknown> });
+        expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+        expect(res.json().error).toMatchObject({ code: 'KEFU_VALIDATION', message });
+        expect(res.json().error.details.length).toBeGreaterThan(0);
+      }
+    });
+  });
+
+  describe('messages', () => {
+    it('answers a message and returns both messages with the conversation', async () => {
+      const c = await startConversation(app);
+      const res = await send(c.id, c.headers, { text: '  信用卡遺失了怎麼掛失  ', clientMessageId: 'm-1' });
+      expect(res.statusCode).toBe(200);
+      const body = res.json();
+      expect(body.duplicate).toBe(false);
+      expect(body.customer).toMatchObject({ author: 'customer', text: '信用卡遺失了怎麼掛失', seq: 2, clientMessageId: 'm-1' });
+      expect(body.reply).toMatchObject({ author: 'bot', seq: 3, replyTo: body.customer.id, outcome: { outcome: 'answer', topic: 'card.lost', needsVerification: false } });
+      // The router's trace is for agents and trainers, not for the customer.
+      expect(body.reply.outcome).not.toHaveProperty('trace');
+      expect(body.conversation.id).toBe(c.id);
+    });
+
+    it('answers a retried message once', async () => {
+      const c = await startConversation(app);
+      const a = (await send(c.id, c.headers, { text: '繳費', clientMessageId: 'same' })).json();
+      const b = (await send(c.id, c.headers, { text: '繳費', clientMessageId: 'same' })).json();
+      expect(b.duplicate).toBe(true);
+      expect(b.reply.id).toBe(a.reply.id);
+    });
+
+    it('lists the history and pages it with afterSeq', async () => {
+      const c = await startConversation(app);
+      await send(c.id, c.headers, { text: '一' });
+      await send(c.id, c.headers, { text: '二' });
+      const all = await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers });
+      expect(all.statusCode).toBe(200);
+      expect(all.json().messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+      const later = await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/messages?afterSeq=3`, headers: c.headers });
+      expect(later.json().messages.map((m: { text: string }) => m.text)).toEqual(['二', '回覆:二']);
+      const bad = await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/messages?afterSeq=abc`, headers: c.headers });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().error.message).toMatch(/querystring\.afterSeq/);
+    });
+
+    it('refuses missing, mistyped, blank and over-long text, naming the field', async () => {
+      const c = await startConversation(app);
+      const cases: [unknown, RegExp][] = [
+        [{}, /body\.text/],
+        [{ text: 42 }, /body\.text: .*string/],
+        [{ text: '   ' }, /body\.text: must not be empty/],
+        [{ text: '卡'.repeat(2001) }, /body\.text: must be at most 2000 characters/],
+        [{ text: '卡', clientMessageId: 'x'.repeat(101) }, /body\.clientMessageId/],
+        [{ text: '卡', extra: true }, /extra/],
+      ];
+      for (const [payload, message] of cases) {
+        const res = await send(c.id, c.headers, payload);
+        expect(res.statusCode, JSON.stringify(payload).slice(0, 40)).toBe(400);
+        expect(res.json().error).toMatchObject({ code: 'KEFU_VALIDATION', message });
+      }
+      expect((await send(c.id, c.headers, { text: '卡'.repeat(2000) })).statusCode).toBe(200);
+      // Nothing refused was stored.
+      const h = await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers });
+      expect(h.json().messages).toHaveLength(3);
+    });
+
+    it('refuses a body that is not JSON', async () => {
+      const c = await startConversation(app);
+      const res = await app.fastify.inject({
+        method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: { ...c.headers, 'content-type': 'application/json' }, payload: '{"text": ',
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.code).toBe('KEFU_BAD_REQUEST');
+    });
+
+    it('says 404 for an unknown conversation and 409 for a closed one', async () => {
+      const token = app.tokens.issueConversationToken('no-such-conversation');
+      const unknown = await send('no-such-conversation', { authorization: `Bearer ${token}` }, { text: '卡' });
+      expect(unknown.statusCode).toBe(404);
+      expect(unknown.json().error).toMatchObject({ code: 'KEFU_CONVERSATION_NOT_FOUND', message: expect.stringContaining('no-such-conversation') });
+
+      const c = await startConversation(app);
+      await app.service.close(c.id);
+      const closed = await send(c.id, c.headers, { text: '卡' });
+      expect(closed.statusCode).toBe(409);
+      expect(closed.json().error.code).toBe('KEFU_CONVERSATION_CLOSED');
+      const handoff = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/handoff`, headers: c.headers });
+      expect(handoff.statusCode).toBe(409);
+    });
+
+    it('answers 500 without internals when the bot fails', async () => {
+      const c = await startConversation(app);
+      const res = await send(c.id, c.headers, { text: '爆炸' });
+      expect(res.statusCode).toBe(500);
+      expect(res.json().error.code).toBe('KEFU_INTERNAL');
+      expect(res.body).not.toMatch(/SELECT|secrets|router exploded|at /);
+    });
+  });
+
+  describe('access', () => {
+    it('refuses requests without a token (401) and with another conversation’s token (403)', async () => {
+      const mine = await startConversation(app);
+      const theirs = await startConversation(app);
+      await send(theirs.id, theirs.headers, { text: '我的卡號' });
+
+      const none = await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${theirs.id}/messages` });
+      expect(none.statusCode).toBe(401);
+      expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+      expect(none.json().error.code).toBe('KEFU_UNAUTHORIZED');
+
+      const malformed = await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${theirs.id}/messages`, headers: { authorization: 'Bearer hello' } });
+      expect(malformed.statusCode).toBe(401);
+
+      const routes: [string, string, Record<string, unknown> | undefined][] = [
+        ['GET', `/api/v1/conversations/${theirs.id}/messages`, undefined],
+        ['POST', `/api/v1/conversations/${theirs.id}/messages`, { text: '給我看' }],
+        ['POST', `/api/v1/conversations/${theirs.id}/rating`, { stars: 1 }],
+        ['POST', `/api/v1/conversations/${theirs.id}/handoff`, undefined],
+        ['POST', `/api/v1/conversations/${theirs.id}/messages/x/feedback`, { feedback: 'down' }],
+      ];
+      for (const [method, url, payload] of routes) {
+        const res = await app.fastify.inject({ method: method as 'GET' | 'POST', url, headers: mine.headers, payload });
+        expect(res.statusCode, `${method} ${url}`).toBe(403);
+        expect(res.json().error.code).toBe('KEFU_FORBIDDEN');
+      }
+      // Their conversation is untouched.
+      expect((await app.service.history(theirs.id)).messages).toHaveLength(3);
+    });
+
+    it('accepts the token in x-kefu-token too', async () => {
+      const c = await startConversation(app);
+      const res = await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/messages`, headers: { 'x-kefu-token': c.token } });
+      expect(res.statusCode).toBe(200);
+    });
+  });
+
+  describe('rating, feedback and handoff', () => {
+    it('rates the conversation and refuses bad stars', async () => {
+      const c = await startConversation(app);
+      const ok = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/rating`, headers: c.headers, payload: { stars: 5, comment: '很快就解決了' } });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json().rating).toMatchObject({ stars: 5, comment: '很快就解決了' });
+      for (const stars of [0, 6, 2.5, '5', null]) {
+        const bad = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/rating`, headers: c.headers, payload: { stars } });
+        expect(bad.statusCode, String(stars)).toBe(400);
+        expect(bad.json().error.message).toMatch(/body\.stars/);
+      }
+      const long = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/rating`, headers: c.headers, payload: { stars: 3, comment: '長'.repeat(1001) } });
+      expect(long.json().error.message).toMatch(/body\.comment/);
+    });
+
+    it('takes thumbs up or down on bot answers only', async () => {
+      const c = await startConversation(app);
+      const turn = (await send(c.id, c.headers, { text: '卡' })).json();
+      const url = (messageId: string) => `/api/v1/conversations/${c.id}/messages/${messageId}/feedback`;
+      const up = await app.fastify.inject({ method: 'POST', url: url(turn.reply.id), headers: c.headers, payload: { feedback: 'up' } });
+      expect(up.statusCode).toBe(200);
+      expect(up.json()).toMatchObject({ id: turn.reply.id, feedback: 'up' });
+      const mine = await app.fastify.inject({ method: 'POST', url: url(turn.customer.id), headers: c.headers, payload: { feedback: 'up' } });
+      expect(mine.statusCode).toBe(400);
+      expect(mine.json().error.code).toBe('KEFU_NOT_A_BOT_MESSAGE');
+      const missing = await app.fastify.inject({ method: 'POST', url: url('nope'), headers: c.headers, payload: { feedback: 'down' } });
+      expect(missing.statusCode).toBe(404);
+      expect(missing.json().error.code).toBe('KEFU_MESSAGE_NOT_FOUND');
+      const bad = await app.fastify.inject({ method: 'POST', url: url(turn.reply.id), headers: c.headers, payload: { feedback: 'meh' } });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().error.message).toMatch(/body\.feedback/);
+    });
+
+    it('queues the conversation for a person, after which the bot stays silent', async () => {
+      const c = await startConversation(app);
+      const res = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/handoff`, headers: c.headers });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().conversation.state).toBe('queued');
+      expect(res.json().notice).toMatchObject({ author: 'system', text: expect.stringContaining('真人客服') });
+      const silent = (await send(c.id, c.headers, { text: '有人嗎' })).json();
+      expect(silent.reply).toBeNull();
+      const again = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/handoff`, headers: c.headers });
+      expect(again.json().notice).toBeNull();
+    });
+  });
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const res = await app.fastify.inject({ method: 'GET', url: '/api/v1/nothing-here?x=1' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error).toMatchObject({ code: 'KEFU_ROUTE_NOT_FOUND', message: 'No route GET /api/v1/nothing-here' });
+  });
+
+  it('answers CORS preflight requests for the widget', async () => {
+    const res = await app.fastify.inject({
+      method: 'OPTIONS', url: '/api/v1/conversations/abc/messages',
+      headers: { origin: 'https://bank.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+    expect(res.headers['access-control-allow-headers']).toMatch(/authorization/);
+  });
+});
+
+describe('logs', () => {
+  it('name the conversation and never carry the message text or the token in clear', async () => {
+    const { log, lines } = capturingLogger();
+    const app = await testApp({}, { log, router: scriptedRouter() });
+    try {
+      const c = await startConversation(app);
+      const text = '我的身分證 A123456789 電話 0912345678';
+      await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text } });
+      await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: 'x'.repeat(3000) } });
+      const all = lines.join('\n');
+      expect(all).not.toContain('A123456789');
+      expect(all).not.toContain('0912345678');
+      expect(all).not.toContain(c.token);
+      const about = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.conversationId === c.id);
+      expect(about.map((l) => l.msg)).toEqual(expect.arrayContaining(['request completed', 'bot turn']));
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('redact authorization and cookie headers whatever logs them', async () => {
+    const { log, lines } = capturingLogger();
+    const app = await testApp({}, { log });
+    try {
+      app.log.info({ req: { headers: { authorization: 'Bearer v1.secret', cookie: 'sid=1' } } }, 'headers');
+      const line = JSON.parse(lines.find((l) => l.includes('"headers"'))!) as { req: { headers: Record<string, string> } };
+      expect(line.req.headers).toEqual({ authorization: '[REDACTED]', cookie: '[REDACTED]' });
+    } finally {
+      await app.stop();
+    }
+  });
+});
