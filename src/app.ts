@@ -112,10 +112,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
 
   const io = new SocketServer(fastify.server, {
     path: '/socket.io',
+    // The widget loads the client bundle from /widget/ with CORS headers; socket.io's own copy is not used.
+    serveClient: false,
     cors: { origin: config.server.corsOrigins.includes('*') ? '*' : [...config.server.corsOrigins] },
   });
   const detachWebChat = attachWebChat(io, {
     service,
+    store,
     log,
     verifyToken: tokens.verifyConversationToken,
     issueToken: tokens.issueConversationToken,

@@ -10,7 +10,7 @@ import type { Store } from '../../src/store/store.ts';
 import { KefuError, isKefuError, type KefuErrorCode } from '../../src/errors.ts';
 import { maskPersonalData } from '../../src/text/mask-personal-data.ts';
 // One customer view of conversations and messages on every transport: the same shapes as the REST API.
-import { publicConversation, publicMessage } from '../../src/http/schemas.ts';
+import { customerConversation as publicConversation, customerMessage as publicMessage } from '../../src/domain/customer-view.ts';
 
 /** The socket.io namespace customers' browsers connect to. */
 export const CHAT_NAMESPACE = '/chat';

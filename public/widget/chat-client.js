@@ -24,6 +24,7 @@ export function createChatClient({ server, locale, storage, emit }) {
   let pumping = false;
   let retryTimer = null;
   let wanted = false; // the panel has been opened: have a conversation ready, with its greeting
+  let resumed = Promise.resolve(); // settles when this connection has resumed the stored conversation (or found none)
 
   const call = (event, payload) =>
     new Promise((resolve) => {
@@ -48,6 +49,7 @@ export function createChatClient({ server, locale, storage, emit }) {
     const a = auth();
     if (!a) return;
     const r = await call('conversation:resume', { ...a, afterSeq: lastSeq || undefined });
+    if (auth()?.conversationId !== a.conversationId) return; // another tab moved on meanwhile
     if (!r.ok) {
       if (CONVERSATION_GONE.has(r.error.code)) storage.forgetConversation();
       return;
@@ -88,6 +90,7 @@ export function createChatClient({ server, locale, storage, emit }) {
     pumping = true;
     clearTimeout(retryTimer);
     try {
+      await resumed; // never start a conversation while the stored one may still come back
       let restarts = 0;
       while (socket.connected) {
         const entry = storage.outbox()[0];
@@ -119,13 +122,11 @@ export function createChatClient({ server, locale, storage, emit }) {
     }
   }
 
-  let resuming = false;
   socket.on('connect', async () => {
     emit('connection', 'online');
     joined = false;
-    resuming = true;
-    await resume();
-    resuming = false;
+    resumed = resume();
+    await resumed;
     if (wanted && !conversation) await ensureConversation();
     void pump();
   });
@@ -144,6 +145,7 @@ export function createChatClient({ server, locale, storage, emit }) {
   // Actions that need a conversation first (asking for a person can be the very first thing a customer does).
   const act = async (event, extra) => {
     if (!socket.connected) return null;
+    await resumed;
     if (event === 'handoff:request' ? !(await ensureConversation()) : !joined) return null;
     const r = await call(event, { ...auth(), ...extra });
     if (r.ok && r.conversation) setConversation(r.conversation);
@@ -156,10 +158,12 @@ export function createChatClient({ server, locale, storage, emit }) {
 
   return {
     /** The customer opened the chat: start (or resume) the conversation now rather than at the first message. */
-    open() {
+    async open() {
       wanted = true;
+      if (!socket.connected) return; // the connect handler sees `wanted`
+      await resumed;
       // An ended conversation stays on screen (with its rating) until the customer writes again.
-      if (socket.connected && !resuming && !conversation) void ensureConversation();
+      if (!conversation) await ensureConversation();
     },
     /** Queues a customer message; it is sent now if connected, else on reconnect. */
     send(text) {

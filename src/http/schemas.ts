@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { CONVERSATION_STATES, type Conversation, type Message } from '../domain/conversation.ts';
+import { CONVERSATION_STATES } from '../domain/conversation.ts';
 import { LOCALES } from '../domain/types.ts';
 
-// What the customer API shows of kefu's domain. The router's trace, candidates and fallback counter stay inside:
-// they are for agents and trainers, and would tell a curious customer how to steer the bot.
+// The customer API's schemas; what they show of the domain is decided in src/domain/customer-view.ts.
 
 /**
  * Schemas named in the OpenAPI document. A registry of our own (not zod's global one) so that building the app
@@ -73,22 +72,8 @@ export const messageSchema = z
   .register(apiSchemas, { id: 'Message' });
 export type PublicMessage = z.output<typeof messageSchema>;
 
-/** The customer's view of a conversation. */
-export function publicConversation(c: Conversation): PublicConversation {
-  return {
-    id: c.id, channel: c.channel, customerId: c.customerId, state: c.state, locale: c.locale,
-    createdAt: c.createdAt, updatedAt: c.updatedAt, closedAt: c.closedAt, rating: c.rating,
-  };
-}
-
-/** The customer's view of a message: the decision's gist, not its trace. */
-export function publicMessage(m: Message): PublicMessage {
-  return {
-    id: m.id, conversationId: m.conversationId, seq: m.seq, author: m.author, text: m.text, quickReplies: m.quickReplies,
-    outcome: m.outcome ? { outcome: m.outcome.outcome, topic: m.outcome.topic, needsVerification: m.outcome.needsVerification } : null,
-    clientMessageId: m.clientMessageId, replyTo: m.replyTo, feedback: m.feedback, createdAt: m.createdAt,
-  };
-}
+/** The customer's views live in the domain, shared with the socket channel; re-exported for the routes. */
+export { customerConversation as publicConversation, customerMessage as publicMessage } from '../domain/customer-view.ts';
 
 /** Response schemas for the error statuses a route can answer with. */
 export const errorResponses = {

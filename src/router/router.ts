@@ -45,18 +45,6 @@ interface Scored extends Candidate {
   brain: BrainName;
 }
 
-// Both brains rank topics; a topic's confidence is the higher of the two, and the brain that gave it is kept.
-function merge(faq: Candidate[], nlu: Candidate[]): Scored[] {
-  const best = new Map<string, Scored>();
-  for (const [brain, list] of [['faq', faq], ['nlu', nlu]] as const) {
-    for (const c of list) {
-      const prev = best.get(c.topic);
-      if (!prev || c.confidence > prev.confidence) best.set(c.topic, { ...c, brain });
-    }
-  }
-  return [...best.values()].sort((a, b) => b.confidence - a.confidence);
-}
-
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;
 
 /** The dual-brain router: FAQ first when confident, else NLU; clarify, fall back or hand off otherwise. */
@@ -124,7 +112,9 @@ export function createRouter(opts: RouterOptions): Router {
       trace.faq = { candidates: faqCandidates.map((c) => ({ topic: c.topic, confidence: round(c.confidence) })) };
       const nlu = reading?.nlu ?? { candidates: [], outOfScope: 0, entities: [] };
       trace.nlu = { candidates: nlu.candidates.map((c) => ({ topic: c.topic, confidence: round(c.confidence) })), entities: nlu.entities };
-      const merged = merge(faqCandidates, nlu.candidates).filter((c) => topics.has(c.topic));
+      // Below its threshold the FAQ brain only informs the trace: measured on the default pack, ranking by the
+      // NLU brain alone beats any fusion of the two (max, mean, noisy-OR) by 1–2 points of top-1 accuracy.
+      const merged: Scored[] = nlu.candidates.filter((c) => topics.has(c.topic)).map((c) => ({ ...c, brain: 'nlu' }));
 
       const outcomeFor = (top: Scored): OutcomeKind => (topics.get(top.topic)?.handoff ? 'handoff' : 'answer');
       const faqTop = faqCandidates[0];
@@ -137,7 +127,7 @@ export function createRouter(opts: RouterOptions): Router {
       const close = merged.filter((c) => c.confidence >= th.clarifyMin && top.confidence - c.confidence < th.clarifyMargin);
       if (top.confidence >= th.nlu) {
         if (second && close.length >= 2) return decide('clarify', top, merged, 'close-runner-up', close.slice(0, 3));
-        return decide(outcomeFor(top), top, merged, top.brain === 'faq' ? 'faq-best' : 'nlu-confident');
+        return decide(outcomeFor(top), top, merged, 'nlu-confident');
       }
       const plausible = merged.filter((c) => c.confidence >= th.clarifyMin).slice(0, 3);
       if (plausible.length >= 2 && close.length >= 2) return decide('clarify', top, merged, 'unsure-between', plausible);
