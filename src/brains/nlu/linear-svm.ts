@@ -18,8 +18,17 @@ export interface SvmOptions {
 
 export const DEFAULT_SVM_OPTIONS: Readonly<SvmOptions> = Object.freeze({ C: 0.5, bias: 1, eps: 0.1, maxIterations: 1000, seed: 1 });
 
-/** Trains one binary problem (y[i] = ±1) and writes its weights into column k of `out`. */
-function trainBinary(x: SparseMatrix, y: Int8Array, opts: SvmOptions, out: { w: Float64Array; b: number }): void {
+/** Work arrays reused by every class, so 150 classes do not leave 150 sets of them for the garbage collector. */
+interface Scratch {
+  w: Float64Array;
+  b: number;
+  alpha: Float64Array;
+  qd: Float64Array;
+  index: Int32Array;
+}
+
+/** Trains one binary problem (y[i] = ±1); leaves its weights and bias in `out.w` and `out.b`. */
+function trainBinary(x: SparseMatrix, y: Int8Array, opts: SvmOptions, out: Scratch): void {
   const n = x.rows;
   const { indptr, indices, values } = x;
   const B = opts.bias;
@@ -27,9 +36,8 @@ function trainBinary(x: SparseMatrix, y: Int8Array, opts: SvmOptions, out: { w: 
   const w = out.w;
   w.fill(0);
   let wb = 0;
-  const alpha = new Float64Array(n);
-  const qd = new Float64Array(n);
-  const index = new Int32Array(n);
+  const { alpha, qd, index } = out;
+  alpha.fill(0);
   for (let i = 0; i < n; i++) {
     let s = diag + B * B;
     for (let p = indptr[i]!; p < indptr[i + 1]!; p++) s += values[p]! * values[p]!;
@@ -98,7 +106,8 @@ export type ClassWeightsSink = (k: number, weights: Float64Array, bias: number) 
 export function trainLinearSvm(x: SparseMatrix, labels: Int32Array, classes: number, options: Partial<SvmOptions>, sink: ClassWeightsSink): void {
   const opts: SvmOptions = { ...DEFAULT_SVM_OPTIONS, ...options };
   const y = new Int8Array(x.rows);
-  const out = { w: new Float64Array(x.cols), b: 0 };
+  const n = x.rows;
+  const out: Scratch = { w: new Float64Array(x.cols), b: 0, alpha: new Float64Array(n), qd: new Float64Array(n), index: new Int32Array(n) };
   for (let k = 0; k < classes; k++) {
     for (let i = 0; i < x.rows; i++) y[i] = labels[i] === k ? 1 : -1;
     trainBinary(x, y, { ...opts, seed: opts.seed + k }, out);

@@ -4,7 +4,7 @@ import { fitFeaturiser, loadFeaturiser, type FeatureOptions, type Featuriser, ty
 import { combineScores, fitLogitWeights, type HeldOutScores } from './calibration.ts';
 import { trainLinearSvm } from './linear-svm.ts';
 import { trainNlpjsNetwork, type NetworkOptions } from './nlpjs-network.ts';
-import { toSparseMatrix } from './sparse-matrix.ts';
+import { mapLazily, toSparseMatrix, type SparseMatrix } from './sparse-matrix.ts';
 import {
   createQuantisedWeights,
   decodeWeights,
@@ -57,7 +57,7 @@ export const DEFAULT_CLASSIFIER_OPTIONS: Readonly<ClassifierOptions> = Object.fr
   features: {},
   // The network sees words, word bigrams, word pairs and Han characters 1-2, not the SVM's character 2-5-grams:
   // a different view is what makes it worth mixing in, and a sparser vector keeps its epochs cheap.
-  networkFeatures: { latinChars: [0, 0], hanChars: [1, 2], wordPairWindow: 3 },
+  networkFeatures: { latinChars: [0, 0] as const, hanChars: [1, 2] as const, wordPairWindow: 3 },
   C: 1,
   network: { iterations: 10 },
   validation: null,
@@ -111,24 +111,38 @@ function featureOptionsFor(samples: number, base: Partial<FeatureOptions>): Part
   return { minDf: samples >= 1000 ? 2 : 1, ...base };
 }
 
+/** Fits a featuriser and trains one part on its vectors; the training matrix is garbage once this returns. */
+function fitPart(
+  texts: readonly string[],
+  y: Int32Array,
+  K: number,
+  features: Partial<FeatureOptions>,
+  bits: 8 | 16,
+  train: (x: SparseMatrix, sink: (k: number, w: Float64Array, b: number) => void) => void,
+): { featuriser: Featuriser; weights: QuantisedWeights } {
+  const featuriser = fitFeaturiser(texts, featureOptionsFor(texts.length, features));
+  const x = toSparseMatrix(mapLazily(texts, (t) => featuriser.transform(t)), featuriser.size);
+  const weights = createQuantisedWeights(K, featuriser.size, bits);
+  train(x, (k, w, b) => setClassWeights(weights, k, w, b));
+  return { featuriser, weights };
+}
+
 function fitParts(samples: readonly TrainingSample[], labelIndex: ReadonlyMap<string, number>, opts: ClassifierOptions): Parts {
   const texts = samples.map((s) => s.text);
   const y = Int32Array.from(samples, (s) => labelIndex.get(s.label)!);
   const K = labelIndex.size;
-  const featuriser = fitFeaturiser(texts, featureOptionsFor(texts.length, opts.features));
-  const x = toSparseMatrix(texts.map((t) => featuriser.transform(t)), featuriser.size);
-  const linear = createQuantisedWeights(K, featuriser.size, opts.bits);
-  trainLinearSvm(x, y, K, { C: opts.C }, (k, w, b) => setClassWeights(linear, k, w, b));
-  if (opts.network === false) return { featuriser, netFeaturiser: null, linear, network: null };
-  let netFeaturiser: Featuriser | null = null;
-  let nx = x;
-  if (opts.networkFeatures !== 'shared') {
-    netFeaturiser = fitFeaturiser(texts, featureOptionsFor(texts.length, opts.networkFeatures));
-    nx = toSparseMatrix(texts.map((t) => netFeaturiser!.transform(t)), netFeaturiser.size);
+  const linear = fitPart(texts, y, K, opts.features, opts.bits, (x, sink) => trainLinearSvm(x, y, K, { C: opts.C }, sink));
+  const netOptions = opts.network;
+  if (netOptions === false) return { featuriser: linear.featuriser, netFeaturiser: null, linear: linear.weights, network: null };
+  const trainNet = (x: SparseMatrix, sink: (k: number, w: Float64Array, b: number) => void): void => {
+    trainNlpjsNetwork(x, y, K, netOptions, sink);
+  };
+  if (opts.networkFeatures === 'shared') {
+    const shared = fitPart(texts, y, K, opts.features, opts.bits, trainNet);
+    return { featuriser: linear.featuriser, netFeaturiser: null, linear: linear.weights, network: shared.weights };
   }
-  const network = createQuantisedWeights(K, nx.cols, opts.bits);
-  trainNlpjsNetwork(nx, y, K, opts.network, (k, w, b) => setClassWeights(network, k, w, b));
-  return { featuriser, netFeaturiser, linear, network };
+  const network = fitPart(texts, y, K, opts.networkFeatures, opts.bits, trainNet);
+  return { featuriser: linear.featuriser, netFeaturiser: network.featuriser, linear: linear.weights, network: network.weights };
 }
 
 /** Raw scores of each part for one text: [linear, network?]. */
@@ -207,8 +221,17 @@ function buildClassifier(labels: readonly string[], parts: Parts, calibration: C
 }
 
 function topK(labels: readonly string[], p: Float64Array, k: number): Candidate[] {
-  const order = Array.from(p.keys()).sort((a, b) => p[b]! - p[a]! || a - b);
-  return order.slice(0, Math.max(0, k)).map((i) => ({ topic: labels[i]!, confidence: p[i]! }));
+  // Selection by repeated scans: k is small (5), so this beats sorting every label on each message.
+  const n = Math.min(Math.max(0, k), p.length);
+  const taken = new Uint8Array(p.length);
+  const out: Candidate[] = [];
+  for (let r = 0; r < n; r++) {
+    let best = -1;
+    for (let i = 0; i < p.length; i++) if (!taken[i] && (best < 0 || p[i]! > p[best]!)) best = i;
+    taken[best] = 1;
+    out.push({ topic: labels[best]!, confidence: p[best]! });
+  }
+  return out;
 }
 
 /** Trains the classifier on normalised samples; calibrates on options.validation or a held-out slice. */
