@@ -21,6 +21,17 @@ import { createMetrics, metricsRoute } from './http/metrics.ts';
 import { conversationsApi } from './http/conversations-api.ts';
 import { staticPages } from './http/static-pages.ts';
 import { attachWebChat } from '../channels/web/web-chat.ts';
+import type { Pack } from './pack/pack-loader.ts';
+import type { SuggestReplies } from './router/suggested-replies.ts';
+import { createAgentAccounts, type AgentAccounts } from './handoff/agent-accounts.ts';
+import { createAgentPresence, type AgentPresence } from './handoff/agent-presence.ts';
+import { createHandoffPlacement } from './handoff/handoff-placement.ts';
+import { createHandoffService, type HandoffService } from './handoff/handoff-service.ts';
+import { authApi } from './http/auth-api.ts';
+import { agentApi } from './http/agent-api.ts';
+import { trainerApi } from './http/trainer-api.ts';
+import { customerHandoffApi } from './http/customer-handoff-api.ts';
+import { attachAgentSocket } from './http/agent-socket.ts';
 
 export interface AppDeps {
   /** A store to use instead of opening config.database.path; the caller keeps it (stop() leaves it open). */
@@ -28,6 +39,10 @@ export interface AppDeps {
   /** A router to serve with instead of loading the configured pack's model (tests pass a scripted one). */
   router?: Router;
   log?: Logger;
+  /** The pack whose topic domains pick handoff queue groups, when a router is handed in (the loaded model brings its own). */
+  pack?: Pack;
+  /** Suggested replies for the agent console, when a router is handed in (the loaded model brings its own). */
+  suggest?: SuggestReplies;
 }
 
 export interface KefuApp {
@@ -38,6 +53,12 @@ export interface KefuApp {
   tokens: ConversationTokens;
   /** Per-conversation allowance for customer messages, shared by REST and the socket channel. */
   messageLimiter: RateLimiter;
+  /** The handoff queue, claims and what agents do with conversations. */
+  handoff: HandoffService;
+  /** Console accounts and sessions. */
+  accounts: AgentAccounts;
+  /** Agents on duty (with an /agent socket open). */
+  presence: AgentPresence;
   log: Logger;
   /** The router in service, or null while the model loads. */
   router(): Router | null;
@@ -74,6 +95,18 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   const store = deps.store ?? openSqliteStore(config.database.path);
 
   let current: Router | null = deps.router ?? null;
+  let pack: Pack | null = deps.pack ?? null;
+  let suggest: SuggestReplies | null = deps.suggest ?? null;
+  let topicDomains: { pack: Pack; domains: Map<string, string> } | null = null;
+  // Topic → pack domain, rebuilt when another pack comes into service.
+  const topicDomain = (topic: string): string | null => {
+    if (!pack) return null;
+    if (topicDomains?.pack !== pack) topicDomains = { pack, domains: new Map(pack.topics.map((t) => [t.id, t.domain])) };
+    return topicDomains.domains.get(topic) ?? null;
+  };
+  const placeHandoff = createHandoffPlacement({
+    store, topicDomain, priorityTopics: config.handoff.priorityTopics, sharedDomains: config.handoff.sharedDomains,
+  });
   const service = createConversationService({
     store,
     router: () => {
@@ -82,6 +115,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     },
     log,
     defaultLocale: config.locale,
+    placeHandoff,
+  });
+  const presence = createAgentPresence();
+  const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
+  const handoff = createHandoffService({
+    store, service, presence, log, config, placeHandoff, suggest: () => suggest,
+    knownGroups: () => (pack ? pack.domains.filter((d) => !config.handoff.sharedDomains.includes(d)) : []),
   });
   const messageLimiter = createRateLimiter({ perMinute: config.rateLimit.perConversationPerMinute });
   const metrics = createMetrics({ service, store, log });
@@ -108,6 +148,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   await fastify.register(conversationsApi, {
     prefix: '/api/v1', service, store, tokens, messageLimiter, config, modelLoaded: () => current !== null,
   });
+  await fastify.register(customerHandoffApi, { prefix: '/api/v1', handoff, tokens, messageLimiter, config });
+  await fastify.register(authApi, { prefix: '/api/v1', accounts, config });
+  await fastify.register(agentApi, { prefix: '/api/v1/agent', accounts, handoff, config });
+  await fastify.register(trainerApi, { prefix: '/api/v1/trainer', accounts });
   await fastify.register(staticPages, { corsOrigins: config.server.corsOrigins });
 
   const io = new SocketServer(fastify.server, {
@@ -125,7 +169,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     // The channel only needs a yes or no; the REST API also uses the retry-after the limiter computes.
     limiter: { take: (key) => messageLimiter.take(key).allowed },
     config,
+    handoff,
   });
+  const detachAgentSocket = attachAgentSocket(io, { accounts, handoff, service, presence, store, log });
 
   let loading: Promise<void> | null = null;
   const loadModel = (): Promise<void> => {
@@ -133,6 +179,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     loading ??= startEngine(config, log).then(
       (engine) => {
         current ??= engine.router;
+        pack ??= engine.pack;
+        suggest ??= engine.suggest;
         log.info({ pack: engine.pack.name, modelVersion: engine.modelVersion, thresholds: engine.thresholds, thresholdsSource: engine.thresholdsSource }, 'model loaded');
       },
       (err: unknown) => {
@@ -152,6 +200,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       const closed = fastify.close();
       const drained = await settlesWithin(service.drain(), config.server.shutdownGraceMs);
       if (!drained) log.warn({ graceMs: config.server.shutdownGraceMs }, 'shutdown grace period over with messages still being answered');
+      // Queue notices started by the last turns are written before the store closes.
+      await settlesWithin(handoff.idle(), config.server.shutdownGraceMs);
+      handoff.dispose();
+      detachAgentSocket();
       detachWebChat();
       // Disconnects browsers; their upgraded connections would otherwise hold the HTTP server open.
       await io.close();
@@ -170,6 +222,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     store,
     tokens,
     messageLimiter,
+    handoff,
+    accounts,
+    presence,
     log,
     router: () => current,
     setRouter(router) {

@@ -76,6 +76,30 @@ export const configSchema = z.strictObject({
       perConversationPerMinute: z.number().int().min(1).default(30),
     })
     .default({ perIpPerMinute: 600, perConversationPerMinute: 30 }),
+  handoff: z
+    .strictObject({
+      /** Topics served before every other handoff, with their priority (higher first); any other topic gets 0. */
+      priorityTopics: z.record(z.string().min(1), z.number().int().min(0).max(9)).default({ 'fraud.report': 1, 'complaint.file': 1 }),
+      /** Pack domains with no queue group of their own: their handoffs wait in the default group, which every agent serves. */
+      sharedDomains: z.array(z.string().min(1)).default(['common']),
+      /** Handling time assumed for the wait estimate until the group has recent conversations to measure. */
+      defaultHandlingSeconds: z.number().int().min(10).max(7200).default(300),
+      /** Conversations an agent serves at once, for the wait estimate. */
+      chatsPerAgent: z.number().int().min(1).max(20).default(2),
+      /** The live list (bot-held conversations an agent may pull) shows those active within this many minutes. */
+      liveWindowMinutes: z.number().int().min(1).max(24 * 60).default(30),
+    })
+    .default({ priorityTopics: { 'fraud.report': 1, 'complaint.file': 1 }, sharedDomains: ['common'], defaultHandlingSeconds: 300, chatsPerAgent: 2, liveWindowMinutes: 30 }),
+  auth: z
+    .strictObject({
+      /** How long a console sign-in lasts. */
+      sessionHours: z.number().min(0.05).max(24 * 30).default(12),
+      /** Sign-in attempts per minute, per address and per username, so passwords cannot be guessed at speed. */
+      loginAttemptsPerMinute: z.number().int().min(1).max(1000).default(10),
+      /** The session cookie's Secure flag: auto sets it when the request came over HTTPS (see server.trustProxy). */
+      secureCookie: z.enum(['auto', 'always', 'never']).default('auto'),
+    })
+    .default({ sessionHours: 12, loginAttemptsPerMinute: 10, secureCookie: 'auto' }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

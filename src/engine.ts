@@ -6,6 +6,7 @@ import { buildModel, type KefuModel } from './model/build-model.ts';
 import { loadCurrentModel, saveModel } from './model/model-files.ts';
 import { createNluBrain } from './brains/nlu/nlu-brain.ts';
 import { createRouter, type Router } from './router/router.ts';
+import { createReplySuggester, type SuggestReplies } from './router/suggested-replies.ts';
 import { KefuError, isKefuError } from './errors.ts';
 
 /** A pack, its trained model and a router over them: what a CLI or the server talks to. */
@@ -16,6 +17,8 @@ export interface Engine {
   router: Router;
   thresholds: Thresholds;
   thresholdsSource: string;
+  /** The FAQ brain's best answers for a text, for the agent console's suggested replies. */
+  suggest: SuggestReplies;
 }
 
 /** Builds a router from a trained model and its pack. */
@@ -86,5 +89,6 @@ export async function startEngine(config: Config, log: Logger, options: { train?
     modelVersion = trained.version;
   }
   const { thresholds, source } = resolveThresholds(config, pack.hash);
-  return { pack, model, modelVersion, router: routerFor(config, pack, model, thresholds), thresholds, thresholdsSource: source };
+  const suggest = createReplySuggester({ faq: model.faq, topics: pack.topics, brand: config.brand, locale: config.locale });
+  return { pack, model, modelVersion, router: routerFor(config, pack, model, thresholds), thresholds, thresholdsSource: source, suggest };
 }

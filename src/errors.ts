@@ -27,6 +27,16 @@ export const ERRORS = {
   KEFU_BODY_TOO_LARGE: { status: 413, message: 'Request body is too large: %s' },
   KEFU_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type: %s' },
   KEFU_INTERNAL: { status: 500, message: 'Internal error (request %s)' },
+  KEFU_SESSION_REQUIRED: { status: 401, message: 'Sign in required: %s' },
+  KEFU_LOGIN_FAILED: { status: 401, message: 'Wrong username or password' },
+  KEFU_ROLE_FORBIDDEN: { status: 403, message: 'The %s role cannot %s' },
+  KEFU_GROUP_FORBIDDEN: { status: 403, message: 'Conversation %s waits for group %s, which you do not serve' },
+  KEFU_NOT_CONVERSATION_OWNER: { status: 403, message: 'Conversation %s is not yours: %s' },
+  KEFU_ALREADY_CLAIMED: { status: 409, message: 'Conversation %s is already taken by %s' },
+  KEFU_CONVERSATION_STATE: { status: 409, message: 'Conversation %s is %s: %s' },
+  KEFU_AGENT_NOT_FOUND: { status: 404, message: 'Agent %s not found' },
+  KEFU_AGENT_EXISTS: { status: 409, message: 'Username %s is taken' },
+  KEFU_PASSWORD_WEAK: { status: 400, message: 'Password too weak: %s' },
 } as const;
 
 export type KefuErrorCode = keyof typeof ERRORS;

@@ -8,6 +8,7 @@ import type { Config } from '../../src/config.ts';
 import type { Logger } from '../../src/log.ts';
 import type { Store } from '../../src/store/store.ts';
 import { KefuError, isKefuError, type KefuErrorCode } from '../../src/errors.ts';
+import type { HandoffEvent, HandoffService } from '../../src/handoff/handoff-service.ts';
 import { maskPersonalData } from '../../src/text/mask-personal-data.ts';
 // One customer view of conversations and messages on every transport: the same shapes as the REST API.
 import { customerConversation as publicConversation, customerMessage as publicMessage } from '../../src/domain/customer-view.ts';
@@ -32,6 +33,11 @@ export interface WebChatDeps {
   config: Config;
   /** When given, a new conversation opens with the bot's stored greeting, as on the REST API. */
   store?: Store;
+  /**
+   * The handoff queue: when given, the customer learns their place in it (`queue:position` pushes and requests), can
+   * leave a message for a call back (`callback:request`), and typing reaches the agent both ways.
+   */
+  handoff?: Pick<HandoffService, 'subscribe' | 'leaveCallback' | 'position' | 'customerTyping'>;
 }
 
 // Payload schemas: the only place socket input is checked. Unknown keys are dropped rather than refused, so an
@@ -58,6 +64,8 @@ const schemas = {
   end: z.object(authed),
   rateConversation: z.object({ ...authed, stars: z.number().int().min(1).max(5), comment: z.string().trim().max(1000).optional() }),
   rateAnswer: z.object({ ...authed, messageId: id, feedback: z.enum(['up', 'down']) }),
+  callback: z.object({ ...authed, text: z.string().trim().min(1, 'must not be empty').max(1000), contactTime: z.string().trim().max(100).optional() }),
+  position: z.object(authed),
 };
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
@@ -143,6 +151,7 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       authorise(p.conversationId, p.token);
       // Others watching the conversation (another tab, later an agent console in this room) see the customer typing.
       socket.to(conversationRoom(p.conversationId)).emit('customer:typing', { conversationId: p.conversationId, typing: p.typing });
+      deps.handoff?.customerTyping(p.conversationId, p.typing);
       return {};
     },
 
@@ -165,6 +174,23 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       authorise(p.conversationId, p.token);
       const conversation = await service.rateConversation(p.conversationId, p.stars, p.comment || null);
       return { conversation: publicConversation(conversation) };
+    },
+
+    async 'callback:request'(payload) {
+      const p = parse(schemas.callback, payload);
+      authorise(p.conversationId, p.token);
+      if (!deps.handoff) throw new KefuError('KEFU_NOT_READY', ['call backs are not offered here']);
+      if (deps.limiter && !deps.limiter.take(p.conversationId)) {
+        throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.perConversationPerMinute} messages a minute in one conversation`]);
+      }
+      const r = await deps.handoff.leaveCallback(p.conversationId, { text: p.text, contactTime: p.contactTime || null });
+      return { conversation: publicConversation(r.conversation), notice: publicMessage(r.notice) };
+    },
+
+    async 'queue:position'(payload) {
+      const p = parse(schemas.position, payload);
+      authorise(p.conversationId, p.token);
+      return { position: deps.handoff ? await deps.handoff.position(p.conversationId) : null };
     },
 
     async 'rating:answer'(payload) {
@@ -196,7 +222,15 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
     else if (e.type === 'state') room.emit('conversation:state', { conversation: publicConversation(e.conversation) });
     // 'turn' carries the router's trace: for consoles, never for customers.
   };
-  return service.subscribe(forward);
+  // From the queue: where the customer stands, and the agent typing. Notes and queue lists never come this way.
+  const forwardHandoff = (e: HandoffEvent): void => {
+    if (e.type === 'position') nsp.to(conversationRoom(e.position.conversationId)).emit('queue:position', { conversationId: e.position.conversationId, position: e.position });
+    else if (e.type === 'typing' && e.author === 'agent') nsp.to(conversationRoom(e.conversationId)).emit('agent:typing', { conversationId: e.conversationId, typing: e.typing });
+  };
+  const unsubscribe = [service.subscribe(forward), deps.handoff?.subscribe(forwardHandoff)];
+  return () => {
+    for (const u of unsubscribe) u?.();
+  };
 }
 
 // As on the REST API: the customer's own mistakes and 503s go back as they are; any other failure becomes

@@ -24,11 +24,15 @@ export async function registerApiDocs(fastify: FastifyInstance, opts: { version:
       tags: [
         { name: 'conversations', description: 'The customer side of a conversation' },
         { name: 'operations', description: 'Probes and metrics for operators' },
+        { name: 'console sign-in', description: 'Sign in to the agent and trainer consoles (session cookie, or a Bearer session token)' },
+        { name: 'agent console', description: 'The queue and the conversations agents serve (roles agent, admin); live events on the /agent socket, see docs/agent-api.md' },
+        { name: 'trainer console', description: 'Label and retrain (roles trainer, admin)' },
       ],
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'The token from POST /api/v1/conversations' },
           kefuToken: { type: 'apiKey', in: 'header', name: 'x-kefu-token' },
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: 'kefu_session', description: 'Set by POST /api/v1/auth/login' },
         },
       },
     },

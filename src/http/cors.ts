@@ -8,6 +8,15 @@ const ALLOW_METHODS = 'GET, POST, OPTIONS';
 
 /** Adds CORS headers for `origins` ('*' = any) to every route of `instance`, and answers its preflight requests. */
 export function allowCrossOrigin(instance: FastifyInstance, origins: readonly string[]): void {
+  addCorsHeaders(instance, origins);
+  instance.options('/*', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
+}
+
+/**
+ * The headers alone, for a second plugin under a prefix whose preflight route allowCrossOrigin already answers
+ * (fastify refuses the same OPTIONS route twice).
+ */
+export function addCorsHeaders(instance: FastifyInstance, origins: readonly string[]): void {
   const any = origins.includes('*');
   const allowed = new Set(origins);
   instance.addHook('onRequest', async (req, reply) => {
@@ -21,5 +30,4 @@ export function allowCrossOrigin(instance: FastifyInstance, origins: readonly st
       void reply.header('access-control-allow-methods', ALLOW_METHODS).header('access-control-allow-headers', ALLOW_HEADERS).header('access-control-max-age', '600');
     }
   });
-  instance.options('/*', { schema: { hide: true } }, async (_req, reply) => reply.code(204).send());
 }

@@ -39,4 +39,81 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX messages_reply_to ON messages (conversation_id, reply_to) WHERE reply_to IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'handoff queue, agents, sessions, notes, customer profiles',
+    sql: `
+      CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('agent','trainer','admin')),
+        groups TEXT NOT NULL DEFAULT '[]',
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0,1)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_login_at TEXT
+      );
+      CREATE TABLE agent_sessions (
+        token_hash TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      );
+      CREATE INDEX agent_sessions_agent ON agent_sessions (agent_id);
+      CREATE INDEX agent_sessions_expiry ON agent_sessions (expires_at);
+      CREATE TABLE handoffs (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        kind TEXT NOT NULL CHECK (kind IN ('chat','callback')),
+        trigger TEXT NOT NULL CHECK (trigger IN ('router','button','pull','transfer','callback')),
+        topic TEXT,
+        queue_group TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        target_agent_id TEXT REFERENCES agents(id),
+        status TEXT NOT NULL CHECK (status IN ('queued','claimed','ended')),
+        agent_id TEXT REFERENCES agents(id),
+        queued_at TEXT NOT NULL,
+        claimed_at TEXT,
+        first_reply_at TEXT,
+        ended_at TEXT,
+        end_reason TEXT CHECK (end_reason IN ('closed','returned','transferred','customer_ended')),
+        disposition TEXT,
+        ended_by TEXT REFERENCES agents(id),
+        callback_text TEXT,
+        callback_contact_time TEXT,
+        previous_id TEXT REFERENCES handoffs(id)
+      );
+      -- At most one open episode per conversation: the database itself refuses a second claim or queue entry.
+      CREATE UNIQUE INDEX handoffs_open ON handoffs (conversation_id) WHERE status IN ('queued','claimed');
+      CREATE INDEX handoffs_queue ON handoffs (status, queue_group, priority, queued_at);
+      CREATE INDEX handoffs_agent ON handoffs (agent_id, status);
+      CREATE INDEX handoffs_conversation ON handoffs (conversation_id, queued_at);
+      CREATE INDEX handoffs_stats ON handoffs (queue_group, claimed_at) WHERE claimed_at IS NOT NULL;
+      CREATE TABLE conversation_notes (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX conversation_notes_conversation ON conversation_notes (conversation_id, created_at);
+      CREATE TABLE customer_profiles (
+        channel TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        verified INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0,1)),
+        verified_at TEXT,
+        display_name TEXT,
+        data TEXT NOT NULL DEFAULT '{}',
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (channel, customer_id)
+      );
+      CREATE INDEX conversations_state_updated ON conversations (state, updated_at);
+      -- Conversations already waiting for a person keep their place: no agent existed before, so 'agent' ones wait too.
+      UPDATE conversations SET state = 'queued' WHERE state = 'agent';
+      INSERT INTO handoffs (id, conversation_id, kind, trigger, topic, queue_group, priority, status, queued_at)
+        SELECT lower(hex(randomblob(16))), id, 'chat', 'router', NULL, 'default', 0, 'queued', updated_at FROM conversations WHERE state = 'queued';
+    `,
+  },
 ];

@@ -8,12 +8,13 @@ import type { Locale } from '../domain/types.ts';
 import { KefuError } from '../errors.ts';
 import type { ConversationPatch, NewConversation, NewMessage, Store } from './store.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
+import { sqliteHandoffStore } from './sqlite-handoff-store.ts';
 
-interface ConversationRow {
+export interface ConversationRow {
   id: string; channel: string; customer_id: string; state: string; locale: string; created_at: string; updated_at: string;
   closed_at: string | null; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null; rated_at: string | null;
 }
-interface MessageRow {
+export interface MessageRow {
   id: string; conversation_id: string; seq: number; author: string; text: string; quick_replies: string; outcome: string | null;
   client_message_id: string | null; reply_to: string | null; feedback: string | null; created_at: string;
 }
@@ -75,6 +76,15 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
     feedback: db.prepare('UPDATE messages SET feedback = ? WHERE id = ?'),
   };
 
+  // One statement per combination of patched fields (a handful), prepared once: compiling SQL on every turn showed
+  // in the profile of bench:chat.
+  const updateStatements = new Map<string, Database.Statement>();
+  const updateStatement = (sets: string): Database.Statement => {
+    let st = updateStatements.get(sets);
+    if (!st) updateStatements.set(sets, (st = db.prepare(`UPDATE conversations SET ${sets} WHERE id = @id`)));
+    return st;
+  };
+
   const mustGetConv = (id: string): Conversation => {
     const row = q.getConv.get(id) as ConversationRow | undefined;
     if (!row) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
@@ -100,6 +110,8 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
 
   return {
     kind: 'sqlite',
+    // The handoff queue, console accounts, notes and profiles: the same connection, so one transaction spans both.
+    ...sqliteHandoffStore(db, { now, toConversation, toMessage }),
     async createConversation(input: NewConversation) {
       const id = randomUUID();
       q.insertConv.run({ id, channel: input.channel, customerId: input.customerId, locale: input.locale, now: now() });
@@ -120,7 +132,7 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
       }
       if (patch.locale !== undefined) (sets.push('locale = @locale'), (params.locale = patch.locale));
       if (patch.consecutiveFallbacks !== undefined) (sets.push('consecutive_fallbacks = @fb'), (params.fb = patch.consecutiveFallbacks));
-      const res = db.prepare(`UPDATE conversations SET ${sets.join(', ')} WHERE id = @id`).run(params);
+      const res = updateStatement(sets.join(', ')).run(params);
       if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
       return mustGetConv(id);
     },

@@ -1,5 +1,9 @@
 import type { Author, Channel, Conversation, ConversationState, Message, QuickReply, StoredOutcome } from '../domain/conversation.ts';
 import type { Locale } from '../domain/types.ts';
+import type { Agent, AgentRole, AgentSession } from '../domain/agent.ts';
+import type {
+  CallbackRequest, ConversationNote, CustomerProfile, Disposition, Handoff, HandoffEndReason, HandoffKind, HandoffTrigger,
+} from '../domain/handoff.ts';
 
 export interface NewConversation {
   channel: Channel;
@@ -19,11 +23,126 @@ export interface NewMessage {
 
 export type ConversationPatch = Partial<Pick<Conversation, 'state' | 'locale' | 'consecutiveFallbacks'>>;
 
+export interface NewHandoff {
+  conversationId: string;
+  kind: HandoffKind;
+  trigger: HandoffTrigger;
+  topic: string | null;
+  group: string;
+  priority: number;
+  targetAgentId?: string | null;
+  callback?: CallbackRequest | null;
+}
+
+/** A conversation and its handoff episode as one change left them. */
+export interface HandoffChange {
+  conversation: Conversation;
+  handoff: Handoff;
+}
+
+/** Which queue entries to list: those of `groups` (every group when absent) plus those transferred to `agentId`. */
+export interface QueueFilter {
+  groups?: readonly string[];
+  agentId?: string;
+}
+
+export interface EndHandoff {
+  reason: HandoffEndReason;
+  disposition?: Disposition | null;
+  /** The agent ending it; null when the customer did. */
+  endedBy: string | null;
+  /** The state the conversation moves to in the same change (bot on return, closed on close); null leaves it. */
+  conversationState: 'bot' | 'closed' | null;
+}
+
+/**
+ * The handoff queue and its timers. Every change that moves a conversation between the bot, the queue and an agent
+ * updates the conversation's state and the episode in one transaction, and is conditional on the state it expects,
+ * so two agents can never both hold a conversation and a restart finds the queue as it was.
+ */
+export interface HandoffStore {
+  /**
+   * Puts a bot-held conversation in the queue: state 'queued' (fallback counter reset) and a queued episode.
+   * Throws KEFU_CONVERSATION_STATE when the bot no longer holds it, KEFU_CONVERSATION_NOT_FOUND.
+   */
+  enqueueHandoff(input: NewHandoff): Promise<HandoffChange>;
+  /** An agent takes a bot-held conversation straight from the live list. Throws KEFU_ALREADY_CLAIMED when the bot no longer holds it. */
+  pullConversation(input: NewHandoff & { agentId: string }): Promise<HandoffChange>;
+  /** The one winner of a queued episode: state 'agent'. Throws KEFU_ALREADY_CLAIMED when it is no longer queued. */
+  claimHandoff(handoffId: string, agentId: string): Promise<HandoffChange>;
+  /**
+   * Ends a claimed episode as transferred and queues the next one for `group` (or one agent), conversation back to
+   * 'queued'. Throws KEFU_CONVERSATION_STATE when the episode is not held (by `fromAgentId`, when given).
+   */
+  transferHandoff(handoffId: string, input: { fromAgentId: string | null; group: string; targetAgentId: string | null }): Promise<HandoffChange>;
+  /** Ends an open episode, moving the conversation as asked. Throws KEFU_CONVERSATION_STATE when it is already over. */
+  endHandoff(handoffId: string, input: EndHandoff): Promise<HandoffChange>;
+  /** Records the agent's first message of the episode (later calls keep the first time). */
+  markFirstReply(handoffId: string): Promise<Handoff>;
+  /** Turns a queued episode into a callback ticket carrying the customer's message. Throws KEFU_CONVERSATION_STATE unless queued. */
+  setHandoffCallback(handoffId: string, callback: CallbackRequest): Promise<Handoff>;
+  getHandoff(id: string): Promise<Handoff | null>;
+  /** The conversation's queued or claimed episode; there is at most one. */
+  getOpenHandoff(conversationId: string): Promise<Handoff | null>;
+  /** Every episode of a conversation, oldest first. */
+  listHandoffs(conversationId: string): Promise<Handoff[]>;
+  /** Queued episodes, highest priority first, then live chats before callbacks, then the longest waiting. */
+  listQueue(filter?: QueueFilter): Promise<Handoff[]>;
+  /** Episodes an agent holds now, oldest claim first. */
+  listClaimed(agentId: string): Promise<Handoff[]>;
+  /** Averages over the group's most recent episodes claimed since `since` (at most `limit` of them). */
+  handoffStats(group: string, options: { since: string; limit: number }): Promise<{ samples: number; avgWaitSeconds: number | null; avgHandlingSeconds: number | null }>;
+
+  /** Conversations in a state, most recently active first. */
+  listConversationsByState(state: ConversationState, options?: { updatedAfter?: string; limit?: number }): Promise<Conversation[]>;
+  /** The last `limit` messages of a conversation, in order. */
+  latestMessages(conversationId: string, limit: number): Promise<Message[]>;
+
+  /** Stores an internal note; notes are never messages, so no customer view can include one. */
+  addNote(input: { conversationId: string; agentId: string; text: string }): Promise<ConversationNote>;
+  listNotes(conversationId: string): Promise<ConversationNote[]>;
+
+  getCustomerProfile(channel: Channel, customerId: string): Promise<CustomerProfile | null>;
+  upsertCustomerProfile(profile: Omit<CustomerProfile, 'updatedAt'>): Promise<CustomerProfile>;
+}
+
+export interface NewAgent {
+  username: string;
+  displayName: string;
+  role: AgentRole;
+  groups: string[];
+  passwordHash: string;
+}
+
+export type AgentPatch = Partial<Pick<Agent, 'displayName' | 'role' | 'groups' | 'disabled' | 'lastLoginAt'>> & { passwordHash?: string };
+
+/** Console accounts and their sessions. */
+export interface AgentStore {
+  /** Throws KEFU_AGENT_EXISTS when the username is taken. */
+  createAgent(input: NewAgent): Promise<Agent>;
+  getAgent(id: string): Promise<Agent | null>;
+  findAgentByUsername(username: string): Promise<Agent | null>;
+  /** The stored password hash, for the sign-in check only. */
+  getPasswordHash(agentId: string): Promise<string | null>;
+  listAgents(): Promise<Agent[]>;
+  /** Throws KEFU_AGENT_NOT_FOUND. */
+  updateAgent(id: string, patch: AgentPatch): Promise<Agent>;
+
+  createSession(session: AgentSession): Promise<AgentSession>;
+  getSession(tokenHash: string): Promise<AgentSession | null>;
+  /** True when there was such a session. */
+  deleteSession(tokenHash: string): Promise<boolean>;
+  /** Ends every session of an agent; returns their token hashes. */
+  deleteAgentSessions(agentId: string): Promise<string[]>;
+  /** Forgets sessions that expired before `now`; returns how many. */
+  deleteExpiredSessions(now: string): Promise<number>;
+}
+
 /**
  * Everything kefu keeps, behind one async interface so that SQLite (embedded) and PostgreSQL (at scale) are
  * interchangeable; both must pass tests/store/store-contract.ts. Only src/store speaks SQL.
  */
-export interface Store {
+export interface Store extends HandoffStore, AgentStore {
   readonly kind: 'sqlite' | 'postgres';
   createConversation(input: NewConversation): Promise<Conversation>;
   getConversation(id: string): Promise<Conversation | null>;

@@ -157,7 +157,9 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     const { notice } = await app.service.requestHuman(conversationId);
     await page.locator('.msg-system .bubble', { hasText: notice!.text }).waitFor();
     await page.getByRole('button', { name: '已轉接真人客服' }).waitFor();
-    expect(await page.locator('.msg-system').count()).toBe(1);
+    // The queue then says what happens next (nobody is on duty here: the offer to leave a message), each once.
+    await page.locator('.msg-system .bubble', { hasText: '目前沒有專員在線上' }).waitFor();
+    expect(await page.locator('.msg-system').count()).toBe(2);
     await page.close();
   });
 

@@ -92,6 +92,50 @@ describe('conversation service', () => {
     expect((await service.requestHuman(conversation.id)).notice).toBeNull();
   });
 
+  it('puts a handoff in the queue with its entry, placed as the placement says, and announces it', async () => {
+    const placed: unknown[] = [];
+    const placing = createConversationService({
+      store, router: () => scriptedRouter(calls), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW',
+      placeHandoff: (r) => (placed.push([r.trigger, r.topic]), { group: 'bank', priority: 1 }),
+    });
+    placing.subscribe((e) => events.push(e));
+    const { conversation } = await placing.start({ channel: 'web', customerId: 'c1' });
+    await placing.handleCustomerMessage(conversation.id, { text: '???' });
+    const r = await placing.handleCustomerMessage(conversation.id, { text: '我的卡被盜刷' });
+    expect(r.conversation).toMatchObject({ state: 'queued', consecutiveFallbacks: 0 });
+    expect(placed).toEqual([['router', 'card.lost']]);
+    expect(await store.getOpenHandoff(conversation.id)).toMatchObject({ trigger: 'router', topic: 'card.lost', group: 'bank', priority: 1, status: 'queued' });
+    const queued = events.filter((e) => e.type === 'queued');
+    expect(queued).toHaveLength(1);
+    expect(events.map((e) => e.type).slice(-4)).toEqual(['message', 'turn', 'state', 'queued']);
+
+    const other = (await placing.start({ channel: 'web', customerId: 'c2' })).conversation;
+    await placing.requestHuman(other.id);
+    expect(placed).toEqual([['router', 'card.lost'], ['button', null]]);
+    expect(await store.getOpenHandoff(other.id)).toMatchObject({ trigger: 'button', group: 'bank' });
+  });
+
+  it('posts messages that are not turns (an agent, a notice) without asking the bot, and not into a closed conversation', async () => {
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    const { message } = await service.postMessage(conversation.id, { author: 'agent', text: '您好，我是小美' });
+    expect(message).toMatchObject({ author: 'agent', text: '您好，我是小美', seq: 1 });
+    expect(calls).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'message', message: { id: message.id } });
+    await service.close(conversation.id);
+    await expect(service.postMessage(conversation.id, { author: 'agent', text: '還在嗎' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
+  });
+
+  it('runs exclusive work between turns of the same conversation, never in the middle of one', async () => {
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    const order: string[] = [];
+    const turn = service.handleCustomerMessage(conversation.id, { text: '一' }).then(() => order.push('turn'));
+    const exclusive = service.exclusive(conversation.id, async () => {
+      order.push(`exclusive sees ${(await store.listMessages(conversation.id)).length} messages`);
+    });
+    await Promise.all([turn, exclusive]);
+    expect(order).toEqual(['turn', 'exclusive sees 2 messages']);
+  });
+
   it('resumes the open conversation of the same customer', async () => {
     const first = await service.start({ channel: 'web', customerId: 'browser-9' });
     const again = await service.start({ channel: 'web', customerId: 'browser-9', resume: true });

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import type { Store } from '../../src/store/store.ts';
+import type { NewHandoff, Store } from '../../src/store/store.ts';
 import type { StoredOutcome } from '../../src/domain/conversation.ts';
 
 const outcome: StoredOutcome = {
@@ -85,7 +85,203 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       await expect(store.rateConversation('nope', 3, null)).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_NOT_FOUND' });
     });
 
+    describe('handoff queue', () => {
+      const agentInput = (username: string) => ({ username, displayName: username, role: 'agent' as const, groups: ['bank'], passwordHash: 'scrypt$x' });
+      const queued = async (customerId: string, extra: Partial<NewHandoff> = {}) => {
+        const c = await store.createConversation({ channel: 'web', customerId, locale: 'zh-TW' });
+        return store.enqueueHandoff({ conversationId: c.id, kind: 'chat', trigger: 'router', topic: null, group: 'bank', priority: 0, ...extra });
+      };
+
+      it('queues a bot-held conversation with its episode in one change, and only once', async () => {
+        const c = await store.createConversation({ channel: 'web', customerId: 'q1', locale: 'zh-TW' });
+        await store.updateConversation(c.id, { consecutiveFallbacks: 2 });
+        const { conversation, handoff } = await store.enqueueHandoff({ conversationId: c.id, kind: 'chat', trigger: 'router', topic: 'fraud.report', group: 'bank', priority: 1 });
+        expect(conversation).toMatchObject({ state: 'queued', consecutiveFallbacks: 0 });
+        expect(handoff).toMatchObject({
+          conversationId: c.id, kind: 'chat', trigger: 'router', topic: 'fraud.report', group: 'bank', priority: 1, status: 'queued',
+          agentId: null, claimedAt: null, firstReplyAt: null, endedAt: null, endReason: null, disposition: null, callback: null, targetAgentId: null,
+        });
+        expect(await store.getOpenHandoff(c.id)).toEqual(handoff);
+        await expect(store.enqueueHandoff({ conversationId: c.id, kind: 'chat', trigger: 'button', topic: null, group: 'bank', priority: 0 })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
+        await expect(store.enqueueHandoff({ conversationId: 'nope', kind: 'chat', trigger: 'button', topic: null, group: 'bank', priority: 0 })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_NOT_FOUND' });
+        expect(await store.listHandoffs(c.id)).toHaveLength(1);
+      });
+
+      it('orders the queue by priority, live chats before callbacks, then waiting time, and filters by group', async () => {
+        const a = await queued('a');
+        const b = await queued('b', { group: 'life' });
+        const cb = await queued('cb', { kind: 'callback', trigger: 'callback', callback: { text: '請回電', contactTime: '晚上' } });
+        const urgent = await queued('urgent', { priority: 1, topic: 'fraud.report' });
+        const c = await queued('c');
+        const ids = (hs: { conversationId: string }[]) => hs.map((h) => h.conversationId);
+        expect(ids(await store.listQueue())).toEqual([urgent, a, b, c, cb].map((x) => x.conversation.id));
+        expect(ids(await store.listQueue({ groups: ['bank'] }))).toEqual([urgent, a, c, cb].map((x) => x.conversation.id));
+        expect(ids(await store.listQueue({ groups: ['life', 'default'] }))).toEqual([b.conversation.id]);
+        expect(ids(await store.listQueue({ groups: [] }))).toEqual([]);
+        expect(cb.handoff.callback).toEqual({ text: '請回電', contactTime: '晚上' });
+      });
+
+      it('lets exactly one of many concurrent claims win', async () => {
+        const agents = await Promise.all(Array.from({ length: 8 }, (_, i) => store.createAgent(agentInput(`racer${i}`))));
+        const { handoff } = await queued('race');
+        const results = await Promise.allSettled(agents.map((a) => store.claimHandoff(handoff.id, a.id)));
+        const won = results.filter((r) => r.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'KEFU_ALREADY_CLAIMED' });
+        const winner = (won[0] as PromiseFulfilledResult<{ handoff: { agentId: string | null } }>).value.handoff.agentId;
+        expect((await store.getConversation(handoff.conversationId))?.state).toBe('agent');
+        expect(await store.getOpenHandoff(handoff.conversationId)).toMatchObject({ status: 'claimed', agentId: winner });
+        expect(await store.listQueue()).toEqual([]);
+        expect((await store.listClaimed(winner!)).map((h) => h.id)).toEqual([handoff.id]);
+      });
+
+      it('pulls a bot-held conversation straight to an agent, once', async () => {
+        const [a, b] = [await store.createAgent(agentInput('puller1')), await store.createAgent(agentInput('puller2'))];
+        const c = await store.createConversation({ channel: 'web', customerId: 'live', locale: 'zh-TW' });
+        const input = { conversationId: c.id, kind: 'chat' as const, trigger: 'pull' as const, topic: null, group: 'default', priority: 0 };
+        const results = await Promise.allSettled([store.pullConversation({ ...input, agentId: a.id }), store.pullConversation({ ...input, agentId: b.id })]);
+        expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+        const h = (await store.getOpenHandoff(c.id))!;
+        expect(h).toMatchObject({ status: 'claimed', trigger: 'pull' });
+        expect(h.claimedAt).toBe(h.queuedAt);
+        expect((await store.getConversation(c.id))?.state).toBe('agent');
+      });
+
+      it('transfers, returns to the bot and closes with the conversation moving in the same change', async () => {
+        const [a, b] = [await store.createAgent(agentInput('first')), await store.createAgent(agentInput('second'))];
+        const { handoff } = await queued('t', { priority: 1, topic: 'complaint.file' });
+        await store.claimHandoff(handoff.id, a.id);
+        await expect(store.transferHandoff(handoff.id, { fromAgentId: b.id, group: 'life', targetAgentId: null })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
+        const moved = await store.transferHandoff(handoff.id, { fromAgentId: a.id, group: 'life', targetAgentId: b.id });
+        expect(moved.conversation.state).toBe('queued');
+        expect(moved.handoff).toMatchObject({ status: 'queued', trigger: 'transfer', group: 'life', targetAgentId: b.id, priority: 1, topic: 'complaint.file', previousId: handoff.id });
+        expect(await store.getHandoff(handoff.id)).toMatchObject({ status: 'ended', endReason: 'transferred', endedBy: a.id });
+        // A transfer to one agent is seen by that agent only.
+        expect(await store.listQueue({ groups: ['life'] })).toEqual([]);
+        expect((await store.listQueue({ groups: [], agentId: b.id })).map((h) => h.id)).toEqual([moved.handoff.id]);
+
+        await store.claimHandoff(moved.handoff.id, b.id);
+        await store.markFirstReply(moved.handoff.id);
+        const first = (await store.markFirstReply(moved.handoff.id)).firstReplyAt;
+        expect(first).not.toBeNull();
+        const back = await store.endHandoff(moved.handoff.id, { reason: 'returned', endedBy: b.id, conversationState: 'bot' });
+        expect(back.conversation.state).toBe('bot');
+        expect(back.handoff).toMatchObject({ status: 'ended', endReason: 'returned', firstReplyAt: first });
+        await expect(store.endHandoff(moved.handoff.id, { reason: 'closed', endedBy: b.id, conversationState: 'closed' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
+
+        const again = await store.enqueueHandoff({ conversationId: back.conversation.id, kind: 'chat', trigger: 'button', topic: null, group: 'bank', priority: 0 });
+        await store.claimHandoff(again.handoff.id, a.id);
+        const closed = await store.endHandoff(again.handoff.id, { reason: 'closed', disposition: 'resolved', endedBy: a.id, conversationState: 'closed' });
+        expect(closed.conversation.state).toBe('closed');
+        expect(closed.conversation.closedAt).not.toBeNull();
+        expect(closed.handoff).toMatchObject({ disposition: 'resolved', endReason: 'closed' });
+        expect((await store.listHandoffs(back.conversation.id)).map((h) => h.endReason)).toEqual(['transferred', 'returned', 'closed']);
+        expect(await store.getOpenHandoff(back.conversation.id)).toBeNull();
+      });
+
+      it('refuses to claim a handoff whose customer has left', async () => {
+        const a = await store.createAgent(agentInput('late'));
+        const { handoff } = await queued('gone');
+        await store.updateConversation(handoff.conversationId, { state: 'closed' });
+        await expect(store.claimHandoff(handoff.id, a.id)).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
+        expect(await store.getHandoff(handoff.id)).toMatchObject({ status: 'queued' });
+        const ended = await store.endHandoff(handoff.id, { reason: 'customer_ended', endedBy: null, conversationState: null });
+        expect(ended.handoff).toMatchObject({ status: 'ended', endReason: 'customer_ended', claimedAt: null });
+      });
+
+      it('turns a waiting chat into a callback ticket', async () => {
+        const { handoff } = await queued('cbk');
+        const h = await store.setHandoffCallback(handoff.id, { text: '請明天打給我', contactTime: null });
+        expect(h).toMatchObject({ id: handoff.id, kind: 'callback', callback: { text: '請明天打給我', contactTime: null }, queuedAt: handoff.queuedAt });
+      });
+
+      it('averages recent waits and handling times of a group', async () => {
+        const a = await store.createAgent(agentInput('stats'));
+        expect(await store.handoffStats('bank', { since: '2000-01-01', limit: 20 })).toEqual({ samples: 0, avgWaitSeconds: null, avgHandlingSeconds: null });
+        const { handoff } = await queued('s1');
+        await store.claimHandoff(handoff.id, a.id);
+        await store.endHandoff(handoff.id, { reason: 'closed', disposition: 'resolved', endedBy: a.id, conversationState: 'closed' });
+        const s = await store.handoffStats('bank', { since: '2000-01-01', limit: 20 });
+        expect(s.samples).toBe(1);
+        expect(s.avgWaitSeconds).toBeGreaterThanOrEqual(0);
+        expect(s.avgHandlingSeconds).toBeGreaterThanOrEqual(0);
+        expect((await store.handoffStats('life', { since: '2000-01-01', limit: 20 })).samples).toBe(0);
+      });
+
+      it('lists conversations by state and the latest messages', async () => {
+        const c = await store.createConversation({ channel: 'web', customerId: 'l', locale: 'zh-TW' });
+        for (const t of ['一', '二', '三']) await store.appendMessage({ conversationId: c.id, author: 'customer', text: t });
+        expect((await store.latestMessages(c.id, 2)).map((m) => m.text)).toEqual(['二', '三']);
+        expect((await store.listConversationsByState('bot')).map((x) => x.id)).toContain(c.id);
+        expect(await store.listConversationsByState('bot', { updatedAfter: '2999-01-01' })).toEqual([]);
+      });
+
+      it('keeps notes apart from messages, and customer profiles by channel and id', async () => {
+        const a = await store.createAgent(agentInput('noter'));
+        const c = await store.createConversation({ channel: 'web', customerId: 'n', locale: 'zh-TW' });
+        const note = await store.addNote({ conversationId: c.id, agentId: a.id, text: '客戶情緒激動' });
+        expect(note).toMatchObject({ conversationId: c.id, agentId: a.id, text: '客戶情緒激動' });
+        expect(await store.listNotes(c.id)).toEqual([note]);
+        expect(await store.listMessages(c.id)).toEqual([]);
+        await expect(store.addNote({ conversationId: 'nope', agentId: a.id, text: 'x' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_NOT_FOUND' });
+
+        expect(await store.getCustomerProfile('web', 'n')).toBeNull();
+        const p = await store.upsertCustomerProfile({ channel: 'web', customerId: 'n', verified: true, verifiedAt: '2025-01-01T00:00:00.000Z', displayName: '王○明', data: { segment: '財富管理' } });
+        expect(p).toMatchObject({ verified: true, displayName: '王○明', data: { segment: '財富管理' } });
+        expect(await store.getCustomerProfile('web', 'n')).toEqual(p);
+        expect(await store.getCustomerProfile('api', 'n')).toBeNull();
+        expect((await store.upsertCustomerProfile({ ...p, verified: false })).verified).toBe(false);
+      });
+    });
+
+    describe('agents and sessions', () => {
+      it('creates agents with unique usernames and updates them', async () => {
+        const a = await store.createAgent({ username: 'xiaomei', displayName: '小美', role: 'agent', groups: ['bank', 'life'], passwordHash: 'scrypt$1' });
+        expect(a).toMatchObject({ username: 'xiaomei', displayName: '小美', role: 'agent', groups: ['bank', 'life'], disabled: false, lastLoginAt: null });
+        expect(a).not.toHaveProperty('passwordHash');
+        expect(await store.getAgent(a.id)).toEqual(a);
+        expect(await store.findAgentByUsername('xiaomei')).toEqual(a);
+        expect(await store.findAgentByUsername('nobody')).toBeNull();
+        expect(await store.getPasswordHash(a.id)).toBe('scrypt$1');
+        await expect(store.createAgent({ username: 'xiaomei', displayName: 'x', role: 'admin', groups: [], passwordHash: 'h' })).rejects.toMatchObject({ code: 'KEFU_AGENT_EXISTS' });
+        const u = await store.updateAgent(a.id, { groups: ['life'], disabled: true, passwordHash: 'scrypt$2', role: 'admin' });
+        expect(u).toMatchObject({ groups: ['life'], disabled: true, role: 'admin' });
+        expect(await store.getPasswordHash(a.id)).toBe('scrypt$2');
+        await expect(store.updateAgent('nope', { disabled: true })).rejects.toMatchObject({ code: 'KEFU_AGENT_NOT_FOUND' });
+        await store.createAgent({ username: 'amy', displayName: 'Amy', role: 'trainer', groups: [], passwordHash: 'h' });
+        expect((await store.listAgents()).map((x) => x.username)).toEqual(['amy', 'xiaomei']);
+      });
+
+      it('stores sessions by token hash and ends them one by one, per agent, or when expired', async () => {
+        const a = await store.createAgent({ username: 's', displayName: 'S', role: 'agent', groups: [], passwordHash: 'h' });
+        const s1 = await store.createSession({ tokenHash: 'h1', agentId: a.id, createdAt: '2025-01-01T00:00:00.000Z', expiresAt: '2025-01-01T12:00:00.000Z' });
+        await store.createSession({ tokenHash: 'h2', agentId: a.id, createdAt: '2025-01-01T00:00:00.000Z', expiresAt: '2999-01-01T00:00:00.000Z' });
+        await store.createSession({ tokenHash: 'h3', agentId: a.id, createdAt: '2025-01-01T00:00:00.000Z', expiresAt: '2999-01-01T00:00:00.000Z' });
+        expect(await store.getSession('h1')).toEqual(s1);
+        expect(await store.deleteExpiredSessions('2025-06-01T00:00:00.000Z')).toBe(1);
+        expect(await store.getSession('h1')).toBeNull();
+        expect(await store.deleteSession('h2')).toBe(true);
+        expect(await store.deleteSession('h2')).toBe(false);
+        expect(await store.deleteAgentSessions(a.id)).toEqual(['h3']);
+        expect(await store.getSession('h3')).toBeNull();
+      });
+    });
+
     if (reopen) {
+      it('keeps the queue, agents and sessions across a restart', async () => {
+        const a = await store.createAgent({ username: 'r', displayName: 'R', role: 'agent', groups: ['bank'], passwordHash: 'h' });
+        await store.createSession({ tokenHash: 'rh', agentId: a.id, createdAt: '2025-01-01T00:00:00.000Z', expiresAt: '2999-01-01T00:00:00.000Z' });
+        const c = await store.createConversation({ channel: 'web', customerId: 'restart', locale: 'zh-TW' });
+        const { handoff } = await store.enqueueHandoff({ conversationId: c.id, kind: 'chat', trigger: 'router', topic: 'fraud.report', group: 'bank', priority: 1 });
+        await store.close();
+        store = await reopen();
+        expect((await store.getConversation(c.id))?.state).toBe('queued');
+        expect(await store.listQueue({ groups: ['bank'] })).toEqual([handoff]);
+        expect(await store.getAgent(a.id)).toEqual(a);
+        expect((await store.getSession('rh'))?.agentId).toBe(a.id);
+        expect((await store.claimHandoff(handoff.id, a.id)).conversation.state).toBe('agent');
+      });
+
       it('keeps everything across a restart', async () => {
         const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
         await store.appendMessage({ conversationId: c.id, author: 'customer', text: '還在嗎', clientMessageId: 'k' });

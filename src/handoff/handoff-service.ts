@@ -1,0 +1,593 @@
+import type { Config } from '../config.ts';
+import type { Conversation, Message } from '../domain/conversation.ts';
+import type { OutcomeKind } from '../domain/types.ts';
+import type { Agent } from '../domain/agent.ts';
+import { canServeCustomers, DEFAULT_GROUP, servedGroups, servesGroup } from '../domain/agent.ts';
+import type {
+  CallbackRequest, ConversationNote, CustomerProfile, Disposition, Handoff, HandoffPlacement, HandoffRequest, HandoffTimers, QueuePosition,
+} from '../domain/handoff.ts';
+import { handoffTimers } from '../domain/handoff.ts';
+import { KefuError, isKefuError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/store.ts';
+import type { ConversationEvent, ConversationService } from '../conversation/conversation-service.ts';
+import type { SuggestedReply, SuggestReplies } from '../router/suggested-replies.ts';
+import type { AgentPresence, AgentStatus } from './agent-presence.ts';
+import { expectedWaitSeconds } from './expected-wait.ts';
+import { handoffNotices } from './handoff-notices.ts';
+
+/** A last customer line, to show in lists. */
+export interface Preview {
+  text: string;
+  createdAt: string;
+}
+
+/** A conversation waiting in (or held from) the queue, as an agent's list shows it. */
+export interface QueueItem {
+  handoff: Handoff;
+  conversation: Conversation;
+  /** Seconds since it joined the queue. */
+  waitingSeconds: number;
+  preview: Preview | null;
+}
+
+/** A conversation the bot is serving, which an agent may pull. */
+export interface LiveConversation {
+  conversation: Conversation;
+  preview: Preview | null;
+  /** The bot's latest decision: what the customer is asking about and how it went. */
+  lastOutcome: { outcome: OutcomeKind; topic: string | null } | null;
+  messageCount: number;
+}
+
+/** A message as agents see it: everything stored, and for agent messages who wrote it. */
+export interface AgentMessage extends Message {
+  agentId: string | null;
+  agentName: string | null;
+}
+
+export interface AgentNote extends ConversationNote {
+  agentName: string;
+}
+
+export interface HandoffEpisode extends Handoff {
+  timers: HandoffTimers;
+  agentName: string | null;
+}
+
+/** Everything an agent sees of one conversation. */
+export interface ConversationDetail {
+  conversation: Conversation;
+  messages: AgentMessage[];
+  notes: AgentNote[];
+  handoffs: HandoffEpisode[];
+  customer: { channel: Conversation['channel']; customerId: string; verified: boolean; profile: CustomerProfile | null };
+}
+
+export interface HandoffResult {
+  conversation: Conversation;
+  handoff: Handoff;
+}
+
+export interface DirectoryEntry {
+  id: string;
+  username: string;
+  displayName: string;
+  role: Agent['role'];
+  groups: string[];
+  status: AgentStatus | 'offline';
+}
+
+/** What the handoff service announces, for the agent console's socket and the customer's channel. */
+export type HandoffEvent =
+  /** The queue changed (something joined, was claimed, transferred, left): agents' queue lists are stale. */
+  | { type: 'queue' }
+  /** A waiting customer's place or expected wait changed (or nobody is on duty any more). */
+  | { type: 'position'; position: QueuePosition }
+  /** Who holds a conversation changed: `agentId` took it (null: nobody holds it now; `previousAgentId` did). */
+  | { type: 'assigned'; conversation: Conversation; handoff: Handoff; agentId: string | null; previousAgentId: string | null }
+  /** An internal note: for agents only. */
+  | { type: 'note'; note: AgentNote }
+  | { type: 'typing'; conversationId: string; author: 'customer' | 'agent'; typing: boolean };
+
+export interface HandoffService {
+  /** The queue an agent works (their groups and transfers to them; every group for an admin), in serving order. */
+  queue(agent: Agent): Promise<QueueItem[]>;
+  /** Conversations the bot is serving, most recently active first, for an agent to pull. */
+  live(agent: Agent): Promise<LiveConversation[]>;
+  /** Conversations the agent holds. */
+  mine(agent: Agent): Promise<QueueItem[]>;
+  detail(agent: Agent, conversationId: string): Promise<ConversationDetail>;
+  /** Takes a conversation: from the queue (claim) or from the bot (pull). Exactly one agent wins; the others get KEFU_ALREADY_CLAIMED. */
+  claim(agent: Agent, conversationId: string): Promise<HandoffResult>;
+  sendMessage(agent: Agent, conversationId: string, text: string): Promise<Message>;
+  addNote(agent: Agent, conversationId: string, text: string): Promise<AgentNote>;
+  transfer(agent: Agent, conversationId: string, to: { group?: string; agentId?: string; note?: string }): Promise<HandoffResult>;
+  returnToBot(agent: Agent, conversationId: string): Promise<HandoffResult>;
+  close(agent: Agent, conversationId: string, input: { disposition: Disposition; note?: string }): Promise<HandoffResult>;
+  /** The FAQ brain's best answers for the customer's latest message. */
+  suggestions(agent: Agent, conversationId: string, k: number): Promise<{ message: Message | null; suggestions: SuggestedReply[] }>;
+  directory(): Promise<{ agents: DirectoryEntry[]; groups: string[] }>;
+  agentTyping(agent: Agent, conversationId: string, typing: boolean): Promise<void>;
+
+  /** The customer leaves a message for a call back: the conversation becomes (or joins the queue as) a callback ticket. */
+  leaveCallback(conversationId: string, callback: CallbackRequest): Promise<HandoffResult & { notice: Message }>;
+  /** Where a waiting customer stands; null when the conversation is not waiting. */
+  position(conversationId: string): Promise<QueuePosition | null>;
+  customerTyping(conversationId: string, typing: boolean): void;
+
+  subscribe(listener: (e: HandoffEvent) => void): () => void;
+  /** Resolves when the work started by events (notices, positions) is done. */
+  idle(): Promise<void>;
+  /** Stops listening to the conversation service and the presence registry. */
+  dispose(): void;
+}
+
+export interface HandoffServiceOptions {
+  store: Store;
+  service: ConversationService;
+  presence: AgentPresence;
+  log: Logger;
+  config: Pick<Config, 'handoff' | 'brand'>;
+  /** Group and priority for a handoff (also used to file a pulled conversation under a group). */
+  placeHandoff: (request: Pick<HandoffRequest, 'conversation' | 'topic'>) => Promise<HandoffPlacement>;
+  /** The suggester of the model in service; null while it loads. */
+  suggest: () => SuggestReplies | null;
+  /** Groups the pack knows of (its domains), for the transfer picker. */
+  knownGroups?: () => string[];
+  now?: () => Date;
+}
+
+const STATS_WINDOW_MS = 24 * 60 * 60 * 1000;
+const STATS_SAMPLES = 20;
+
+const requireConsole = (agent: Agent): void => {
+  if (!canServeCustomers(agent.role)) throw new KefuError('KEFU_ROLE_FORBIDDEN', [agent.role, 'serve customers']);
+};
+
+/** May `agent` see (and claim) this queue entry? */
+const canSee = (agent: Agent, h: Handoff): boolean =>
+  agent.role === 'admin' || (h.targetAgentId !== null ? h.targetAgentId === agent.id : servesGroup(agent, h.group));
+
+/** The queue, claims and everything an agent does with a conversation, and what the waiting customer is told. */
+export function createHandoffService(opts: HandoffServiceOptions): HandoffService {
+  const { store, service, presence, log, config } = opts;
+  const now = opts.now ?? (() => new Date());
+  const listeners = new Set<(e: HandoffEvent) => void>();
+  const emit = (e: HandoffEvent): void => {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        log.error({ err }, 'handoff event listener failed');
+      }
+    }
+  };
+
+  // Work started by events runs in the background; idle() lets tests and shutdown wait for it.
+  const pending = new Set<Promise<unknown>>();
+  const background = (what: string, task: () => Promise<unknown>): void => {
+    const p = task().catch((err: unknown) => log.error({ err }, `handoff: ${what} failed`));
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+
+  const mustConversation = async (id: string): Promise<Conversation> => {
+    const c = await store.getConversation(id);
+    if (!c) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
+    return c;
+  };
+  const agentName = async (agentId: string | null): Promise<string> => {
+    if (!agentId) return 'another agent';
+    return (await store.getAgent(agentId))?.displayName ?? 'another agent';
+  };
+  // The store names the winner by id; the loser is told who it was.
+  const claimLost = (conversationId: string) => async (e: unknown): Promise<never> => {
+    if (isKefuError(e, 'KEFU_ALREADY_CLAIMED')) {
+      const open = await store.getOpenHandoff(conversationId);
+      throw new KefuError('KEFU_ALREADY_CLAIMED', [conversationId, await agentName(open?.agentId ?? null)], { cause: e });
+    }
+    throw e;
+  };
+  /**
+   * The open episode an agent must hold to act. An admin may transfer, return or close a conversation another agent
+   * holds (a supervisor clearing up after someone who went home), but only its holder speaks to the customer.
+   */
+  const heldBy = async (agent: Agent, conversationId: string, action: string, supervisorMay = true): Promise<{ conversation: Conversation; handoff: Handoff }> => {
+    const conversation = await mustConversation(conversationId);
+    if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [conversationId]);
+    const handoff = await store.getOpenHandoff(conversationId);
+    if (!handoff || handoff.status !== 'claimed') throw new KefuError('KEFU_CONVERSATION_STATE', [conversationId, conversation.state, `claim it before you ${action}`]);
+    if (handoff.agentId !== agent.id && !(supervisorMay && agent.role === 'admin')) {
+      throw new KefuError('KEFU_NOT_CONVERSATION_OWNER', [conversationId, `${await agentName(handoff.agentId)} is serving this customer`]);
+    }
+    return { conversation, handoff };
+  };
+
+  const preview = (messages: Message[]): Preview | null => {
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i]!;
+      if (m.author === 'customer') return { text: m.text.length > 200 ? `${m.text.slice(0, 200)}…` : m.text, createdAt: m.createdAt };
+    }
+    return null;
+  };
+  const itemsFor = async (handoffs: Handoff[]): Promise<QueueItem[]> => {
+    const t = now();
+    const items = await Promise.all(handoffs.map(async (h) => {
+      const conversation = await store.getConversation(h.conversationId);
+      if (!conversation) return null;
+      const since = h.status === 'queued' ? h.queuedAt : (h.claimedAt ?? h.queuedAt);
+      return { handoff: h, conversation, waitingSeconds: Math.max(0, Math.round((t.getTime() - Date.parse(since)) / 1000)), preview: preview(await store.latestMessages(h.conversationId, 10)) };
+    }));
+    return items.filter((i): i is QueueItem => i !== null);
+  };
+
+  // ---- Where waiting customers stand ----------------------------------------------------------------------------
+
+  const laneOf = (h: Handoff): string => (h.targetAgentId ? `agent:${h.targetAgentId}` : `group:${h.group}`);
+  const onDuty = (h: Handoff): number => (h.targetAgentId ? (presence.isAvailable(h.targetAgentId) ? 1 : 0) : presence.availableFor(h.group));
+
+  /** Positions of every waiting live chat, from one read of the queue. */
+  async function computePositions(): Promise<Map<string, QueuePosition>> {
+    const queue = await store.listQueue();
+    const t = now();
+    const statsByGroup = new Map<string, Promise<{ avgHandlingSeconds: number | null }>>();
+    const ahead = new Map<string, number>();
+    const out = new Map<string, QueuePosition>();
+    for (const h of queue) {
+      // Callbacks are not waiting on the line; they come after live chats and do not push anyone back.
+      if (h.kind !== 'chat') continue;
+      const lane = laneOf(h);
+      const position = (ahead.get(lane) ?? 0) + 1;
+      ahead.set(lane, position);
+      if (!statsByGroup.has(h.group)) {
+        statsByGroup.set(h.group, store.handoffStats(h.group, { since: new Date(t.getTime() - STATS_WINDOW_MS).toISOString(), limit: STATS_SAMPLES }));
+      }
+      const stats = await statsByGroup.get(h.group)!;
+      const agentsOnline = onDuty(h);
+      out.set(h.conversationId, {
+        conversationId: h.conversationId, kind: h.kind, group: h.group, position, agentsOnline, callbackOffered: agentsOnline === 0,
+        expectedWaitSeconds: expectedWaitSeconds({
+          position, agentsOnline, avgHandlingSeconds: stats.avgHandlingSeconds,
+          defaultHandlingSeconds: config.handoff.defaultHandlingSeconds, chatsPerAgent: config.handoff.chatsPerAgent,
+        }),
+      });
+    }
+    return out;
+  }
+
+  // The last position each waiting customer was told, so a change of nothing sends nothing.
+  const told = new Map<string, string>();
+  const positionKey = (p: QueuePosition): string => `${p.position}|${p.expectedWaitSeconds}|${p.agentsOnline > 0}`;
+
+  // Queue changes come in bursts (a claim is a change for everyone behind); one recomputation at a time, and one
+  // more after it when anything changed meanwhile, so every change is reflected and none is computed twice at once.
+  let refreshing: Promise<void> | null = null;
+  let dirty = false;
+  const refresh = (): void => {
+    dirty = true;
+    if (refreshing) return;
+    const run = async (): Promise<void> => {
+      while (dirty) {
+        dirty = false;
+        const positions = await computePositions();
+        for (const id of told.keys()) if (!positions.has(id)) told.delete(id);
+        for (const p of positions.values()) {
+          const key = positionKey(p);
+          if (told.get(p.conversationId) === key) continue;
+          told.set(p.conversationId, key);
+          emit({ type: 'position', position: p });
+        }
+        emit({ type: 'queue' });
+      }
+    };
+    const p: Promise<void> = run()
+      .catch((err: unknown) => log.error({ err }, 'handoff: queue refresh failed'))
+      .finally(() => {
+        refreshing = null;
+        pending.delete(p);
+      });
+    refreshing = p;
+    pending.add(p);
+  };
+
+  /** Tells a customer who just joined the queue where they stand, or that nobody is on duty (the callback offer). */
+  async function announceQueued(conversation: Conversation, handoff: Handoff, prefix = ''): Promise<void> {
+    if (handoff.kind !== 'chat') return;
+    const p = (await computePositions()).get(conversation.id);
+    if (!p) return; // claimed or gone before we got here
+    const text = p.callbackOffered ? handoffNotices.offline(conversation.locale) : handoffNotices.position(conversation.locale, p.position, p.expectedWaitSeconds);
+    try {
+      await service.postMessage(conversation.id, { author: 'system', text: prefix + text });
+    } catch (err) {
+      if (!isKefuError(err, 'KEFU_CONVERSATION_CLOSED')) throw err;
+    }
+    told.set(conversation.id, positionKey(p));
+    emit({ type: 'position', position: p });
+  }
+
+  // ---- Reacting to the conversation service ----------------------------------------------------------------------
+
+  const onConversationEvent = (e: ConversationEvent): void => {
+    if (e.type === 'queued') {
+      log.info({ conversationId: e.conversation.id, group: e.handoff.group, priority: e.handoff.priority, trigger: e.handoff.trigger, topic: e.handoff.topic }, 'conversation queued for an agent');
+      // Behind the conversation's lock, like a claim: the customer reads their place before "專員 … 已加入", never after.
+      background('announcing a queued conversation', () => service.exclusive(e.conversation.id, async () => {
+        await announceQueued(e.conversation, e.handoff);
+        refresh();
+      }));
+    } else if (e.type === 'state' && e.conversation.state === 'closed') {
+      // The customer ended the conversation: whatever episode was open is over.
+      background('ending the handoff of a closed conversation', async () => {
+        const open = await store.getOpenHandoff(e.conversation.id);
+        if (!open) return;
+        try {
+          const r = await store.endHandoff(open.id, { reason: 'customer_ended', endedBy: null, conversationState: null });
+          if (open.agentId) emit({ type: 'assigned', conversation: r.conversation, handoff: r.handoff, agentId: null, previousAgentId: open.agentId });
+        } catch (err) {
+          if (!isKefuError(err, 'KEFU_CONVERSATION_STATE')) throw err; // an agent ended it at the same moment
+        }
+        refresh();
+      });
+    } else if (e.type === 'message' && e.message.author === 'customer' && e.conversation.state === 'queued') {
+      refresh(); // the queue's previews show the customer's latest words
+    }
+  };
+  const unsubscribeService = service.subscribe(onConversationEvent);
+  const unsubscribePresence = presence.onChange(refresh);
+  refresh();
+
+  // ---- What agents do ------------------------------------------------------------------------------------------
+
+  async function afterTakeover(agent: Agent, r: HandoffResult, previousAgentId: string | null): Promise<void> {
+    await service.postMessage(r.conversation.id, { author: 'system', text: handoffNotices.joined(r.conversation.locale, agent.displayName) });
+    service.announceState(r.conversation);
+    emit({ type: 'assigned', conversation: r.conversation, handoff: r.handoff, agentId: agent.id, previousAgentId });
+    refresh();
+  }
+
+  return {
+    async queue(agent) {
+      requireConsole(agent);
+      const groups = servedGroups(agent);
+      return itemsFor(await store.listQueue(groups === null ? {} : { groups, agentId: agent.id }));
+    },
+
+    async live(agent) {
+      requireConsole(agent);
+      const since = new Date(now().getTime() - config.handoff.liveWindowMinutes * 60_000).toISOString();
+      const conversations = await store.listConversationsByState('bot', { updatedAfter: since, limit: 100 });
+      const out = await Promise.all(conversations.map(async (conversation): Promise<LiveConversation | null> => {
+        const recent = await store.latestMessages(conversation.id, 10);
+        const p = preview(recent);
+        if (!p) return null; // only the greeting so far: nothing to help with
+        const lastBot = [...recent].reverse().find((m) => m.outcome);
+        return {
+          conversation, preview: p, messageCount: recent.at(-1)?.seq ?? 0,
+          lastOutcome: lastBot?.outcome ? { outcome: lastBot.outcome.outcome, topic: lastBot.outcome.topic } : null,
+        };
+      }));
+      return out.filter((x): x is LiveConversation => x !== null);
+    },
+
+    async mine(agent) {
+      requireConsole(agent);
+      return itemsFor(await store.listClaimed(agent.id));
+    },
+
+    async detail(agent, conversationId) {
+      requireConsole(agent);
+      const conversation = await mustConversation(conversationId);
+      const [messages, notes, handoffs, profile, agents] = await Promise.all([
+        store.listMessages(conversationId, { limit: 1000 }), store.listNotes(conversationId), store.listHandoffs(conversationId),
+        store.getCustomerProfile(conversation.channel, conversation.customerId), store.listAgents(),
+      ]);
+      const names = new Map(agents.map((a) => [a.id, a.displayName]));
+      const t = now();
+      // An agent message belongs to the episode held when it was written: the latest claim at or before it.
+      const held = handoffs.filter((h) => h.claimedAt && h.agentId);
+      const writer = (m: Message): string | null => {
+        if (m.author !== 'agent') return null;
+        let best: Handoff | null = null;
+        for (const h of held) if (h.claimedAt! <= m.createdAt && (!h.endedAt || m.createdAt <= h.endedAt)) best = h;
+        return best?.agentId ?? null;
+      };
+      return {
+        conversation,
+        messages: messages.map((m) => {
+          const agentId = writer(m);
+          return { ...m, agentId, agentName: agentId ? (names.get(agentId) ?? null) : null };
+        }),
+        notes: notes.map((n) => ({ ...n, agentName: names.get(n.agentId) ?? n.agentId })),
+        handoffs: handoffs.map((h) => ({ ...h, timers: handoffTimers(h, t), agentName: h.agentId ? (names.get(h.agentId) ?? null) : null })),
+        customer: {
+          channel: conversation.channel, customerId: conversation.customerId, verified: profile?.verified ?? false,
+          // Only what a verified customer has proven to be theirs is shown.
+          profile: profile?.verified ? profile : null,
+        },
+      };
+    },
+
+    async claim(agent, conversationId) {
+      requireConsole(agent);
+      return service.exclusive(conversationId, async () => {
+        const conversation = await mustConversation(conversationId);
+        if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [conversationId]);
+        const open = await store.getOpenHandoff(conversationId);
+        if (conversation.state === 'agent' && open) {
+          if (open.agentId === agent.id) return { conversation, handoff: open }; // a retry of a claim that won
+          throw new KefuError('KEFU_ALREADY_CLAIMED', [conversationId, await agentName(open.agentId)]);
+        }
+        let r: HandoffResult;
+        if (conversation.state === 'bot') {
+          const placement = await opts.placeHandoff({ conversation, topic: null });
+          r = await store.pullConversation({ conversationId, kind: 'chat', trigger: 'pull', topic: null, group: placement.group, priority: 0, agentId: agent.id }).catch(claimLost(conversationId));
+          log.info({ conversationId, agentId: agent.id, group: r.handoff.group }, 'agent pulled a conversation from the bot');
+        } else {
+          if (!open) throw new KefuError('KEFU_CONVERSATION_STATE', [conversationId, conversation.state, 'it is not waiting in the queue']);
+          if (!canSee(agent, open)) {
+            if (open.targetAgentId) throw new KefuError('KEFU_NOT_CONVERSATION_OWNER', [conversationId, `it was transferred to ${await agentName(open.targetAgentId)}`]);
+            throw new KefuError('KEFU_GROUP_FORBIDDEN', [conversationId, open.group]);
+          }
+          r = await store.claimHandoff(open.id, agent.id).catch(claimLost(conversationId));
+          log.info({ conversationId, agentId: agent.id, group: open.group, waitSeconds: handoffTimers(r.handoff).waitSeconds }, 'agent claimed a conversation');
+        }
+        await afterTakeover(agent, r, null);
+        return r;
+      });
+    },
+
+    async sendMessage(agent, conversationId, text) {
+      requireConsole(agent);
+      const { handoff } = await heldBy(agent, conversationId, 'reply', false);
+      const { message } = await service.postMessage(conversationId, { author: 'agent', text });
+      if (!handoff.firstReplyAt) await store.markFirstReply(handoff.id);
+      return message;
+    },
+
+    async addNote(agent, conversationId, text) {
+      requireConsole(agent);
+      await mustConversation(conversationId);
+      const note = { ...(await store.addNote({ conversationId, agentId: agent.id, text })), agentName: agent.displayName };
+      emit({ type: 'note', note });
+      return note;
+    },
+
+    async transfer(agent, conversationId, to) {
+      requireConsole(agent);
+      if ((to.group === undefined) === (to.agentId === undefined)) throw new KefuError('KEFU_VALIDATION', ['give either group or agentId']);
+      let target: Agent | null = null;
+      if (to.agentId !== undefined) {
+        target = await store.getAgent(to.agentId);
+        if (!target || target.disabled || !canServeCustomers(target.role)) throw new KefuError('KEFU_AGENT_NOT_FOUND', [to.agentId]);
+      }
+      return service.exclusive(conversationId, async () => {
+        const { conversation, handoff } = await heldBy(agent, conversationId, 'transfer it');
+        if (target && target.id === handoff.agentId) throw new KefuError('KEFU_VALIDATION', ['you already hold this conversation']);
+        const r = await store.transferHandoff(handoff.id, { fromAgentId: handoff.agentId, group: to.group ?? handoff.group, targetAgentId: target?.id ?? null });
+        if (to.note) emit({ type: 'note', note: { ...(await store.addNote({ conversationId, agentId: agent.id, text: to.note })), agentName: agent.displayName } });
+        log.info({ conversationId, from: handoff.agentId, toGroup: r.handoff.group, toAgent: target?.id ?? null }, 'agent transferred a conversation');
+        service.announceState(r.conversation);
+        emit({ type: 'assigned', conversation: r.conversation, handoff: r.handoff, agentId: null, previousAgentId: handoff.agentId });
+        await announceQueued(conversation, r.handoff, handoffNotices.transferred(conversation.locale));
+        refresh();
+        return r;
+      });
+    },
+
+    async returnToBot(agent, conversationId) {
+      requireConsole(agent);
+      return service.exclusive(conversationId, async () => {
+        const { conversation, handoff } = await heldBy(agent, conversationId, 'return it to the bot');
+        await service.postMessage(conversationId, { author: 'system', text: handoffNotices.returned(conversation.locale, config.brand.bot) });
+        const r = await store.endHandoff(handoff.id, { reason: 'returned', endedBy: agent.id, conversationState: 'bot' });
+        log.info({ conversationId, agentId: agent.id }, 'agent returned a conversation to the bot');
+        service.announceState(r.conversation);
+        emit({ type: 'assigned', conversation: r.conversation, handoff: r.handoff, agentId: null, previousAgentId: handoff.agentId });
+        refresh();
+        return r;
+      });
+    },
+
+    async close(agent, conversationId, { disposition, note }) {
+      requireConsole(agent);
+      return service.exclusive(conversationId, async () => {
+        const conversation = await mustConversation(conversationId);
+        if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [conversationId]);
+        let handoff = await store.getOpenHandoff(conversationId);
+        // A waiting entry (spam, a callback already made by phone) may be closed by anyone who may claim it.
+        if (handoff?.status === 'queued') {
+          if (!canSee(agent, handoff)) throw new KefuError('KEFU_GROUP_FORBIDDEN', [conversationId, handoff.group]);
+        } else {
+          handoff = (await heldBy(agent, conversationId, 'close it')).handoff;
+        }
+        if (note) emit({ type: 'note', note: { ...(await store.addNote({ conversationId, agentId: agent.id, text: note })), agentName: agent.displayName } });
+        await service.postMessage(conversationId, { author: 'system', text: handoffNotices.closed(conversation.locale) });
+        const r = await store.endHandoff(handoff.id, { reason: 'closed', disposition, endedBy: agent.id, conversationState: 'closed' });
+        log.info({ conversationId, agentId: agent.id, disposition, ...handoffTimers(r.handoff) }, 'agent closed a conversation');
+        service.announceState(r.conversation);
+        emit({ type: 'assigned', conversation: r.conversation, handoff: r.handoff, agentId: null, previousAgentId: handoff.agentId });
+        refresh();
+        return r;
+      });
+    },
+
+    async suggestions(agent, conversationId, k) {
+      requireConsole(agent);
+      const conversation = await mustConversation(conversationId);
+      const suggest = opts.suggest();
+      if (!suggest) throw new KefuError('KEFU_NOT_READY', ['the model is still loading, retry shortly']);
+      const recent = await store.latestMessages(conversationId, 50);
+      const message = [...recent].reverse().find((m) => m.author === 'customer') ?? null;
+      return { message, suggestions: message ? suggest(message.text, k, conversation.locale) : [] };
+    },
+
+    async directory() {
+      const online = new Map(presence.list().map((o) => [o.agent.id, o.status]));
+      const agents = (await store.listAgents()).filter((a) => !a.disabled && canServeCustomers(a.role));
+      const groups = new Set([DEFAULT_GROUP, ...(opts.knownGroups?.() ?? []), ...agents.flatMap((a) => a.groups)]);
+      return {
+        agents: agents.map((a) => ({ id: a.id, username: a.username, displayName: a.displayName, role: a.role, groups: a.groups, status: online.get(a.id) ?? 'offline' })),
+        groups: [...groups].sort(),
+      };
+    },
+
+    async agentTyping(agent, conversationId, typing) {
+      requireConsole(agent);
+      await heldBy(agent, conversationId, 'type to the customer', false);
+      emit({ type: 'typing', conversationId, author: 'agent', typing });
+    },
+
+    async leaveCallback(conversationId, callback) {
+      return service.exclusive(conversationId, async () => {
+        const conversation = await mustConversation(conversationId);
+        if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [conversationId]);
+        if (conversation.state === 'agent') throw new KefuError('KEFU_CONVERSATION_STATE', [conversationId, 'agent', 'an agent is already serving you here']);
+        // The message is part of the conversation too, so whoever reads it later sees it in place.
+        await service.postMessage(conversationId, { author: 'customer', text: callback.text });
+        let r: HandoffResult;
+        if (conversation.state === 'bot') {
+          const placement = await opts.placeHandoff({ conversation, topic: null });
+          r = await store.enqueueHandoff({ conversationId, kind: 'callback', trigger: 'callback', topic: null, ...placement, callback });
+          service.announceState(r.conversation);
+        } else {
+          const open = await store.getOpenHandoff(conversationId);
+          if (!open || open.status !== 'queued') throw new KefuError('KEFU_CONVERSATION_STATE', [conversationId, conversation.state, 'it is not waiting in the queue']);
+          r = { conversation, handoff: await store.setHandoffCallback(open.id, callback) };
+        }
+        const { message: notice } = await service.postMessage(conversationId, { author: 'system', text: handoffNotices.callback(conversation.locale, callback.contactTime) });
+        log.info({ conversationId, group: r.handoff.group }, 'customer left a message for a call back');
+        refresh();
+        return { ...r, notice };
+      });
+    },
+
+    async position(conversationId) {
+      await mustConversation(conversationId);
+      const open = await store.getOpenHandoff(conversationId);
+      if (!open || open.status !== 'queued') return null;
+      if (open.kind === 'callback') {
+        return { conversationId, kind: 'callback', group: open.group, position: 0, expectedWaitSeconds: 0, agentsOnline: onDuty(open), callbackOffered: false };
+      }
+      return (await computePositions()).get(conversationId) ?? null;
+    },
+
+    customerTyping(conversationId, typing) {
+      emit({ type: 'typing', conversationId, author: 'customer', typing });
+    },
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    async idle() {
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+    },
+
+    dispose() {
+      unsubscribeService();
+      unsubscribePresence();
+    },
+  };
+}

@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import type { Namespace, Server, Socket } from 'socket.io';
+import { z } from 'zod';
+import type { Agent } from '../domain/agent.ts';
+import { KefuError, isKefuError, type KefuErrorCode } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/store.ts';
+import type { ConversationEvent, ConversationService } from '../conversation/conversation-service.ts';
+import type { AgentAccounts } from '../handoff/agent-accounts.ts';
+import type { AgentPresence } from '../handoff/agent-presence.ts';
+import type { HandoffEvent, HandoffService } from '../handoff/handoff-service.ts';
+import { authorise, sessionTokenFrom } from './agent-auth.ts';
+
+/** The socket.io namespace the agent console connects to. */
+export const AGENT_NAMESPACE = '/agent';
+
+/** Every console socket of one agent. */
+export const agentRoom = (agentId: string): string => `agent:${agentId}`;
+/** Consoles showing a conversation: its holder's (joined on claim) and any agent watching it. */
+export const watchRoom = (conversationId: string): string => `conv:${conversationId}`;
+/** Consoles showing the live list of bot-held conversations. */
+const LIVE_ROOM = 'live';
+
+// How often every connected console's session is checked again, for sessions ended from another process (the
+// user CLI disabling an account) or simply expired.
+const SESSION_SWEEP_MS = 60_000;
+
+export interface AgentSocketDeps {
+  accounts: AgentAccounts;
+  handoff: HandoffService;
+  service: ConversationService;
+  presence: AgentPresence;
+  store: Store;
+  log: Logger;
+}
+
+interface SocketData {
+  agent: Agent;
+  tokenHash: string;
+}
+
+type AckError = { code: KefuErrorCode; message: string };
+type Handler = (payload: unknown, socket: Socket, data: SocketData) => Promise<Record<string, unknown>>;
+
+const conversationId = z.string().trim().min(1).max(128);
+const schemas = {
+  watch: z.object({ conversationId }),
+  typing: z.object({ conversationId, typing: z.boolean() }),
+  status: z.object({ status: z.enum(['available', 'away']) }),
+};
+
+function parse<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
+  const res = schema.safeParse(payload);
+  if (res.success) return res.data;
+  const details = res.error.issues.map((i) => `${i.path.join('.') || '<payload>'}: ${i.message}`);
+  throw new KefuError('KEFU_VALIDATION', [details.join('; ')], { details });
+}
+
+/**
+ * The agent console's live side on `/agent`: signed-in agents and admins only (session token in the handshake's
+ * `auth.token`, a Bearer header, or the session cookie). Pushes the agent's queue, the messages, states, notes and
+ * typing of the conversations they hold or watch, and the live list; takes typing, watch and status events.
+ * Every event checks the session again. Returns a function that detaches it.
+ */
+export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void {
+  const { accounts, handoff, service, presence, store, log } = deps;
+  const nsp: Namespace = io.of(AGENT_NAMESPACE);
+  const dataOf = (socket: Socket): SocketData => socket.data as SocketData;
+
+  nsp.use((socket, next) => {
+    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+    const token = typeof auth?.token === 'string' ? auth.token : sessionTokenFrom(socket.handshake.headers);
+    authorise(accounts, token, ['agent', 'admin'], 'use the agent console').then(
+      (signedIn) => {
+        Object.assign(socket.data as object, { agent: signedIn.agent, tokenHash: signedIn.session.tokenHash } satisfies SocketData);
+        next();
+      },
+      (err: unknown) => {
+        const e = isKefuError(err) ? err : new KefuError('KEFU_INTERNAL', [randomUUID()]);
+        if (!isKefuError(err)) log.error({ err }, 'agent socket: handshake failed');
+        // The client gets `connect_error` with this message and `data: { code, message }`.
+        next(Object.assign(new Error(e.message), { data: { code: e.code, message: e.message } }));
+      },
+    );
+  });
+
+  const pushQueue = async (agent: Agent): Promise<void> => {
+    nsp.to(agentRoom(agent.id)).emit('queue', { items: await handoff.queue(agent) });
+  };
+
+  const handlers: Record<string, Handler> = {
+    async 'conversation:watch'(payload, socket) {
+      const p = parse(schemas.watch, payload);
+      if (!(await store.getConversation(p.conversationId))) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [p.conversationId]);
+      await socket.join(watchRoom(p.conversationId));
+      return {};
+    },
+    async 'conversation:unwatch'(payload, socket) {
+      const p = parse(schemas.watch, payload);
+      await socket.leave(watchRoom(p.conversationId));
+      return {};
+    },
+    async typing(payload, _socket, data) {
+      const p = parse(schemas.typing, payload);
+      await handoff.agentTyping(data.agent, p.conversationId, p.typing);
+      return {};
+    },
+    async status(payload, _socket, data) {
+      const p = parse(schemas.status, payload);
+      presence.setStatus(data.agent.id, p.status);
+      return { status: p.status };
+    },
+    async 'live:watch'(_payload, socket, data) {
+      await socket.join(LIVE_ROOM);
+      return { conversations: await handoff.live(data.agent) };
+    },
+    async 'live:unwatch'(_payload, socket) {
+      await socket.leave(LIVE_ROOM);
+      return {};
+    },
+    async 'queue:refresh'(_payload, _socket, data) {
+      return { items: await handoff.queue(data.agent) };
+    },
+  };
+
+  nsp.on('connection', (socket) => {
+    const data = dataOf(socket);
+    const slog = log.child({ agentId: data.agent.id, socketId: socket.id });
+    void socket.join(agentRoom(data.agent.id));
+    presence.connect(data.agent, socket.id);
+    socket.on('disconnect', () => presence.disconnect(socket.id));
+    // A console that reconnects (or opens in a second tab) gets its conversations and queue back at once.
+    void (async () => {
+      for (const h of await store.listClaimed(data.agent.id)) await socket.join(watchRoom(h.conversationId));
+      socket.emit('queue', { items: await handoff.queue(data.agent) });
+    })().catch((err: unknown) => slog.error({ err }, 'agent socket: initial state failed'));
+
+    for (const [event, handle] of Object.entries(handlers)) {
+      socket.on(event, (...args: unknown[]) => {
+        const last = args[args.length - 1];
+        const ack = typeof last === 'function' ? (last as (r: Record<string, unknown>) => void) : undefined;
+        const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
+        (async () => {
+          // The session may have ended since the handshake (signed out elsewhere, expired, account disabled).
+          const signedIn = await accounts.authenticateHash(data.tokenHash);
+          if (!signedIn) {
+            setImmediate(() => socket.disconnect(true));
+            throw new KefuError('KEFU_SESSION_REQUIRED', ['the session has ended or expired; sign in again']);
+          }
+          data.agent = signedIn.agent;
+          return handle(payload, socket, data);
+        })().then(
+          (result) => ack?.({ ok: true, ...result }),
+          (err: unknown) => ack?.({ ok: false, error: toAckError(err, event, slog) }),
+        );
+      });
+    }
+  });
+
+  // ---- What the service and the queue say, pushed to the consoles that show it --------------------------------
+
+  const onConversation = (e: ConversationEvent): void => {
+    const id = e.conversation.id;
+    if (e.type === 'message') {
+      nsp.to(watchRoom(id)).emit('conversation:message', { conversationId: id, message: e.message });
+      if (e.conversation.state === 'bot') nsp.to(LIVE_ROOM).emit('live:message', { conversation: e.conversation, message: e.message });
+    } else if (e.type === 'state') {
+      nsp.to(watchRoom(id)).emit('conversation:state', { conversation: e.conversation });
+      nsp.to(LIVE_ROOM).emit('live:state', { conversation: e.conversation });
+    }
+  };
+
+  // Queue snapshots are per agent (groups differ); one round at a time, and one more if the queue moved meanwhile.
+  let pushing = false;
+  let again = false;
+  const pushQueues = async (): Promise<void> => {
+    if (pushing) {
+      again = true;
+      return;
+    }
+    pushing = true;
+    try {
+      do {
+        again = false;
+        const agents = new Map<string, Agent>();
+        for (const s of nsp.sockets.values()) agents.set(dataOf(s).agent.id, dataOf(s).agent);
+        for (const a of agents.values()) await pushQueue(a);
+      } while (again);
+    } finally {
+      pushing = false;
+    }
+  };
+
+  const onHandoff = (e: HandoffEvent): void => {
+    if (e.type === 'queue') {
+      pushQueues().catch((err: unknown) => log.error({ err }, 'agent socket: pushing queues failed'));
+    } else if (e.type === 'assigned') {
+      const room = watchRoom(e.conversation.id);
+      if (e.agentId) {
+        nsp.in(agentRoom(e.agentId)).socketsJoin(room);
+        nsp.to(agentRoom(e.agentId)).emit('conversation:assigned', { conversation: e.conversation, handoff: e.handoff });
+      }
+      if (e.previousAgentId && e.previousAgentId !== e.agentId) {
+        nsp.to(agentRoom(e.previousAgentId)).emit('conversation:released', { conversation: e.conversation, handoff: e.handoff });
+        nsp.in(agentRoom(e.previousAgentId)).socketsLeave(room);
+      }
+    } else if (e.type === 'note') {
+      nsp.to(watchRoom(e.note.conversationId)).emit('conversation:note', { conversationId: e.note.conversationId, note: e.note });
+    } else if (e.type === 'typing' && e.author === 'customer') {
+      nsp.to(watchRoom(e.conversationId)).emit('customer:typing', { conversationId: e.conversationId, typing: e.typing });
+    }
+  };
+
+  const endSessions = (hashes: Set<string>): void => {
+    for (const s of nsp.sockets.values()) {
+      if (!hashes.has(dataOf(s).tokenHash)) continue;
+      s.emit('session:ended', {});
+      s.disconnect(true);
+    }
+  };
+  const sweep = setInterval(() => {
+    void (async () => {
+      const ended = new Set<string>();
+      for (const s of nsp.sockets.values()) if (!(await accounts.authenticateHash(dataOf(s).tokenHash))) ended.add(dataOf(s).tokenHash);
+      endSessions(ended);
+    })().catch((err: unknown) => log.error({ err }, 'agent socket: session sweep failed'));
+  }, SESSION_SWEEP_MS);
+  sweep.unref();
+
+  const unsubscribe = [
+    service.subscribe(onConversation),
+    handoff.subscribe(onHandoff),
+    accounts.onSessionEnded((hash) => endSessions(new Set([hash]))),
+  ];
+  return () => {
+    clearInterval(sweep);
+    for (const u of unsubscribe) u();
+  };
+}
+
+// As on /chat: the caller's own mistakes go back as they are; anything else becomes KEFU_INTERNAL with an id to find it by.
+function toAckError(err: unknown, event: string, log: Logger): AckError {
+  if (isKefuError(err) && (err.status < 500 || err.status === 503)) {
+    log.debug({ event, code: err.code }, 'agent socket event refused');
+    return { code: err.code, message: err.message };
+  }
+  const errorId = randomUUID();
+  log.error({ err, event, errorId }, 'agent socket event failed');
+  const internal = new KefuError('KEFU_INTERNAL', [errorId]);
+  return { code: internal.code, message: internal.message };
+}

@@ -1,0 +1,195 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import type { KefuApp } from '../../src/app.ts';
+import { startConversation } from './test-app.ts';
+import { ask, baseUrl, consoleApp, openSocket, PASSWORD, recorder, signIn, type SignedInAgent } from './console-kit.ts';
+
+type QueuePush = { items: { handoff: { conversationId: string } }[] };
+type MessagePush = { conversationId: string; message: { author: string; text: string; outcome: unknown } };
+
+describe('agent console socket (/agent)', () => {
+  let app: KefuApp;
+  const sockets: ClientSocket[] = [];
+  beforeEach(async () => {
+    app = await consoleApp();
+    await app.start();
+  });
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.disconnect();
+    await app.stop();
+  });
+
+  const agentSocket = async (agent: SignedInAgent): Promise<ClientSocket> => {
+    const s = await openSocket(app, '/agent', { token: agent.token });
+    sockets.push(s);
+    return s;
+  };
+  const refused = async (options: Parameters<typeof openSocket>[2]): Promise<{ message: string; data?: { code: string } }> => {
+    try {
+      sockets.push(await openSocket(app, '/agent', options));
+    } catch (e) {
+      return e as { message: string; data?: { code: string } };
+    }
+    throw new Error('the socket connected');
+  };
+  const say = async (c: { id: string; headers: Record<string, string> }, text: string) => {
+    const res = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text } });
+    expect(res.statusCode, res.body).toBe(200);
+  };
+  // The customer's side: the /chat socket in the conversation's room.
+  const customerSocket = async (c: { id: string; token: string }): Promise<ClientSocket> => {
+    const s = await openSocket(app, '/chat');
+    sockets.push(s);
+    const r = await ask(s, 'conversation:resume', { conversationId: c.id, token: c.token });
+    expect(r.ok).toBe(true);
+    return s;
+  };
+
+  it('refuses a handshake without a session, with a customer token, and from a trainer', async () => {
+    const c = await startConversation(app);
+    const trainer = await signIn(app, 'trainer1', { role: 'trainer', groups: [] });
+    expect((await refused({})).data?.code).toBe('KEFU_SESSION_REQUIRED');
+    expect((await refused({ token: c.token })).data?.code).toBe('KEFU_SESSION_REQUIRED');
+    expect((await refused({ headers: { authorization: `Bearer ${c.token}` } })).data?.code).toBe('KEFU_SESSION_REQUIRED');
+    expect((await refused({ token: trainer.token })).data).toMatchObject({ code: 'KEFU_ROLE_FORBIDDEN' });
+    expect(app.presence.list()).toEqual([]);
+  });
+
+  it('accepts the session cookie a browser sends, and counts the agent on duty while connected', async () => {
+    await app.accounts.create({ username: 'cookie', displayName: 'Cookie', role: 'agent', groups: ['bank'], password: PASSWORD });
+    const login = await fetch(`${baseUrl(app)}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'cookie', password: PASSWORD }) });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const s = await openSocket(app, '/agent', { headers: { cookie } });
+    sockets.push(s);
+    await recorder<QueuePush>(s, 'queue').next();
+    expect(app.presence.availableFor('bank')).toBe(1);
+    expect(app.presence.availableFor('life')).toBe(0);
+    expect((await ask(s, 'status', { status: 'away' })).ok).toBe(true);
+    expect(app.presence.availableFor('bank')).toBe(0);
+    s.disconnect();
+    await expect.poll(() => app.presence.list().length).toBe(0);
+  });
+
+  it("pushes the agent's queue on connect and whenever it changes", async () => {
+    const agent = await signIn(app, 'a1');
+    const s = await agentSocket(agent);
+    const queue = recorder<QueuePush>(s, 'queue');
+    await queue.next((q) => q.items.length === 0);
+    const c = await startConversation(app);
+    await say(c, '我要找真人');
+    await queue.next((q) => q.items.some((i) => i.handoff.conversationId === c.id));
+    const res = await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers });
+    expect(res.statusCode).toBe(200);
+    await queue.next((q) => q === queue.seen.at(-1) && q.items.length === 0);
+    expect(await ask(s, 'queue:refresh')).toEqual({ ok: true, items: [] });
+  });
+
+  it('carries messages and typing between the customer and the agent holding the conversation, live', async () => {
+    const agent = await signIn(app, 'xiaomei', { name: '小美' });
+    const console_ = await agentSocket(agent);
+    const c = await startConversation(app, { channel: 'web', customerId: 'browser-live-1' });
+    const widget = await customerSocket(c);
+    const toCustomer = recorder<{ message: { author: string; text: string } }>(widget, 'message');
+    const toAgent = recorder<MessagePush>(console_, 'conversation:message');
+    const assigned = recorder<{ conversation: { id: string } }>(console_, 'conversation:assigned');
+
+    await say(c, '我要找真人');
+    expect((await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers })).statusCode).toBe(200);
+    await assigned.next((a) => a.conversation.id === c.id);
+    await toCustomer.next((m) => m.message.text === '專員 小美 已加入對話。');
+
+    // The customer writes on the socket; the bot stays silent and the agent sees it at once.
+    const sent = await ask(widget, 'message:send', { conversationId: c.id, token: c.token, text: '我的卡不見了', clientMessageId: 'w-1' });
+    expect(sent).toMatchObject({ ok: true, reply: null });
+    await toAgent.next((m) => m.message.author === 'customer' && m.message.text === '我的卡不見了');
+
+    const agentTyping = recorder<{ typing: boolean }>(widget, 'agent:typing');
+    expect(await ask(console_, 'typing', { conversationId: c.id, typing: true })).toMatchObject({ ok: true });
+    expect(await agentTyping.next()).toEqual({ conversationId: c.id, typing: true });
+    const customerTyping = recorder<{ typing: boolean }>(console_, 'customer:typing');
+    await ask(widget, 'typing', { conversationId: c.id, token: c.token, typing: true });
+    expect(await customerTyping.next()).toEqual({ conversationId: c.id, typing: true });
+
+    await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/messages`, headers: agent.headers, payload: { text: '請問何時遺失的？' } });
+    await toCustomer.next((m) => m.message.author === 'agent' && m.message.text === '請問何時遺失的？');
+    await toAgent.next((m) => m.message.author === 'agent');
+
+    // Another agent may not type into it.
+    const other = await signIn(app, 'other');
+    const otherSocket = await agentSocket(other);
+    expect(await ask(otherSocket, 'typing', { conversationId: c.id, typing: true })).toMatchObject({ ok: false, error: { code: 'KEFU_NOT_CONVERSATION_OWNER' } });
+    expect(await ask(otherSocket, 'typing', { conversationId: c.id })).toMatchObject({ ok: false, error: { code: 'KEFU_VALIDATION' } });
+  });
+
+  it("shows agents the bot's traces and notes, and the customer neither", async () => {
+    const agent = await signIn(app, 'a1');
+    const console_ = await agentSocket(agent);
+    const c = await startConversation(app, { channel: 'web', customerId: 'browser-live-2' });
+    const widget = await customerSocket(c);
+    const everything: [string, unknown][] = [];
+    widget.onAny((event: string, payload: unknown) => everything.push([event, payload]));
+    expect(await ask(console_, 'conversation:watch', { conversationId: c.id })).toMatchObject({ ok: true });
+    const toAgent = recorder<MessagePush>(console_, 'conversation:message');
+    const notes = recorder<{ note: { text: string } }>(console_, 'conversation:note');
+
+    await say(c, '信用卡掉了');
+    const botTurn = await toAgent.next((m) => m.message.author === 'bot');
+    expect(botTurn.message.outcome).toMatchObject({ trace: { rule: 'test' }, confidence: 0.9 });
+    await say(c, '我要找真人');
+    await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers });
+    await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/notes`, headers: agent.headers, payload: { text: '內部備註：VIP' } });
+    await notes.next((n) => n.note.text === '內部備註：VIP');
+    await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/messages`, headers: agent.headers, payload: { text: '您好' } });
+    await expect.poll(() => everything.some(([e, p]) => e === 'message' && (p as MessagePush).message.text === '您好')).toBe(true);
+
+    const seen = JSON.stringify(everything);
+    expect(seen).not.toContain('VIP');
+    expect(seen).not.toContain('trace');
+    expect(seen).not.toContain('confidence');
+    expect(everything.map(([e]) => e)).not.toContain('conversation:note');
+  });
+
+  it('tells a waiting customer their new place when the one ahead is claimed, and when nobody is on duty any more', async () => {
+    const agent = await signIn(app, 'a1', { groups: ['bank'] });
+    const console_ = await agentSocket(agent);
+    await recorder(console_, 'queue').next();
+    const first = await startConversation(app, { channel: 'web', customerId: 'browser-q-1' });
+    const second = await startConversation(app, { channel: 'web', customerId: 'browser-q-2' });
+    const widget = await customerSocket(second);
+    const positions = recorder<{ position: { position: number; expectedWaitSeconds: number; callbackOffered: boolean } }>(widget, 'queue:position');
+    await say(first, '卡被盜刷');
+    await say(second, '卡被盜刷了');
+    await positions.next((p) => p.position.position === 2 && !p.position.callbackOffered);
+    const asked = await ask(widget, 'queue:position', { conversationId: second.id, token: second.token });
+    expect(asked).toMatchObject({ ok: true, position: { position: 2, agentsOnline: 1 } });
+
+    await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${first.id}/claim`, headers: agent.headers });
+    await positions.next((p) => p.position.position === 1);
+    console_.disconnect();
+    await positions.next((p) => p.position.callbackOffered);
+
+    // Nobody on duty: the customer leaves a message on the socket, and it becomes a callback ticket.
+    const r = await ask(widget, 'callback:request', { conversationId: second.id, token: second.token, text: '請打給我', contactTime: '明天上午' });
+    expect(r).toMatchObject({ ok: true, conversation: { state: 'queued' }, notice: { author: 'system' } });
+    expect(await app.store.getOpenHandoff(second.id)).toMatchObject({ kind: 'callback', callback: { text: '請打給我', contactTime: '明天上午' } });
+  });
+
+  it('ends the socket when the agent signs out, and refuses events of a session that has ended', async () => {
+    const agent = await signIn(app, 'a1');
+    const s = await agentSocket(agent);
+    const ended = new Promise((resolve) => s.once('session:ended', resolve));
+    const gone = new Promise((resolve) => s.once('disconnect', resolve));
+    const res = await app.fastify.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: agent.headers });
+    expect(res.statusCode).toBe(204);
+    await ended;
+    await gone;
+    expect((await refused({ token: agent.token })).data?.code).toBe('KEFU_SESSION_REQUIRED');
+
+    // Disabled from the CLI (another process: no event reaches this one), the next event finds out.
+    const b = await signIn(app, 'b1');
+    const sb = await agentSocket(b);
+    await app.store.deleteAgentSessions(b.id);
+    expect(await ask(sb, 'queue:refresh')).toMatchObject({ ok: false, error: { code: 'KEFU_SESSION_REQUIRED' } });
+    await expect.poll(() => sb.connected).toBe(false);
+  });
+});
