@@ -4,7 +4,8 @@ import type { Logger } from './log.ts';
 import { loadPack, type Pack } from './pack/pack-loader.ts';
 import { buildModel, type KefuModel } from './model/build-model.ts';
 import { loadCurrentModel, saveModel } from './model/model-files.ts';
-import { createNluBrain } from './brains/nlu/nlu-brain.ts';
+import { createNluBrain, type NluBrain } from './brains/nlu/nlu-brain.ts';
+import type { FaqIndex } from './brains/faq/faq-index.ts';
 import { createRouter, type Router } from './router/router.ts';
 import { createReplySuggester, type SuggestReplies } from './router/suggested-replies.ts';
 import { KefuError, isKefuError } from './errors.ts';
@@ -21,11 +22,11 @@ export interface Engine {
   suggest: SuggestReplies;
 }
 
-/** Builds a router from a trained model and its pack. */
-export function routerFor(config: Config, pack: Pack, model: KefuModel, thresholds: Thresholds): Router {
+/** Builds a router over a pack from the two brains (a trained model's, or stand-ins). */
+function routerOver(config: Config, pack: Pack, faq: FaqIndex, nlu: NluBrain, thresholds: Thresholds): Router {
   return createRouter({
-    faq: model.faq,
-    nlu: createNluBrain(model.nlu),
+    faq,
+    nlu,
     topics: pack.topics,
     thresholds,
     brand: config.brand,
@@ -35,21 +36,17 @@ export function routerFor(config: Config, pack: Pack, model: KefuModel, threshol
   });
 }
 
+/** Builds a router from a trained model and its pack. */
+export function routerFor(config: Config, pack: Pack, model: KefuModel, thresholds: Thresholds): Router {
+  return routerOver(config, pack, model.faq, createNluBrain(model.nlu), thresholds);
+}
+
 /** A router that only replays decisions (`decide`) from recorded brain readings, as evaluation does. */
 export function replayRouter(config: Config, pack: Pack, thresholds: Thresholds): Router {
   const noBrain = (): never => {
     throw new Error('a replay router has no brains: call decide() with a reading');
   };
-  return createRouter({
-    faq: { faqs: [], search: noBrain, toJSON: noBrain },
-    nlu: { understand: noBrain },
-    topics: pack.topics,
-    thresholds,
-    brand: config.brand,
-    locale: config.locale,
-    maxFallbacks: config.router.maxFallbacks,
-    maxTextLength: config.router.maxTextLength,
-  });
+  return routerOver(config, pack, { faqs: [], search: noBrain, toJSON: noBrain }, { understand: noBrain }, thresholds);
 }
 
 /** Trains the configured pack's model and saves it as the current version. */
