@@ -70,7 +70,7 @@ describe('trainTextClassifier', () => {
   });
 
   it('gives each part its own calibrated answer', () => {
-    for (const part of ['linear', 'network', 'ensemble'] as const) {
+    for (const part of ['linear', 'network', 'softmax', 'ensemble'] as const) {
       const [top] = classifyWithPart(classifier, normalise('我要換外幣'), part, 1);
       expect(top!.topic).toBe('exchange');
     }
@@ -118,13 +118,20 @@ describe('loadTextClassifier', () => {
     ['null', () => null],
     ['a string', () => 'model'],
     ['another format', (j) => ({ ...j, format: 'other' })],
-    ['a future version', (j) => ({ ...j, version: 2 })],
+    ['a future version', (j) => ({ ...j, version: 3 })],
+    ['softmax weights for other features', (j) => ({ ...j, softmax: { ...(j.softmax as object), features: 1 } })],
     ['missing labels', (j) => ({ ...j, labels: undefined })],
     ['truncated weights', (j) => ({ ...j, linear: { ...(j.linear as object), q: 'AAAA' } })],
     ['weights for other labels', (j) => ({ ...j, labels: [...(j.labels as string[]), 'extra'] })],
     ['a broken featuriser', (j) => ({ ...j, featuriser: { terms: 3 } })],
     ['missing calibration', (j) => ({ ...j, calibration: { ensemble: [1] } })],
   ];
+  it('still loads a version 1 model (two parts, no softmax regression) and scores as it did', () => {
+    const v1 = { ...json, version: 1, softmax: undefined, calibration: { ...(json.calibration as object), ensemble: (json.calibration as { ensemble: number[] }).ensemble.slice(0, 2), softmax: undefined } };
+    const c = loadTextClassifier(v1);
+    expect(c.classify(normalise('信用卡遺失了'))[0]!.topic).toBe('card_lost');
+  });
+
   for (const [name, make] of bad) {
     it(`throws KEFU_MODEL_INVALID for ${name}`, () => {
       expect(() => loadTextClassifier(make(json))).toThrow(expect.objectContaining({ code: 'KEFU_MODEL_INVALID' }));
@@ -183,5 +190,19 @@ describe('calibration', () => {
     const [a] = fitLogitWeights({ scores: [scores], labels: Int32Array.from(labels) }, [10]);
     // softmax([a, 0])[0] should be 0.7 → a = ln(0.7 / 0.3)
     expect(a).toBeCloseTo(Math.log(0.7 / 0.3), 3);
+  });
+});
+
+describe('softmax regression', () => {
+  it('learns separable classes on its own', async () => {
+    const { trainSoftmaxRegression } = await import('../../../src/brains/nlu/softmax-regression.ts');
+    const x = toSparseMatrix(
+      [0, 1, 2, 0, 1, 2].map((k) => ({ indices: Int32Array.of(k, 3), values: Float32Array.of(1, 0.5) })),
+      4,
+    );
+    const y = Int32Array.of(0, 1, 2, 0, 1, 2);
+    const w: Float64Array[] = [];
+    trainSoftmaxRegression(x, y, 3, { epochs: 50, batch: 2 }, (k, weights) => (w[k] = Float64Array.from(weights)));
+    for (let k = 0; k < 3; k++) for (let j = 0; j < 3; j++) if (j !== k) expect(w[k]![k]!).toBeGreaterThan(w[j]![k]!);
   });
 });
