@@ -157,16 +157,20 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
 }
 
 /** Thresholds in force: the defaults, then those `npm run evaluate` tuned for this pack, then the config file's. */
-export function resolveThresholds(config: Config, packHash: string): { thresholds: Thresholds; source: string } {
+export function resolveThresholds(config: Config, pack: { name: string; hash: string }): { thresholds: Thresholds; source: string } {
   let tuned: Partial<Thresholds> = {};
   let source = 'defaults';
   if (existsSync(config.thresholdsFile)) {
     try {
-      const data = JSON.parse(readFileSync(config.thresholdsFile, 'utf8')) as { packHash?: string; thresholds?: unknown };
+      const data = JSON.parse(readFileSync(config.thresholdsFile, 'utf8')) as { pack?: string; packHash?: string; thresholds?: unknown };
       const parsed = thresholdsSchema.safeParse(data.thresholds);
-      if (parsed.success) {
+      // Thresholds tuned for another pack say nothing about this one; for an edited version of this pack they
+      // are still the best guess until it is evaluated again.
+      if (parsed.success && data.pack === pack.name) {
         tuned = parsed.data;
-        source = data.packHash === packHash ? 'tuned' : 'tuned (for an older version of the pack)';
+        source = data.packHash === pack.hash ? 'tuned' : 'tuned (for an older version of the pack)';
+      } else if (parsed.success) {
+        source = `defaults (the thresholds file is for pack ${String(data.pack)})`;
       }
     } catch {
       // A damaged thresholds file must not stop the bot; the defaults still hold and the source says so.
@@ -188,6 +192,7 @@ function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>)
   }
   return out;
 }
+
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {

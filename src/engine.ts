@@ -85,7 +85,7 @@ export async function startEngine(config: Config, log: Logger, options: { train?
     model = trained.model;
     modelVersion = trained.version;
   }
-  const { thresholds, source } = resolveThresholds(config, pack.hash);
+  const { thresholds, source } = resolveThresholds(config, pack);
   const suggest = createReplySuggester({ faq: model.faq, topics: pack.topics, brand: config.brand, locale: config.locale });
   return { pack, model, modelVersion, router: routerFor(config, pack, model, thresholds), thresholds, thresholdsSource: source, suggest };
 }

@@ -53,12 +53,13 @@ describe('config', () => {
 
   it('uses tuned thresholds from the thresholds file, and config over both', () => {
     const d = tmp();
-    writeFileSync(join(d, 't.json'), JSON.stringify({ packHash: 'abc', thresholds: { faq: 0.7, nlu: 0.4, clarifyMargin: 0.1, clarifyMin: 0.15 } }));
+    writeFileSync(join(d, 't.json'), JSON.stringify({ pack: 'demo', packHash: 'abc', thresholds: { faq: 0.7, nlu: 0.4, clarifyMargin: 0.1, clarifyMin: 0.15 } }));
     const c = loadConfig({ cwd: d, overrides: { thresholdsFile: 't.json', router: { thresholds: { nlu: 0.6 } } } });
-    const r = resolveThresholds(c, 'abc');
+    const r = resolveThresholds(c, { name: 'demo', hash: 'abc' });
     expect(r.thresholds).toEqual({ faq: 0.7, nlu: 0.6, clarifyMargin: 0.1, clarifyMin: 0.15 });
     expect(r.source).toBe('tuned + config');
-    expect(resolveThresholds(c, 'other').source).toMatch(/older version/);
-    expect(resolveThresholds(loadConfig({ cwd: d }), 'abc')).toEqual({ thresholds: DEFAULT_THRESHOLDS, source: 'defaults' });
+    expect(resolveThresholds(c, { name: 'demo', hash: 'other' }).source).toMatch(/older version/);
+    expect(resolveThresholds(c, { name: 'mini', hash: 'abc' }).thresholds.faq).toBe(DEFAULT_THRESHOLDS.faq);
+    expect(resolveThresholds(loadConfig({ cwd: d }), { name: 'demo', hash: 'abc' })).toEqual({ thresholds: DEFAULT_THRESHOLDS, source: 'defaults' });
   });
 });
