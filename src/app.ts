@@ -20,6 +20,7 @@ import { health } from './http/health.ts';
 import { createMetrics, metricsRoute } from './http/metrics.ts';
 import { conversationsApi } from './http/conversations-api.ts';
 import { staticPages } from './http/static-pages.ts';
+import { agentPages } from './http/agent-pages.ts';
 import { attachWebChat } from '../channels/web/web-chat.ts';
 import type { Pack } from './pack/pack-loader.ts';
 import type { SuggestReplies } from './router/suggested-replies.ts';
@@ -153,6 +154,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   await fastify.register(agentApi, { prefix: '/api/v1/agent', accounts, handoff, config });
   await fastify.register(trainerApi, { prefix: '/api/v1/trainer', accounts });
   await fastify.register(staticPages, { corsOrigins: config.server.corsOrigins });
+  await fastify.register(agentPages);
 
   const io = new SocketServer(fastify.server, {
     path: '/socket.io',

@@ -41,7 +41,8 @@ export const staticPages: FastifyPluginAsync<StaticPagesOptions> = async (app, o
   });
 
   // One route per file found at start-up rather than a catch-all, so this plugin never shadows another's routes.
-  await app.register(fastifyStatic, { root: opts.root ?? PUBLIC_DIR, prefix: '/', wildcard: false, index: ['index.html'] });
+  // The agent console under public/agent/ is served by agent-pages.ts, with its own CSP and no CORS.
+  await app.register(fastifyStatic, { root: opts.root ?? PUBLIC_DIR, prefix: '/', wildcard: false, index: ['index.html'], globIgnore: ['agent/**'] });
 
   for (const file of SOCKET_IO_CLIENT_FILES) {
     app.get(`/widget/${file}`, { schema: { hide: true } }, (_request, reply) => reply.sendFile(file, SOCKET_IO_CLIENT_DIR));

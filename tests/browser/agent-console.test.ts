@@ -1,0 +1,271 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import type { KefuApp } from '../../src/app.ts';
+
+// A customer in the widget and an agent in the console, each in their own Chromium context, against the real app:
+// the default pack trained at start and SQLite on a temp file. Without Debian's chromium these tests are skipped.
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`Skipping the agent console browser test: ${CHROMIUM} is not installed (apt-get install chromium).`);
+
+const REPO = resolve(import.meta.dirname, '../..');
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const PASSWORD = 'kefu-console-2026!';
+
+describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? '' : ` (skipped: ${CHROMIUM} not installed)`}`, () => {
+  let dir: string;
+  let app: KefuApp;
+  let base: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const [{ chromium }, { loadConfig }, { createApp }] = await Promise.all([
+      import('playwright-core'), import('../../src/config.ts'), import('../../src/app.ts'),
+    ]);
+    dir = mkdtempSync(join(tmpdir(), 'kefu-console-'));
+    const config = loadConfig({
+      cwd: REPO,
+      overrides: {
+        packDir: 'intents', modelDir: join(dir, 'models'), reportDir: join(dir, 'reports'),
+        database: { path: join(dir, 'kefu.sqlite') }, server: { host: '127.0.0.1', port: 0 }, logLevel: 'silent',
+      },
+    });
+    app = await createApp(config);
+    const { port } = await app.start();
+    base = `http://127.0.0.1:${port}`;
+    await app.accounts.create({ username: 'mei', displayName: '小美', role: 'agent', groups: ['bank', 'life'], password: PASSWORD });
+    await app.accounts.create({ username: 'hao', displayName: '阿豪', role: 'agent', groups: ['bank'], password: PASSWORD });
+    // A fresh temporary profile per launch; each newContext() is a separate cookie jar and localStorage.
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const watchErrors = (page: Page): string[] => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    return errors;
+  };
+  const signIn = async (page: Page, username: string): Promise<void> => {
+    await page.goto(`${base}/agent`);
+    await page.getByLabel('帳號').fill(username);
+    await page.getByLabel('密碼').fill(PASSWORD);
+    await page.getByRole('button', { name: '登入' }).click();
+    await page.getByText('已連線').waitFor();
+  };
+
+  it('serves the console page with a strict content security policy', async () => {
+    const res = await fetch(`${base}/agent`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await res.text()).toContain('/agent/main.js');
+    expect((await fetch(`${base}/agent/main.js`)).status).toBe(200);
+  });
+
+  it('lets an agent claim a waiting customer, reply with a suggestion, chat live and return the customer to the bot', async () => {
+    const agentContext = await browser.newContext({ viewport: { width: 1366, height: 800 } });
+    const customerContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const agent = await agentContext.newPage();
+    const customer = await customerContext.newPage();
+    const agentErrors = watchErrors(agent);
+    const customerErrors = watchErrors(customer);
+
+    // A wrong password is refused on the form; the right one opens the console.
+    await agent.goto(`${base}/agent`);
+    await agent.getByLabel('帳號').fill('mei');
+    await agent.getByLabel('密碼').fill('not-the-password-1');
+    await agent.getByRole('button', { name: '登入' }).click();
+    await agent.getByRole('alert').filter({ hasText: '帳號或密碼錯誤' }).waitFor();
+    agentErrors.length = 0; // the refused sign-in's 401 is logged by the browser
+    await agent.getByLabel('密碼').fill(PASSWORD);
+    await agent.getByRole('button', { name: '登入' }).click();
+    await agent.getByText('已連線').waitFor();
+    await agent.getByText('目前沒有客戶在等候').waitFor();
+
+    // The customer asks the bot something, then asks for a person with the widget's button.
+    await customer.goto(`${base}/`);
+    await customer.getByRole('button', { name: '開啟線上客服' }).click();
+    const input = customer.getByRole('textbox', { name: '輸入您的問題' });
+    await input.fill('信用卡遺失了怎麼辦');
+    await input.press('Enter');
+    const botAnswers = customer.locator('.msg-bot:not(.greeting) .bubble', { hasText: '掛失' });
+    await botAnswers.first().waitFor();
+    // The bot's conversation shows up in the agent's live list meanwhile.
+    await agent.locator('.live .item .preview', { hasText: '信用卡遺失了怎麼辦' }).waitFor();
+    await customer.getByRole('button', { name: '轉真人客服' }).click();
+    await customer.getByRole('button', { name: '已轉接真人客服' }).waitFor();
+
+    // It appears in the agent's queue without a reload, with its priority and waiting time.
+    const queued = agent.locator('.queue .item', { hasText: '信用卡遺失了怎麼辦' });
+    await queued.waitFor();
+    await expect.poll(() => queued.locator('.wait').textContent()).toMatch(/秒|分/);
+    await agent.screenshot({ path: '/tmp/agent-console-queue.png' });
+    await queued.getByRole('button', { name: '接手' }).click();
+
+    // The conversation opens in a tab: history with the bot turn's trace, and suggestions for the latest question.
+    const view = agent.locator('.panel:not([hidden]) .conversation');
+    await view.locator('.history .msg-customer', { hasText: '信用卡遺失了怎麼辦' }).waitFor();
+    await view.locator('.history .msg-bot .trace summary').first().click();
+    await view.locator('.history .msg-bot .trace dl').first().waitFor();
+    await customer.locator('.msg-system .bubble', { hasText: '小美' }).waitFor();
+
+    const suggestion = view.locator('.suggestion', { hasText: '掛失' }).first();
+    await suggestion.waitFor();
+    await agent.screenshot({ path: '/tmp/agent-console-claimed.png' });
+    await suggestion.click();
+    const composer = view.getByRole('textbox', { name: '訊息' });
+    const inserted = await composer.inputValue();
+    expect(inserted).toContain('掛失');
+    await composer.fill(`${inserted}\n還有其他需要協助的嗎？`);
+    await view.getByRole('button', { name: '傳送' }).click();
+    await customer.locator('.msg-agent .bubble', { hasText: '還有其他需要協助的嗎？' }).waitFor();
+    await expect.poll(() => composer.inputValue()).toBe('');
+
+    // An internal note stays in the console.
+    await view.getByLabel('內部備註（不會傳給客戶）').check();
+    await composer.fill('客戶已確認卡片遺失');
+    await view.getByRole('button', { name: '新增備註' }).click();
+    await view.locator('.notes .note', { hasText: '客戶已確認卡片遺失' }).waitFor();
+    await view.getByLabel('內部備註（不會傳給客戶）').uncheck();
+
+    // The customer answers; the agent sees it live.
+    await input.fill('好的，謝謝你');
+    await input.press('Enter');
+    await view.locator('.history .msg-customer', { hasText: '好的，謝謝你' }).waitFor();
+    await agent.screenshot({ path: '/tmp/agent-console.png' });
+    await customer.screenshot({ path: '/tmp/agent-console-customer.png' });
+    expect(await customer.getByText('客戶已確認卡片遺失').count()).toBe(0);
+
+    // A second agent who tries the same conversation is told someone else has it.
+    const other = await (await browser.newContext()).newPage();
+    await signIn(other, 'hao');
+    const conversationId = (await view.getAttribute('data-conversation-id'))!;
+    const res = await other.evaluate(async (id) => (await fetch(`/api/v1/agent/conversations/${id}/claim`, { method: 'POST' })).status, conversationId);
+    expect(res).toBe(409);
+    await other.close();
+
+    // Back to the bot: the tab closes, and the bot answers the customer's next question.
+    await view.getByRole('button', { name: '交還機器人' }).click();
+    await agent.locator(`.conversation[data-conversation-id="${conversationId}"]`).waitFor({ state: 'detached' });
+    const answersBefore = await botAnswers.count();
+    await input.fill('信用卡遺失了怎麼辦');
+    await input.press('Enter');
+    await expect.poll(() => botAnswers.count(), { timeout: 30_000 }).toBeGreaterThan(answersBefore);
+    expect((await app.service.get(conversationId)).state).toBe('bot');
+
+    expect(agentErrors).toEqual([]);
+    expect(customerErrors).toEqual([]);
+    await agentContext.close();
+    await customerContext.close();
+  });
+
+  it('tells the agent who loses a claim race that someone else has the customer', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await signIn(page, 'hao');
+    const { conversation } = await app.service.start({ channel: 'web', customerId: 'race-customer', locale: 'zh-TW' });
+    await app.service.requestHuman(conversation.id);
+    const item = page.locator(`.queue .item[data-conversation-id="${conversation.id}"]`);
+    await item.waitFor();
+    // 小美 gets there first: her claim lands just before 阿豪's request reaches the server.
+    const mei = (await app.accounts.list()).find((a) => a.username === 'mei')!;
+    await page.route(`**/api/v1/agent/conversations/${conversation.id}/claim`, async (route) => {
+      await app.handoff.claim(mei, conversation.id);
+      await route.continue();
+    });
+    await item.getByRole('button', { name: '接手' }).click();
+    await page.locator('.toast', { hasText: '已被其他專員接手（小美）' }).waitFor();
+    await page.locator(`.queue .item[data-conversation-id="${conversation.id}"]`).waitFor({ state: 'detached' });
+    expect(await page.locator('.conversation').count()).toBe(0);
+    await context.close();
+  });
+
+  it('pulls a bot conversation from the live list, transfers it to a colleague, who closes it with a disposition', async () => {
+    const meiContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const haoContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const mei = await meiContext.newPage();
+    const hao = await haoContext.newPage();
+    const errors = [...watchErrors(mei), ...watchErrors(hao)];
+    await signIn(mei, 'mei');
+    await signIn(hao, 'hao');
+    const { conversation } = await app.service.start({ channel: 'web', customerId: 'live-customer', locale: 'zh-TW' });
+    // A question the bot answers (the widget test relies on it too), so the conversation stays with the bot.
+    await app.service.handleCustomerMessage(conversation.id, { text: '信用卡遺失了怎麼辦' });
+
+    const row = mei.locator(`.live .item[data-conversation-id="${conversation.id}"]`);
+    await row.getByRole('button', { name: '接管對話' }).click();
+    const view = mei.locator(`.conversation[data-conversation-id="${conversation.id}"]`);
+    await view.locator('.history .msg-customer', { hasText: '信用卡遺失了怎麼辦' }).waitFor();
+    expect((await app.service.get(conversation.id)).state).toBe('agent');
+
+    // Keyboard only: the composer gets the focus once the conversation is loaded; Ctrl+Enter sends.
+    const composer = view.getByRole('textbox', { name: '訊息' });
+    await expect.poll(() => composer.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
+    await mei.keyboard.type('您好，我是小美');
+    await mei.keyboard.press('Control+Enter');
+    await view.locator('.history .msg-agent', { hasText: '您好，我是小美' }).waitFor();
+
+    await view.getByLabel('轉接給').selectOption({ label: '阿豪（上線）' });
+    await view.getByRole('button', { name: '轉接', exact: true }).click();
+    await view.waitFor({ state: 'detached' });
+
+    // 阿豪 gets it in his queue (a transfer addressed to him), claims it, sees 小美's message, and closes it as spam.
+    const queued = hao.locator(`.queue .item[data-conversation-id="${conversation.id}"]`);
+    await queued.getByRole('button', { name: '接手' }).click();
+    const haoView = hao.locator(`.conversation[data-conversation-id="${conversation.id}"]`);
+    await haoView.locator('.history .msg-agent', { hasText: '您好，我是小美' }).waitFor();
+    await haoView.getByLabel('結案原因').selectOption('spam');
+    await haoView.getByRole('button', { name: '結束對話' }).click();
+    await haoView.waitFor({ state: 'detached' });
+    const detail = await app.handoff.detail((await app.accounts.list()).find((a) => a.username === 'hao')!, conversation.id);
+    expect(detail.conversation.state).toBe('closed');
+    expect(detail.handoffs.at(-1)).toMatchObject({ endReason: 'closed', disposition: 'spam' });
+    expect(errors).toEqual([]);
+    await meiContext.close();
+    await haoContext.close();
+  });
+
+  it('reopens the conversations I hold after a reload, and signs out to the login form', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await signIn(page, 'mei');
+    const ids: string[] = [];
+    for (const customerId of ['tabs-customer-1', 'tabs-customer-2']) {
+      const { conversation } = await app.service.start({ channel: 'web', customerId, locale: 'zh-TW' });
+      await app.service.requestHuman(conversation.id);
+      await page.locator(`.queue .item[data-conversation-id="${conversation.id}"]`).getByRole('button', { name: '接手' }).click();
+      await page.locator(`.conversation[data-conversation-id="${conversation.id}"]`).waitFor();
+      ids.push(conversation.id);
+    }
+    await page.reload();
+    const held = (await app.handoff.mine((await app.accounts.list()).find((a) => a.username === 'mei')!)).map((i) => i.conversation.id);
+    expect(held).toEqual(expect.arrayContaining(ids));
+    for (const id of held) await page.locator(`.conversation[data-conversation-id="${id}"]`).waitFor({ state: 'attached' });
+    expect(await page.getByRole('tab').count()).toBe(held.length);
+    // Arrow keys move between the tabs.
+    await page.getByRole('tab').first().click();
+    await page.getByRole('tab').first().press('ArrowRight');
+    await expect.poll(() => page.getByRole('tab').nth(1).getAttribute('aria-selected')).toBe('true');
+    await page.getByRole('button', { name: '登出' }).click();
+    await page.getByRole('button', { name: '登入' }).waitFor();
+    await page.reload();
+    await page.getByRole('button', { name: '登入' }).waitFor();
+    expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
+    for (const id of ids) await app.handoff.returnToBot((await app.accounts.list()).find((a) => a.username === 'mei')!, id);
+    await context.close();
+  });
+});
