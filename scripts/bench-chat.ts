@@ -555,7 +555,10 @@ async function scrape(url: string): Promise<Scrape | null> {
 }
 
 interface ServerTurn {
-  /** Mean ms from routing a message to its stored reply (router + two store writes), from kefu_reply_seconds. */
+  /**
+   * Mean ms from routing a message to its stored reply, from kefu_reply_seconds: the router, the reply's write and
+   * the wait for the store's group commit (at saturation, the length of a whole turn of the server's event loop).
+   */
   mean_ms: number;
   /** Upper bound of the histogram bucket holding the 99th percentile. */
   p99_bucket_ms: number | null;
@@ -727,7 +730,7 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
     console.log(cols('  load processes CPU % of a core', f(e?.load_cpu_pct, 0), f(k?.load_cpu_pct, 0)));
     console.log(cols('  other processes CPU % of a core', f(e?.other_cpu_pct, 0), f(k?.other_cpu_pct, 0), 'shared machine'));
     const t = k?.server_turn;
-    if (t) console.log(cols('  kefu route → stored reply ms, mean', '', f(t.mean_ms, 2), t.p99_bucket_ms !== null ? `p99 ≤ ${t.p99_bucket_ms} ms` : ''));
+    if (t) console.log(cols('  kefu route → reply committed ms, mean', '', f(t.mean_ms, 2), t.p99_bucket_ms !== null ? `p99 ≤ ${t.p99_bucket_ms} ms` : ''));
     const errs = [e, k].map((p) => (p ? Object.entries(p.errors).map(([c, n]) => `${c} ${n}`).join(', ') || 'none' : '—'));
     console.log(cols('  errors', errs[0]!, errs[1]!));
     if (k) console.log(cols('  kefu handoffs (customer restarted)', '', String(k.handoffs)));

@@ -85,6 +85,63 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
     return st;
   };
 
+  // Group commit. A commit writes every page it touched to the WAL (and now and then checkpoints with an fsync);
+  // at two or three commits per customer message that was the largest single cost in bench:chat's profile
+  // (a fifth of the server's CPU). So every write made in one turn of the event loop joins one transaction,
+  // committed by setImmediate, and each write's promise settles only after that COMMIT: nothing is acknowledged
+  // before it is stored. Each write runs in its own savepoint, so one that fails leaves the rest of the batch intact;
+  // if the COMMIT itself fails (disk full), every write in the batch fails. Reads on this connection see the batch's
+  // writes at once. Under saturation whole waves of turns share a commit, which lets V8's heap grow further between
+  // collections (bench:chat: peak RSS about 450 MB rather than 330 MB with 500 flooding conversations).
+  let batch: ((err: unknown) => void)[] | null = null;
+  const commitBatch = (): void => {
+    const waiting = batch;
+    if (waiting === null) return;
+    batch = null;
+    let failure: unknown = null;
+    try {
+      if (db.inTransaction) db.exec('COMMIT');
+    } catch (err) {
+      failure = err;
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // The COMMIT's error is the one to report.
+      }
+    }
+    for (const settle of waiting) settle(failure);
+  };
+  /** Settles once the batch open now (if any) has committed. */
+  const committed = (): Promise<void> =>
+    batch === null ? Promise.resolve() : new Promise((resolve, reject) => batch!.push((err) => (err ? reject(err) : resolve())));
+  // Made once: better-sqlite3 builds a wrapper per db.transaction() call. Nested in the batch, it is a savepoint.
+  const inSavepoint = db.transaction((fn: () => unknown) => fn());
+  const write = async <T>(fn: () => T): Promise<T> => {
+    if (batch === null) {
+      db.exec('BEGIN IMMEDIATE');
+      batch = [];
+      setImmediate(commitBatch);
+    }
+    const result = inSavepoint(fn) as T;
+    await committed();
+    return result;
+  };
+  // The handoff store's writes join an open batch too, so its callers also hear back only after the COMMIT (its reads
+  // wait for it as well, at most one turn of the event loop).
+  const afterCommit = <T extends object>(methods: T): T =>
+    Object.fromEntries(
+      Object.entries(methods).map(([name, fn]) => [
+        name,
+        typeof fn === 'function'
+          ? async (...args: unknown[]) => {
+              const value: unknown = await (fn as (...a: unknown[]) => unknown)(...args);
+              await committed();
+              return value;
+            }
+          : fn,
+      ]),
+    ) as T;
+
   const mustGetConv = (id: string): Conversation => {
     const row = q.getConv.get(id) as ConversationRow | undefined;
     if (!row) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
@@ -111,30 +168,34 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
   return {
     kind: 'sqlite',
     // The handoff queue, console accounts, notes and profiles: the same connection, so one transaction spans both.
-    ...sqliteHandoffStore(db, { now, toConversation, toMessage }),
-    async createConversation(input: NewConversation) {
-      const id = randomUUID();
-      q.insertConv.run({ id, channel: input.channel, customerId: input.customerId, locale: input.locale, now: now() });
-      return mustGetConv(id);
+    ...afterCommit(sqliteHandoffStore(db, { now, toConversation, toMessage })),
+    createConversation(input: NewConversation) {
+      return write(() => {
+        const id = randomUUID();
+        q.insertConv.run({ id, channel: input.channel, customerId: input.customerId, locale: input.locale, now: now() });
+        return mustGetConv(id);
+      });
     },
     async getConversation(id) {
       const row = q.getConv.get(id) as ConversationRow | undefined;
       return row ? toConversation(row) : null;
     },
-    async updateConversation(id, patch: ConversationPatch) {
-      const sets: string[] = ['updated_at = @now'];
-      const at = now();
-      const params: Record<string, unknown> = { id, now: at };
-      if (patch.state !== undefined) {
-        sets.push('state = @state');
-        params.state = patch.state;
-        sets.push(patch.state === 'closed' ? 'closed_at = @now' : 'closed_at = NULL');
-      }
-      if (patch.locale !== undefined) (sets.push('locale = @locale'), (params.locale = patch.locale));
-      if (patch.consecutiveFallbacks !== undefined) (sets.push('consecutive_fallbacks = @fb'), (params.fb = patch.consecutiveFallbacks));
-      const res = updateStatement(sets.join(', ')).run(params);
-      if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
-      return mustGetConv(id);
+    updateConversation(id, patch: ConversationPatch) {
+      return write(() => {
+        const sets: string[] = ['updated_at = @now'];
+        const at = now();
+        const params: Record<string, unknown> = { id, now: at };
+        if (patch.state !== undefined) {
+          sets.push('state = @state');
+          params.state = patch.state;
+          sets.push(patch.state === 'closed' ? 'closed_at = @now' : 'closed_at = NULL');
+        }
+        if (patch.locale !== undefined) (sets.push('locale = @locale'), (params.locale = patch.locale));
+        if (patch.consecutiveFallbacks !== undefined) (sets.push('consecutive_fallbacks = @fb'), (params.fb = patch.consecutiveFallbacks));
+        const res = updateStatement(sets.join(', ')).run(params);
+        if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
+        return mustGetConv(id);
+      });
     },
     async findOpenConversation(channel, customerId) {
       const row = q.findOpen.get(channel, customerId) as ConversationRow | undefined;
@@ -145,8 +206,8 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
       for (const r of q.countStates.all() as { state: ConversationState; n: number }[]) out[r.state] = r.n;
       return out;
     },
-    async appendMessage(input) {
-      return append(input);
+    appendMessage(input) {
+      return write(() => append(input));
     },
     async getMessage(id) {
       const row = q.getMsg.get(id) as MessageRow | undefined;
@@ -159,19 +220,25 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
     async listMessages(conversationId, options = {}) {
       return (q.list.all(conversationId, options.afterSeq ?? 0, Math.min(options.limit ?? 500, 1000)) as MessageRow[]).map(toMessage);
     },
-    async rateConversation(id, stars, comment) {
-      const at = now();
-      const res = q.rate.run(stars, comment, at, at, id);
-      if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
-      return mustGetConv(id);
+    rateConversation(id, stars, comment) {
+      return write(() => {
+        const at = now();
+        const res = q.rate.run(stars, comment, at, at, id);
+        if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
+        return mustGetConv(id);
+      });
     },
-    async setFeedback(messageId, feedback) {
-      const res = q.feedback.run(feedback, messageId);
-      if (res.changes === 0) throw new KefuError('KEFU_MESSAGE_NOT_FOUND', [messageId]);
-      return toMessage(q.getMsg.get(messageId) as MessageRow);
+    setFeedback(messageId, feedback) {
+      return write(() => {
+        const res = q.feedback.run(feedback, messageId);
+        if (res.changes === 0) throw new KefuError('KEFU_MESSAGE_NOT_FOUND', [messageId]);
+        return toMessage(q.getMsg.get(messageId) as MessageRow);
+      });
     },
     async close() {
-      if (db.open) db.close();
+      if (!db.open) return;
+      commitBatch(); // what was written this turn is kept
+      db.close();
     },
   };
 }
