@@ -1,21 +1,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import type { KefuApp } from '../../src/app.ts';
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium, startRealApp } from './browser-harness.ts';
 
 // A customer in the widget and an agent in the console, each in their own Chromium context, against the real app:
 // the default pack trained at start and SQLite on a temp file. Without Debian's chromium these tests are skipped.
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`Skipping the agent console browser test: ${CHROMIUM} is not installed (apt-get install chromium).`);
 
-const REPO = resolve(import.meta.dirname, '../..');
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const PASSWORD = 'kefu-console-2026!';
 
 describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? '' : ` (skipped: ${CHROMIUM} not installed)`}`, () => {
@@ -25,20 +17,8 @@ describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? ''
   let browser: Browser;
 
   beforeAll(async () => {
-    const [{ chromium }, { loadConfig }, { createApp }] = await Promise.all([
-      import('playwright-core'), import('../../src/config.ts'), import('../../src/app.ts'),
-    ]);
-    dir = mkdtempSync(join(tmpdir(), 'kefu-console-'));
-    const config = loadConfig({
-      cwd: REPO,
-      overrides: {
-        packDir: 'intents', modelDir: join(dir, 'models'), reportDir: join(dir, 'reports'),
-        database: { path: join(dir, 'kefu.sqlite') }, server: { host: '127.0.0.1', port: 0 }, logLevel: 'silent',
-      },
-    });
-    app = await createApp(config);
-    const { port } = await app.start();
-    base = `http://127.0.0.1:${port}`;
+    const { chromium } = await import('playwright-core');
+    ({ app, base, dir } = await startRealApp('kefu-console-'));
     await app.accounts.create({ username: 'mei', displayName: '小美', role: 'agent', groups: ['bank', 'life'], password: PASSWORD });
     await app.accounts.create({ username: 'hao', displayName: '阿豪', role: 'agent', groups: ['bank'], password: PASSWORD });
     // A fresh temporary profile per launch; each newContext() is a separate cookie jar and localStorage.

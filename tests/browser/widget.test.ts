@@ -1,21 +1,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { KefuApp } from '../../src/app.ts';
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium, startRealApp } from './browser-harness.ts';
 
 // A real browser against the real app: the default pack trained at start, SQLite on a temp file, the demo page and
 // widget as a bank's visitor gets them. CI installs Debian's chromium (.ci/run); without it these tests are skipped.
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`Skipping the browser tests: ${CHROMIUM} is not installed (apt-get install chromium).`);
-
-const REPO = resolve(import.meta.dirname, '../..');
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 
 describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' : ` (skipped: ${CHROMIUM} not installed)`}`, () => {
   let dir: string;
@@ -24,21 +16,8 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
   let browser: BrowserContext;
 
   beforeAll(async () => {
-    // Imported here so that a machine without chromium does not even build (and train) the app.
-    const [{ chromium }, { loadConfig }, { createApp }] = await Promise.all([
-      import('playwright-core'), import('../../src/config.ts'), import('../../src/app.ts'),
-    ]);
-    dir = mkdtempSync(join(tmpdir(), 'kefu-browser-'));
-    const config = loadConfig({
-      cwd: REPO,
-      overrides: {
-        packDir: 'intents', modelDir: join(dir, 'models'), reportDir: join(dir, 'reports'),
-        database: { path: join(dir, 'kefu.sqlite') }, server: { host: '127.0.0.1', port: 0 }, logLevel: 'silent',
-      },
-    });
-    app = await createApp(config);
-    const { port } = await app.start();
-    base = `http://127.0.0.1:${port}`;
+    const { chromium } = await import('playwright-core');
+    ({ app, base, dir } = await startRealApp('kefu-browser-'));
     browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
       executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 800 },
     });
