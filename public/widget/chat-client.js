@@ -13,7 +13,8 @@ const CONVERSATION_GONE = new Set(['KEFU_CONVERSATION_NOT_FOUND', 'KEFU_CONVERSA
 /**
  * Connects to the kefu server. `emit(type, data)` reports: 'connection' (online|offline), 'conversation'
  * (a conversation, with fresh: true when a new one replaced an older one), 'messages' (a list to merge),
- * 'pending' / 'failed' (an outbox entry and why it failed), 'typing' (the bot is answering).
+ * 'pending' / 'failed' (an outbox entry and why it failed), 'typing' (the bot is answering), 'queue' (the
+ * customer's QueuePosition while the conversation waits for an agent, null when it no longer does).
  */
 export function createChatClient({ server, locale, storage, emit }) {
   const url = new URL(server);
@@ -34,10 +35,24 @@ export function createChatClient({ server, locale, storage, emit }) {
     });
   const auth = () => storage.conversation();
 
+  let position = null; // the last QueuePosition shown, while queued
+  const showPosition = (p) => {
+    position = p;
+    emit('queue', p);
+  };
+  // Where a queued conversation stands is pushed only when it changes: after a (re)join, ask for it once.
+  async function fetchPosition() {
+    const a = auth();
+    if (!a || conversation?.state !== 'queued' || conversation.id !== a.conversationId) return;
+    const r = await call('queue:position', a);
+    if (r.ok && conversation?.state === 'queued' && conversation.id === a.conversationId) showPosition(r.position ?? null);
+  }
+
   const setConversation = (c, fresh = false) => {
     if (conversation && c.id !== conversation.id) lastSeq = 0;
     conversation = c;
     emit('conversation', { conversation: c, fresh });
+    if (c.state !== 'queued' && position) showPosition(null);
   };
   const showMessages = (messages) => {
     const mine = messages.filter((m) => !conversation || m.conversationId === conversation.id);
@@ -62,6 +77,7 @@ export function createChatClient({ server, locale, storage, emit }) {
     joined = true;
     setConversation(r.conversation);
     showMessages(r.messages);
+    void fetchPosition();
   }
 
   // One start at a time: the panel opening, the outbox and a reconnect may all ask at once.
@@ -81,6 +97,7 @@ export function createChatClient({ server, locale, storage, emit }) {
     joined = true;
     setConversation(r.conversation, hadOne && r.conversation.id !== conversation?.id);
     showMessages(r.messages);
+    void fetchPosition();
     return true;
   }
 
@@ -138,6 +155,9 @@ export function createChatClient({ server, locale, storage, emit }) {
   socket.on('conversation:state', ({ conversation: c }) => {
     if (conversation && c.id === conversation.id) setConversation(c);
   });
+  socket.on('queue:position', ({ conversationId, position: p }) => {
+    if (conversation && conversationId === conversation.id && conversation.state === 'queued') showPosition(p);
+  });
   socket.on('bot:typing', ({ conversationId, typing }) => {
     if (conversation && conversationId === conversation.id) emit('typing', typing);
   });
@@ -178,6 +198,13 @@ export function createChatClient({ server, locale, storage, emit }) {
     requestHuman: () => act('handoff:request', {}),
     end: () => act('conversation:end', {}),
     rate: (stars, comment) => act('rating:conversation', { stars, ...(comment ? { comment } : {}) }),
+    /** Leaves a message for a call back (offered while nobody is on duty); resolves to the ack (null if offline). */
+    async requestCallback(text, contactTime) {
+      const r = await act('callback:request', { text, ...(contactTime ? { contactTime } : {}) });
+      // It is now a callback ticket: no place in the live queue (the server pushes none for tickets).
+      if (r?.ok && conversation?.state === 'queued') showPosition({ ...(position ?? {}), conversationId: conversation.id, kind: 'callback', position: 0, expectedWaitSeconds: 0, callbackOffered: false });
+      return r;
+    },
     async rateAnswer(messageId, feedback) {
       const r = await act('rating:answer', { messageId, feedback });
       if (r?.ok) emit('messages', [r.message]);

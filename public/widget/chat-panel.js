@@ -5,9 +5,24 @@ import { uiText } from './i18n.js';
 import { createMessageList } from './message-list.js';
 import { createStarRating } from './star-rating.js';
 
+const CALLBACK_MAX = 1000;
+
+// The queue line and the call-back form (kept here, with the code that draws them).
+const QUEUE_CSS = `
+.queue-status { margin: 0; padding: 0.4em 0.9em; background: #eef4ff; color: #1d3b6e; font-size: 0.875em; }
+.callback { display: flex; flex-direction: column; gap: 0.35em; margin: 0.4em 0.9em; padding: 0.6em 0.7em; border: 1px solid #c9d3e3; border-radius: 8px; background: #fafcff; }
+.callback h3 { margin: 0 0 0.2em; font-size: 0.95em; }
+.callback label { font-size: 0.85em; }
+.callback textarea, .callback input { font: inherit; padding: 0.35em 0.5em; border: 1px solid #9aa7bb; border-radius: 6px; resize: vertical; min-width: 0; }
+.callback textarea:focus-visible, .callback input:focus-visible, .callback button:focus-visible, .callback-done:focus-visible { outline: 2px solid #1a56db; outline-offset: 2px; }
+.callback button { align-self: flex-end; }
+.callback-error { margin: 0; color: #b42318; font-size: 0.85em; }
+.callback-done { margin: 0.4em 0.9em; color: #05603a; font-size: 0.875em; }
+`;
+
 /**
  * Builds the widget's UI inside `shadow`. `actions` receives the customer's intents: send, quickReply, feedback,
- * handoff, end, rate, typing, prefs. Returns the methods the controller updates it with.
+ * handoff, callback, end, rate, typing, prefs. Returns the methods the controller updates it with.
  */
 export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   let t = uiText(lang);
@@ -34,13 +49,31 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const sendButton = h('button', { type: 'submit', class: 'primary send' });
   const composer = h('form', { class: 'composer', onsubmit: submit }, inputLabel, input, sendButton);
 
+  // While queued: where the customer stands (live from queue:position), just above the composer.
+  const queueLine = h('p', { class: 'queue-status', role: 'status', hidden: true });
+  // Nobody on duty (the position says callbackOffered): leave a message for a call back.
+  const callbackHeading = h('h3', { id: 'kefu-callback-title' });
+  const callbackTextLabel = h('label', { for: 'kefu-callback-text' });
+  const callbackText = h('textarea', {
+    id: 'kefu-callback-text', name: 'text', rows: 3, maxlength: CALLBACK_MAX, required: true, 'aria-required': 'true',
+    oninput: () => setCallbackError(null),
+  });
+  const callbackTimeLabel = h('label', { for: 'kefu-callback-time' });
+  const callbackTime = h('input', { id: 'kefu-callback-time', name: 'contactTime', type: 'text', maxlength: 100, autocomplete: 'off' });
+  const callbackError = h('p', { id: 'kefu-callback-error', class: 'callback-error', role: 'alert', hidden: true });
+  const callbackSubmit = h('button', { type: 'submit', class: 'primary' });
+  const callbackForm = h('form', { class: 'callback', 'aria-labelledby': 'kefu-callback-title', novalidate: true, hidden: true, onsubmit: submitCallback },
+    callbackHeading, callbackTextLabel, callbackText, callbackTimeLabel, callbackTime, callbackError, callbackSubmit);
+  const callbackDone = h('p', { class: 'callback-done', role: 'status', tabindex: '-1', hidden: true });
+
   // One scrolling area for the messages and what follows them, so the rating never squeezes the log on a phone.
   // Focusable, so the keyboard can scroll it.
-  const body = h('div', { class: 'body', tabindex: '0', role: 'region', 'aria-labelledby': 'kefu-title' }, log, typing, rating.el, ended);
+  const body = h('div', { class: 'body', tabindex: '0', role: 'region', 'aria-labelledby': 'kefu-title' }, log, typing, callbackForm, callbackDone, rating.el, ended);
   const panel = h('section', { class: 'panel', id: 'kefu-panel', role: 'dialog', 'aria-labelledby': 'kefu-title', hidden: true },
     h('header', {}, heading, h('div', { class: 'tools' }, langButton, largeButton, closeButton)),
     status, body,
     h('div', { class: 'actions' }, handoffButton, endButton),
+    queueLine,
     composer,
   );
   const root = h('div', { class: `kefu${large ? ' large' : ''}` }, panel, launcher);
@@ -50,7 +83,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
       launcher.focus();
     }
   });
-  shadow.append(root);
+  shadow.append(h('style', {}, QUEUE_CSS), root);
   const messages = createMessageList(log, actions);
 
   function applyText() {
@@ -75,6 +108,80 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     rating.setText(t);
     messages.setText(t);
     updateHandoff();
+    callbackHeading.textContent = t.callbackTitle;
+    callbackTextLabel.textContent = t.callbackText;
+    callbackTimeLabel.textContent = t.callbackTime;
+    callbackTime.placeholder = t.callbackTimePlaceholder;
+    callbackSubmit.textContent = callbackBusy ? t.callbackSending : t.callbackSubmit;
+    callbackDone.textContent = t.callbackDone;
+    if (callbackErrorCode) callbackError.textContent = errorText(callbackErrorCode);
+    updateQueue();
+  }
+
+  // The queue: the last QueuePosition pushed for this conversation (null when it is not waiting).
+  let position = null;
+  let conversationId = null;
+  let callbackSent = false; // this conversation's message for a call back was taken
+  let callbackBusy = false;
+  let callbackErrorCode = null;
+  const errorText = (code) => (code === 'EMPTY' ? t.callbackEmpty : t.errors[code] ?? t.errors.default);
+  function updateQueue() {
+    const queued = state === 'queued' && position !== null && position.conversationId === conversationId;
+    const waiting = queued && position.kind === 'chat' && position.position > 0;
+    queueLine.hidden = !waiting;
+    if (waiting) {
+      const minutes = Math.max(1, Math.ceil((position.expectedWaitSeconds ?? 0) / 60));
+      queueLine.textContent = t.queuePosition(position.position, minutes);
+    }
+    const wasHidden = callbackForm.hidden;
+    callbackForm.hidden = !(queued && position.kind === 'chat' && position.callbackOffered && !callbackSent);
+    callbackDone.hidden = !(state === 'queued' && callbackSent);
+    if (wasHidden && !callbackForm.hidden) scrollDown();
+  }
+  function setCallbackError(code) {
+    callbackErrorCode = code;
+    callbackError.hidden = !code;
+    callbackError.textContent = code ? errorText(code) : '';
+    if (code) {
+      callbackText.setAttribute('aria-invalid', String(code === 'EMPTY'));
+      callbackText.setAttribute('aria-describedby', 'kefu-callback-error');
+    } else {
+      callbackText.removeAttribute('aria-invalid');
+      callbackText.removeAttribute('aria-describedby');
+    }
+  }
+  async function submitCallback(e) {
+    e.preventDefault();
+    if (callbackBusy) return;
+    const text = callbackText.value.trim();
+    if (!text) {
+      setCallbackError('EMPTY');
+      callbackText.focus();
+      return;
+    }
+    setCallbackError(null);
+    callbackBusy = true;
+    callbackSubmit.disabled = true;
+    callbackSubmit.textContent = t.callbackSending;
+    let r = null;
+    try {
+      r = await actions.callback(text.slice(0, CALLBACK_MAX), callbackTime.value.trim());
+    } catch {
+      r = { ok: false, error: { code: 'default' } };
+    } finally {
+      callbackBusy = false;
+      callbackSubmit.disabled = false;
+      callbackSubmit.textContent = t.callbackSubmit;
+    }
+    if (!r) return setCallbackError('OFFLINE');
+    if (!r.ok) return setCallbackError(r.error?.code ?? 'default');
+    callbackSent = true;
+    callbackText.value = '';
+    callbackTime.value = '';
+    updateQueue();
+    // The form is gone with the keyboard focus in it: move the focus to the confirmation.
+    callbackDone.focus();
+    scrollDown();
   }
 
   let state = null;
@@ -149,14 +256,26 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     /** Reflects the conversation's state: handoff button, end button, rating, the ended note. */
     conversation(c, fresh) {
       if (fresh) messages.divider(c.id);
+      if (c.id !== conversationId) {
+        conversationId = c.id;
+        callbackSent = false;
+        setCallbackError(null);
+      }
       state = c.state;
       updateHandoff();
+      updateQueue();
       endButton.disabled = c.state === 'closed';
       ended.hidden = c.state !== 'closed';
       const over = c.state === 'closed' || c.state === 'queued';
       rating.show(c.rating ? (over ? 'done' : 'none') : over ? 'ask' : 'none');
       if (c.state !== 'bot') typing.hidden = true;
       scrollDown();
+    },
+    /** Where the queued conversation stands (QueuePosition), or null once it no longer waits. */
+    queue(p) {
+      position = p;
+      if (p?.kind === 'callback' && p.conversationId === conversationId) callbackSent = true;
+      updateQueue();
     },
     typing(on) {
       typing.hidden = !on;

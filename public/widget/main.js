@@ -29,6 +29,7 @@ export function mountWidget({ server, locale = 'zh-TW', title = '' }) {
       feedback: (messageId, feedback) => client.rateAnswer(messageId, feedback),
       handoff: () => client.requestHuman(),
       end: () => client.end(),
+      callback: (text, contactTime) => client.requestCallback(text, contactTime),
       rate: async (stars, comment) => (await client.rate(stars, comment))?.ok === true,
       typing: (on) => client.typing(on),
       prefs: (patch) => storage.savePrefs(patch),
@@ -46,6 +47,7 @@ export function mountWidget({ server, locale = 'zh-TW', title = '' }) {
       else if (type === 'failed') panel.failed(data.clientMessageId, data.code);
       else if (type === 'conversation') panel.conversation(data.conversation, data.fresh);
       else if (type === 'typing') panel.typing(data);
+      else if (type === 'queue') panel.queue(data);
       else if (type === 'connection') panel.connection(data === 'online');
     },
   });

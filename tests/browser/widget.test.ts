@@ -167,4 +167,43 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.getByRole('button', { name: '結束對話' }).waitFor();
     await page.close();
   });
+
+  it('with nobody on duty, 轉真人客服 shows the queue line and a call-back form whose message reaches the queue', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/`);
+    const launcher = page.getByRole('button', { name: '開啟線上客服' });
+    const panel = page.getByRole('dialog');
+    await Promise.race([panel.waitFor(), launcher.waitFor()]);
+    if (!(await panel.isVisible())) await launcher.click();
+    // The earlier test left its conversation waiting: end it, so this visit asks for a person afresh.
+    const previous = (await saved(page)).conversationId;
+    if (previous && (await app.service.get(previous)).state !== 'closed') await app.service.close(previous);
+    const handoff = page.getByRole('button', { name: '轉真人客服', exact: true });
+    await poll(() => handoff.isEnabled()).toBe(true);
+    await handoff.click();
+
+    const form = page.getByRole('form', { name: '留言給專員，我們將回電' });
+    await form.waitFor();
+    await page.getByRole('status').filter({ hasText: /目前排在第 1 位，預估等候約 \d+ 分鐘/ }).waitFor();
+    await page.screenshot({ path: '/tmp/widget-callback.png' });
+    const { conversationId } = await saved(page);
+    expect(conversationId).not.toBe(previous);
+    // An empty message is refused inline, without a round trip.
+    await form.getByRole('button', { name: '送出留言' }).click();
+    await form.getByRole('alert').filter({ hasText: '請輸入想詢問的內容。' }).waitFor();
+    // Filled and sent with the keyboard alone.
+    await form.getByRole('textbox', { name: '想詢問的內容' }).fill('請回電說明房貸轉貸');
+    await form.getByRole('textbox', { name: '方便聯絡的時間（選填）' }).fill('平日下午');
+    await form.getByRole('textbox', { name: '方便聯絡的時間（選填）' }).press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByText('已收到您的留言，專員將盡快與您聯繫。').waitFor();
+    await form.waitFor({ state: 'hidden' });
+    expect(await page.locator('.queue-status').isVisible()).toBe(false);
+    const ticket = await app.store.getOpenHandoff(conversationId);
+    expect(ticket).toMatchObject({ kind: 'callback', status: 'queued', callback: { text: '請回電說明房貸轉貸', contactTime: '平日下午' } });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });
