@@ -58,10 +58,14 @@ export function createRouter(opts: RouterOptions): Router {
     thresholds: th,
     route(text, state = { consecutiveFallbacks: 0 }) {
       if (text.length > maxLen) throw new KefuError('KEFU_TEXT_TOO_LONG', [String(maxLen)]);
+      const started = performance.now();
       const normalised = normalise(text);
       // Brains are asked only when the rules before them do not already decide.
-      if (normalised === '' || isHumanRequest(normalised)) return router.decide(text, normalised, null, state);
-      return router.decide(text, normalised, { faq: opts.faq.search(normalised, 5), nlu: opts.nlu.understand(normalised, text, 5) }, state);
+      const reading = normalised === '' || isHumanRequest(normalised) ? null : { faq: opts.faq.search(normalised, 5), nlu: opts.nlu.understand(normalised, text, 5) };
+      const outcome = router.decide(text, normalised, reading, state);
+      // The trace's time is the whole turn through the router, brains included, not the decision alone.
+      outcome.trace.ms = round(performance.now() - started);
+      return outcome;
     },
     decide(text, normalised, reading, state = { consecutiveFallbacks: 0 }) {
       const started = performance.now();

@@ -93,6 +93,21 @@ describe('router', () => {
     expect(r.route('卡丢了', { consecutiveFallbacks: 0, locale: 'zh-CN' }).reply).toBe('答案card.lost，请洽0800-1');
   });
 
+  it('times the whole route in the trace, brains included', () => {
+    const r = createRouter({
+      faq: { faqs: [], search: () => [], toJSON: () => { throw new Error('unused'); } },
+      nlu: {
+        understand: () => {
+          const until = performance.now() + 5;
+          while (performance.now() < until); // a brain that takes at least 5 ms
+          return { candidates: [{ topic: 'card.lost', confidence: 0.9 }], outOfScope: 0, entities: [] };
+        },
+      },
+      topics, thresholds: DEFAULT_THRESHOLDS, brand, locale: 'zh-TW', maxFallbacks: 2,
+    });
+    expect(r.route('卡不見了').trace.ms).toBeGreaterThanOrEqual(5);
+  });
+
   it('falls back on empty input without calling the brains', () => {
     const o = router({}).route('？？！');
     expect(o).toMatchObject({ outcome: 'fallback', topic: null });
