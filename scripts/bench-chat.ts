@@ -817,7 +817,7 @@ async function main(): Promise<void> {
         'latency is client-measured: message:send emitted → acknowledgement carrying the reply',
         'msgs_per_s is from the max phase (closed loop, no think time); p50/p99 from the paced phase at the offered rate',
         'rss is the server process VmHWM, reset when the server was ready, so it is the peak under load',
-        'per turn kefu also pushes 4 events to the conversation room (bot:typing on and off, the customer message, the reply) besides the acknowledgement; the echo server only acknowledges',
+        'per turn kefu pushes the customer message and the reply to the conversation room\'s other sockets (none here: one per conversation) and bot:typing only when an answer takes over 300 ms; the sender gets both in its acknowledgement, as on the echo server',
         'other_cpu_pct is CPU used by the rest of the machine during a phase (other processes on a shared machine)',
       ],
       targets,

@@ -154,9 +154,10 @@ export interface Store extends HandoffStore, AgentStore {
 
   /**
    * Appends a message with the next seq. A customer message whose clientMessageId was already stored in the
-   * conversation is not stored again: the existing one is returned with `duplicate: true`.
+   * conversation is not stored again: the existing one is returned with `duplicate: true`. `conversation` is the
+   * conversation as the append left it (its updatedAt moved), so a caller needs no read after writing.
    */
-  appendMessage(input: NewMessage): Promise<{ message: Message; duplicate: boolean }>;
+  appendMessage(input: NewMessage): Promise<{ message: Message; duplicate: boolean; conversation: Conversation }>;
   getMessage(id: string): Promise<Message | null>;
   /** The bot (or system) reply to a customer message, if one was stored. */
   findReply(conversationId: string, customerMessageId: string): Promise<Message | null>;

@@ -39,6 +39,16 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       expect(list[1]).toMatchObject({ author: 'bot', outcome, quickReplies: [{ topic: 'x.y', title: 'X' }], replyTo: m1.id, feedback: null });
       expect(await store.findReply(c.id, m1.id)).toEqual(list[1]);
       expect(await store.listMessages(c.id, { afterSeq: 1 })).toEqual([list[1]]);
+      // What an append hands back is what is stored, and the conversation as the append left it.
+      expect(list[1]).toEqual(m2);
+    });
+
+    it('hands back the conversation as each append leaves it', async () => {
+      const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
+      const r = await store.appendMessage({ conversationId: c.id, author: 'customer', text: 'hi' });
+      expect(r.conversation).toEqual(await store.getConversation(c.id));
+      expect(r.conversation.updatedAt).toBe(r.message.createdAt);
+      expect(r.conversation).toMatchObject({ id: c.id, state: 'bot', consecutiveFallbacks: 0 });
     });
 
     it('does not store a customer message twice for the same client message id', async () => {
@@ -46,7 +56,7 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       const a = await store.appendMessage({ conversationId: c.id, author: 'customer', text: 'hi', clientMessageId: 'same' });
       const b = await store.appendMessage({ conversationId: c.id, author: 'customer', text: 'hi', clientMessageId: 'same' });
       expect(a.duplicate).toBe(false);
-      expect(b).toEqual({ message: a.message, duplicate: true });
+      expect(b).toEqual({ message: a.message, duplicate: true, conversation: await store.getConversation(c.id) });
       expect(await store.listMessages(c.id)).toHaveLength(1);
       // The same client id in another conversation is another message.
       const other = await store.createConversation({ channel: 'web', customerId: 'v', locale: 'zh-TW' });

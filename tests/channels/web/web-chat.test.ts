@@ -1,4 +1,4 @@
-import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -52,7 +52,7 @@ describe('web chat channel (socket.io /chat)', () => {
   const clients: ClientSocket[] = [];
 
   // A real listening server: http + socket.io + the channel, over the real service on an in-memory store.
-  const serve = async (options: { greet?: boolean } = {}): Promise<void> => {
+  const serve = async (options: { greet?: boolean; typingAfterMs?: number } = {}): Promise<void> => {
     store = openSqliteStore(':memory:');
     calls = [];
     allowed = Infinity;
@@ -63,6 +63,7 @@ describe('web chat channel (socket.io /chat)', () => {
     const config = loadConfig({ overrides: { router: { maxTextLength: 200 } } });
     detach = attachWebChat(ioServer, {
       service, log, verifyToken, issueToken, config, limiter: { take: () => allowed-- > 0 }, ...(options.greet ? { store } : {}),
+      typingAfterMs: options.typingAfterMs,
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/chat`;
@@ -130,16 +131,39 @@ describe('web chat channel (socket.io /chat)', () => {
     expect(JSON.stringify(r)).not.toContain('confidence');
   });
 
-  it('shows the bot typing while it answers, and pushes the turn to the room', async () => {
+  it("pushes the turn to the conversation's other sockets, not back to the one that sent it", async () => {
+    const sender = await open();
+    const { id, token } = await start(sender);
+    const otherTab = await open();
+    await ok(otherTab, 'conversation:resume', { conversationId: id, token });
+    const toSender = collect(sender);
+    const toOther = collect(otherTab);
+    const r = await ok(sender, 'message:send', { conversationId: id, token, text: '繳費', clientMessageId: 'c-1' });
+    expect(r.reply.text).toBe('回覆:繳費');
+    await toOther.until(2);
+    expect(toOther.messages.map((m) => m.author)).toEqual(['customer', 'bot']);
+    // The sender's own turn came in its acknowledgement; a message it did not send still reaches it.
+    await ok(otherTab, 'message:send', { conversationId: id, token, text: '還在嗎', clientMessageId: 'c-2' });
+    await toSender.until(2);
+    expect(toSender.messages.map((m) => m.text)).toEqual(['還在嗎', '回覆:還在嗎']);
+  });
+
+  it('shows the bot typing only while a slow answer is being worked out', async () => {
+    await shutdown();
+    await serve({ typingAfterMs: 20 });
     const socket = await open();
     const { id, token } = await start(socket);
     const typing: boolean[] = [];
     socket.on('bot:typing', (e: { typing: boolean }) => typing.push(e.typing));
-    const pushed = collect(socket);
     await ok(socket, 'message:send', { conversationId: id, token, text: '繳費', clientMessageId: 'c-1' });
-    await pushed.until(2);
-    expect(typing).toEqual([true, false]);
-    expect(pushed.messages.map((m) => m.author)).toEqual(['customer', 'bot']);
+    expect(typing).toEqual([]);
+    const fast = service.handleCustomerMessage.bind(service);
+    service.handleCustomerMessage = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return fast(...args);
+    };
+    await ok(socket, 'message:send', { conversationId: id, token, text: '慢慢來', clientMessageId: 'c-2' });
+    await vi.waitFor(() => expect(typing).toEqual([true, false]));
   });
 
   it('refuses malformed payloads with KEFU_VALIDATION and keeps serving the socket', async () => {
