@@ -172,6 +172,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     limiter: { take: (key) => messageLimiter.take(key).allowed },
     config,
     handoff,
+    // socket.io's default in-memory adapter: every socket of a room is in this process.
+    localRooms: true,
   });
   const detachAgentSocket = attachAgentSocket(io, { accounts, handoff, service, presence, store, log });
 

@@ -63,7 +63,7 @@ describe('web chat channel (socket.io /chat)', () => {
     const config = loadConfig({ overrides: { router: { maxTextLength: 200 } } });
     detach = attachWebChat(ioServer, {
       service, log, verifyToken, issueToken, config, limiter: { take: () => allowed-- > 0 }, ...(options.greet ? { store } : {}),
-      typingAfterMs: options.typingAfterMs,
+      typingAfterMs: options.typingAfterMs, localRooms: true,
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/chat`;
