@@ -3,13 +3,15 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { Server as SocketServer } from 'socket.io';
-import type { Config } from './config.ts';
+import { routingWorkers, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { KefuError } from './errors.ts';
 import type { Router } from './router/router.ts';
 import type { Store } from './store/store.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
-import { startEngine } from './engine.ts';
+import { startEngine, type Engine } from './engine.ts';
+import { serializeModel } from './model/build-model.ts';
+import { createRoutingPool, type RoutingPool } from './routing/routing-pool.ts';
 import { createConversationService, type ConversationService } from './conversation/conversation-service.ts';
 import { createRateLimiter, type RateLimiter } from './conversation/rate-limiter.ts';
 import { createConversationTokens, type ConversationTokens } from './http/conversation-token.ts';
@@ -63,6 +65,8 @@ export interface KefuApp {
   log: Logger;
   /** The router in service, or null while the model loads. */
   router(): Router | null;
+  /** Worker threads routing customer messages now (0: the main thread routes). */
+  routingThreads(): number;
   /** Puts another router in service at once (a newly published model); messages already routing finish on the old one. */
   setRouter(router: Router): void;
   /** Loads the configured pack's model (training it when stale) unless a router is in service; start() calls it. */
@@ -108,11 +112,15 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   const placeHandoff = createHandoffPlacement({
     store, topicDomain, priorityTopics: config.handoff.priorityTopics, sharedDomains: config.handoff.sharedDomains,
   });
+  // Routing threads, when config.router.workers asks for them, serve the router loadModel() built (`pooled`);
+  // a router put in service by setRouter() routes on the main thread, as does any router while the threads load.
+  let pool: RoutingPool | null = null;
+  let pooled: Router | null = null;
   const service = createConversationService({
     store,
     router: () => {
       if (!current) throw new KefuError('KEFU_NOT_READY', ['the model is still loading']);
-      return current;
+      return pool && pooled === current && pool.ready() ? pool : current;
     },
     log,
     defaultLocale: config.locale,
@@ -186,6 +194,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
         pack ??= engine.pack;
         suggest ??= engine.suggest;
         log.info({ pack: engine.pack.name, modelVersion: engine.modelVersion, thresholds: engine.thresholds, thresholdsSource: engine.thresholdsSource }, 'model loaded');
+        startRoutingThreads(engine);
       },
       (err: unknown) => {
         loading = null; // a later call may try again (after the pack is fixed, say)
@@ -193,6 +202,20 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       },
     );
     return loading;
+  };
+
+  // Not awaited: the main thread answers until the threads have the model (about a second), then they take over.
+  const startRoutingThreads = (engine: Engine): void => {
+    const threads = routingWorkers(config);
+    if (threads === 0 || stopping || current !== engine.router) return;
+    pool ??= createRoutingPool({ size: threads, log });
+    pool.load({ config, pack: engine.pack, model: serializeModel(engine.model), thresholds: engine.thresholds }).then(
+      () => {
+        pooled = engine.router;
+        log.info({ threads }, 'routing on worker threads');
+      },
+      (err: unknown) => log.error({ err }, 'routing threads could not load the model; routing on the main thread'),
+    );
   };
 
   let stopped: Promise<void> | null = null;
@@ -212,6 +235,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       // Disconnects browsers; their upgraded connections would otherwise hold the HTTP server open.
       await io.close();
       if (!drained) fastify.server.closeAllConnections();
+      await pool?.close();
       await closed;
       if (ownsStore) await store.close();
       log.info('stopped');
@@ -231,6 +255,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     presence,
     log,
     router: () => current,
+    routingThreads: () => (pool && pooled !== null && pooled === current && pool.ready() ? routingWorkers(config) : 0),
     setRouter(router) {
       current = router;
       log.info('router replaced');

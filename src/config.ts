@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -33,8 +34,13 @@ export const configSchema = z.strictObject({
       /** Fallbacks in a row after which the conversation is handed to a human. */
       maxFallbacks: z.number().int().min(1).max(10).default(2),
       maxTextLength: z.number().int().min(1).max(20_000).default(2000),
+      /**
+       * Worker threads that route customer messages beside the main thread ('auto': one per core beyond the first,
+       * at most 4; 0 routes on the main thread).
+       */
+      workers: z.union([z.literal('auto'), z.number().int().min(0).max(16)]).default('auto'),
     })
-    .default({ thresholds: {}, maxFallbacks: 2, maxTextLength: 2000 }),
+    .default({ thresholds: {}, maxFallbacks: 2, maxTextLength: 2000, workers: 'auto' }),
   brand: z
     .strictObject({
       bot: z.string().min(1).default('小福'),
@@ -118,6 +124,7 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
   KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),
   KEFU_CORS_ORIGINS: (v, c) => (((c.server ??= {}) as Record<string, unknown>).corsOrigins = v.split(',').map((o) => o.trim()).filter(Boolean)),
+  KEFU_ROUTING_WORKERS: (v, c) => (((c.router ??= {}) as Record<string, unknown>).workers = v === 'auto' ? v : Number(v)),
   KEFU_TRUST_PROXY: (v, c) => (((c.server ??= {}) as Record<string, unknown>).trustProxy = v === 'true' || v === '1'),
 };
 
@@ -154,6 +161,12 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     packDir: abs(c.packDir), modelDir: abs(c.modelDir), reportDir: abs(c.reportDir), thresholdsFile: abs(c.thresholdsFile),
     database: { ...c.database, path: c.database.path === ':memory:' ? ':memory:' : abs(c.database.path) },
   });
+}
+
+/** How many routing threads config.router.workers asks for on this machine. */
+export function routingWorkers(config: Config): number {
+  const w = config.router.workers;
+  return w === 'auto' ? Math.min(4, Math.max(0, availableParallelism() - 1)) : w;
 }
 
 /** Thresholds in force: the defaults, then those `npm run evaluate` tuned for this pack, then the config file's. */

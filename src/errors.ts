@@ -61,6 +61,16 @@ export class KefuError extends Error {
   toJSON(): { code: KefuErrorCode; message: string; details: readonly string[] } {
     return { code: this.code, message: this.message, details: this.details };
   }
+
+  /** The error again from its toJSON(), after crossing a thread or process boundary; null when it is not one. */
+  static fromJSON(json: unknown): KefuError | null {
+    const j = json as { code?: unknown; message?: unknown; details?: unknown } | null;
+    if (!j || typeof j.code !== 'string' || !Object.hasOwn(ERRORS, j.code) || typeof j.message !== 'string') return null;
+    const details = Array.isArray(j.details) ? j.details.map(String) : [];
+    const err = new KefuError(j.code as KefuErrorCode, [], { details });
+    err.message = j.message;
+    return err;
+  }
 }
 
 /** True when `e` is a KefuError, optionally with the given code. */

@@ -3,7 +3,7 @@ import type { Handoff, HandoffPlacement, HandoffRequest } from '../domain/handof
 import { DEFAULT_GROUP } from '../domain/agent.ts';
 import type { Locale, Outcome } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
-import type { Router } from '../router/router.ts';
+import type { RouteState } from '../router/router.ts';
 import type { Logger } from '../log.ts';
 import { KefuError } from '../errors.ts';
 import { maskPersonalData } from '../text/mask-personal-data.ts';
@@ -61,10 +61,15 @@ export interface ConversationService {
   drain(): Promise<void>;
 }
 
+/** What a turn needs of a router: an in-process Router, or one on a routing thread (which answers later). */
+export interface TurnRouter {
+  route(text: string, state: RouteState): Outcome | Promise<Outcome>;
+}
+
 export interface ConversationServiceOptions {
   store: Store;
   /** Returns the router in service now; read per message so a newly published model takes effect at once. */
-  router: () => Router;
+  router: () => TurnRouter;
   log: Logger;
   defaultLocale: Locale;
   handoffNotice?: (locale: Locale) => string;
@@ -115,7 +120,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
   async function answer(conversation: Conversation, customer: Message, origin?: string): Promise<{ conversation: Conversation; reply: Message | null }> {
     if (conversation.state !== 'bot') return { conversation, reply: null };
     const started = performance.now();
-    const outcome = opts.router().route(customer.text, { consecutiveFallbacks: conversation.consecutiveFallbacks, locale: conversation.locale });
+    const outcome = await opts.router().route(customer.text, { consecutiveFallbacks: conversation.consecutiveFallbacks, locale: conversation.locale });
     const { message: reply, conversation: afterReply } = await store.appendMessage({
       conversationId: conversation.id, author: 'bot', text: outcome.reply, quickReplies: outcome.options, outcome: storedOutcome(outcome), replyTo: customer.id,
     });

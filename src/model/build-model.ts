@@ -15,7 +15,7 @@ export interface KefuModel {
   nlu: TextClassifier;
 }
 
-interface SerializedModel {
+export interface SerializedModel {
   kind: 'kefu-model';
   version: 1;
   packName: string;

@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Outcome } from '../domain/types.ts';
+import type { Logger } from '../log.ts';
+import type { RouteState } from '../router/router.ts';
+import { KefuError } from '../errors.ts';
+import type { FromRoutingThread, RouteReply, RouteRequest, RouterSpec, ToRoutingThread } from './routing-protocol.ts';
+
+/**
+ * Routers on worker threads. Routing is pure CPU (normalise, two brains, decide) and was a quarter of the chat
+ * server's work per message; on its own thread it runs beside the main thread's sockets and SQLite instead of
+ * between them, on a machine's second core.
+ */
+export interface RoutingPool {
+  /** Builds the router from `spec` on every thread; resolves once all of them route with it. */
+  load(spec: RouterSpec): Promise<void>;
+  /** True once a router is loaded and a thread is up to use it. */
+  ready(): boolean;
+  route(text: string, state: RouteState): Promise<Outcome>;
+  /** Stops the threads; requests still waiting fail with KEFU_NOT_READY. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve(o: Outcome): void;
+  reject(e: Error): void;
+}
+
+interface Thread {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  queue: RouteRequest[];
+  /** The generation of the router this thread has loaded (0: none yet). */
+  loaded: number;
+}
+
+// The worker's entry is TypeScript, like the rest of kefu: the thread registers tsx's loader before importing it
+// (a worker does not inherit the loader hooks of the thread that starts it).
+// Its ESM entry, found through tsx's own exports map: the CommonJS one that require.resolve gives fails to load there.
+const require = createRequire(import.meta.url);
+const TSX_API = (() => {
+  const manifest = require.resolve('tsx/package.json');
+  const exports = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports;
+  return new URL(exports['./esm/api']!.import.default, pathToFileURL(manifest)).href;
+})();
+const ENTRY = new URL('./routing-worker.ts', import.meta.url).href;
+const BOOT = `import(${JSON.stringify(TSX_API)}).then((api) => { api.register(); return import(${JSON.stringify(ENTRY)}); })`;
+
+const notReady = (why: string): KefuError => new KefuError('KEFU_NOT_READY', [why]);
+
+/** Starts `size` routing threads (at least one). */
+export function createRoutingPool(options: { size: number; log: Logger }): RoutingPool {
+  const { log } = options;
+  const size = Math.max(1, options.size);
+  const threads: Thread[] = [];
+  let spec: RouterSpec | null = null;
+  let generation = 0;
+  let nextId = 0;
+  let closing = false;
+  let flushScheduled = false;
+  const loadWaiters = new Map<number, { left: Set<Thread>; resolve(): void; reject(e: Error): void }>();
+
+  const post = (t: Thread, m: ToRoutingThread): void => t.worker.postMessage(m);
+
+  // Queued requests are pending too: rejecting the pending ones covers both.
+  const failAll = (t: Thread, err: Error): void => {
+    for (const p of t.pending.values()) p.reject(err);
+    t.pending.clear();
+    t.queue = [];
+  };
+
+  const settleReply = (t: Thread, r: RouteReply): void => {
+    const p = t.pending.get(r.id);
+    if (!p) return;
+    t.pending.delete(r.id);
+    if ('outcome' in r) p.resolve(r.outcome);
+    else p.reject(KefuError.fromJSON(r.error) ?? new Error(`routing thread: ${r.error.message}`));
+  };
+
+  const spawn = (): Thread => {
+    const worker = new Worker(BOOT, { eval: true, name: 'kefu-routing' });
+    // An idle routing thread must not keep a process alive that has nothing else to do.
+    worker.unref();
+    const t: Thread = { worker, pending: new Map(), queue: [], loaded: 0 };
+    worker.on('message', (m: FromRoutingThread) => {
+      if (m.type === 'routed') {
+        for (const r of m.replies) settleReply(t, r);
+        return;
+      }
+      const waiter = loadWaiters.get(m.generation);
+      if (m.type === 'loaded') {
+        t.loaded = Math.max(t.loaded, m.generation);
+        waiter?.left.delete(t);
+        if (waiter && waiter.left.size === 0) (loadWaiters.delete(m.generation), waiter.resolve());
+      } else {
+        log.error({ generation: m.generation, reason: m.message }, 'routing thread could not load the router');
+        if (waiter) (loadWaiters.delete(m.generation), waiter.reject(new KefuError('KEFU_MODEL_INVALID', [m.message])));
+      }
+    });
+    worker.on('error', (err) => log.error({ err }, 'routing thread failed'));
+    worker.on('exit', (code) => {
+      const at = threads.indexOf(t);
+      if (at >= 0) threads.splice(at, 1);
+      failAll(t, closing ? notReady('the server is stopping') : new Error(`routing thread exited with code ${code}`));
+      for (const [g, w] of loadWaiters) {
+        if (!w.left.has(t)) continue;
+        loadWaiters.delete(g);
+        w.reject(closing ? notReady('the server is stopping') : new KefuError('KEFU_NOT_READY', [`a routing thread exited (code ${code}) before it had the model`]));
+      }
+      // A thread that served and then died (out of memory, a bug) is replaced with the same router, while the others
+      // serve; one that never got as far as a router is not, or a thread that cannot start would restart forever.
+      if (closing || t.loaded === 0) {
+        if (!closing) log.error({ code }, 'routing thread exited before it had the model');
+        return;
+      }
+      log.warn({ code }, 'routing thread exited; starting another');
+      const fresh = spawn();
+      threads.push(fresh);
+      if (spec) post(fresh, { type: 'load', generation, spec });
+    });
+    return t;
+  };
+
+  // Requests made during one turn of the event loop leave together: a message per request cost the main thread
+  // as much as routing itself.
+  const flush = (): void => {
+    flushScheduled = false;
+    for (const t of threads) {
+      if (t.queue.length === 0) continue;
+      const requests = t.queue;
+      t.queue = [];
+      post(t, { type: 'route', requests });
+    }
+  };
+
+  return {
+    load(next) {
+      if (closing) return Promise.reject(notReady('the server is stopping'));
+      while (threads.length < size) threads.push(spawn());
+      spec = next;
+      const g = ++generation;
+      return new Promise<void>((resolve, reject) => {
+        loadWaiters.set(g, { left: new Set(threads), resolve, reject });
+        for (const t of threads) post(t, { type: 'load', generation: g, spec: next });
+      });
+    },
+    ready: () => !closing && threads.some((t) => t.loaded > 0),
+    route(text, state) {
+      if (closing) return Promise.reject(notReady('the server is stopping'));
+      // The least busy thread that has a router; with one thread per spare core that is usually the only one.
+      let best: Thread | null = null;
+      for (const t of threads) if (t.loaded > 0 && (!best || t.pending.size < best.pending.size)) best = t;
+      if (!best) return Promise.reject(notReady('the routing threads are still loading the model'));
+      const t = best;
+      const id = ++nextId;
+      return new Promise<Outcome>((resolve, reject) => {
+        t.pending.set(id, { resolve, reject });
+        t.queue.push({ id, text, state });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    async close() {
+      closing = true;
+      const stopping = threads.slice();
+      for (const t of stopping) failAll(t, notReady('the server is stopping'));
+      await Promise.all(stopping.map((t) => t.worker.terminate()));
+    },
+  };
+}

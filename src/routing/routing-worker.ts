@@ -1,0 +1,44 @@
+// The routing thread: holds a router built from the model the main thread sent, and answers batches of route
+// requests. It never touches the store or a socket; an error in one request is that request's reply.
+import { parentPort } from 'node:worker_threads';
+import { deserializeModel } from '../model/build-model.ts';
+import { routerFor } from '../engine.ts';
+import type { Router } from '../router/router.ts';
+import type { FromRoutingThread, RouteReply, ToRoutingThread } from './routing-protocol.ts';
+
+if (!parentPort) throw new Error('routing-worker.ts runs as a worker thread (see routing-pool.ts)');
+const port = parentPort;
+let router: Router | null = null;
+
+const send = (m: FromRoutingThread): void => port.postMessage(m);
+
+port.on('message', (m: ToRoutingThread) => {
+  if (m.type === 'load') {
+    try {
+      const { config, pack, model, thresholds } = m.spec;
+      // Replaced between two batches: requests already answered used the old router, later ones the new.
+      router = routerFor(config, pack, deserializeModel(model), thresholds);
+      send({ type: 'loaded', generation: m.generation });
+    } catch (err) {
+      send({ type: 'load-failed', generation: m.generation, message: err instanceof Error ? err.message : String(err) });
+    }
+    return;
+  }
+  const replies: RouteReply[] = m.requests.map(({ id, text, state }) => {
+    if (!router) return { id, error: { code: 'KEFU_NOT_READY', message: 'Not ready: no router loaded on the routing thread' } };
+    try {
+      return { id, outcome: router.route(text, state) };
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown; details?: unknown };
+      return {
+        id,
+        error: {
+          code: typeof e.code === 'string' ? e.code : undefined,
+          message: typeof e.message === 'string' ? e.message : String(err),
+          details: Array.isArray(e.details) ? e.details.map(String) : undefined,
+        },
+      };
+    }
+  });
+  send({ type: 'routed', replies });
+});

@@ -1,0 +1,56 @@
+import { describe, it, expect, afterAll, beforeAll, vi } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createApp, type KefuApp } from '../../src/app.ts';
+import { scriptedRouter, startConversation, testConfig } from '../http/test-app.ts';
+
+// The real engine on the mini pack, routed on a worker thread once the thread has the model.
+describe('routing on worker threads', () => {
+  let dir: string;
+  const apps: KefuApp[] = [];
+  const appWith = async (workers: number): Promise<KefuApp> => {
+    const app = await createApp(
+      testConfig({ packDir: 'tests/fixtures/packs/mini', modelDir: join(dir, 'models'), thresholdsFile: join(dir, 'thresholds.json'), router: { workers } }),
+      { log: pino({ level: 'silent' }) },
+    );
+    apps.push(app);
+    await app.loadModel();
+    return app;
+  };
+  const ask = async (app: KefuApp, text: string) => {
+    const c = await startConversation(app);
+    const res = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text } });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json().reply as { text: string; outcome: { outcome: string; topic: string | null } };
+  };
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kefu-routing-threads-'));
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers on the main thread while the thread loads, then on the thread, the same way', async () => {
+    const app = await appWith(1);
+    const before = await ask(app, '信用卡遺失了要怎麼掛失');
+    await vi.waitFor(() => expect(app.routingThreads()).toBe(1), { timeout: 30_000, interval: 50 });
+    const after = await ask(app, '信用卡遺失了要怎麼掛失');
+    expect(after).toMatchObject({ text: before.text, outcome: { outcome: 'answer', topic: 'card.lost' } });
+    expect((await ask(app, '我要找真人')).outcome).toMatchObject({ outcome: 'handoff', topic: 'human.agent' });
+  });
+
+  it('routes on the main thread a router put in service by hand, and with workers: 0', async () => {
+    const threaded = await appWith(1);
+    await vi.waitFor(() => expect(threaded.routingThreads()).toBe(1), { timeout: 30_000, interval: 50 });
+    threaded.setRouter(scriptedRouter());
+    expect(threaded.routingThreads()).toBe(0);
+    expect((await ask(threaded, '信用卡遺失了要怎麼掛失')).text).toBe('回覆:信用卡遺失了要怎麼掛失');
+
+    const single = await appWith(0);
+    expect(single.routingThreads()).toBe(0);
+    expect((await ask(single, '信用卡遺失了要怎麼掛失')).outcome.topic).toBe('card.lost');
+  });
+});
