@@ -72,8 +72,10 @@ export const configSchema = z.strictObject({
       kind: z.literal('sqlite').default('sqlite'),
       /** SQLite file; its folder survives restarts. */
       path: z.string().min(1).default('data/kefu.sqlite'),
+      /** SQLite on a thread of its own, off the thread that serves sockets ('auto': when there is a second core). */
+      thread: z.union([z.literal('auto'), z.boolean()]).default('auto'),
     })
-    .default({ kind: 'sqlite', path: 'data/kefu.sqlite' }),
+    .default({ kind: 'sqlite', path: 'data/kefu.sqlite', thread: 'auto' }),
   rateLimit: z
     .strictObject({
       /** Requests per IP per minute across the REST API. */
@@ -121,6 +123,7 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_PORT: (v, c) => (((c.server ??= {}) as Record<string, unknown>).port = Number(v)),
   PORT: (v, c) => (((c.server ??= {}) as Record<string, unknown>).port ??= Number(v)),
   KEFU_DB_PATH: (v, c) => (((c.database ??= {}) as Record<string, unknown>).path = v),
+  KEFU_DB_THREAD: (v, c) => (((c.database ??= {}) as Record<string, unknown>).thread = v === 'auto' ? v : v === 'true' || v === '1'),
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
   KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),
   KEFU_CORS_ORIGINS: (v, c) => (((c.server ??= {}) as Record<string, unknown>).corsOrigins = v.split(',').map((o) => o.trim()).filter(Boolean)),
@@ -161,6 +164,12 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     packDir: abs(c.packDir), modelDir: abs(c.modelDir), reportDir: abs(c.reportDir), thresholdsFile: abs(c.thresholdsFile),
     database: { ...c.database, path: c.database.path === ':memory:' ? ':memory:' : abs(c.database.path) },
   });
+}
+
+/** Whether the SQLite store runs on a thread of its own on this machine. */
+export function storeOnThread(config: Config): boolean {
+  const t = config.database.thread;
+  return t === 'auto' ? availableParallelism() > 1 : t;
 }
 
 /** How many routing threads config.router.workers asks for on this machine. */

@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Outcome } from '../domain/types.ts';
 import type { Logger } from '../log.ts';
 import type { RouteState } from '../router/router.ts';
 import { KefuError } from '../errors.ts';
+import { startTsWorker } from '../workers/ts-worker.ts';
 import type { FromRoutingThread, RouteReply, RouteRequest, RouterSpec, ToRoutingThread } from './routing-protocol.ts';
 
 /**
@@ -36,17 +34,7 @@ interface Thread {
   loaded: number;
 }
 
-// The worker's entry is TypeScript, like the rest of kefu: the thread registers tsx's loader before importing it
-// (a worker does not inherit the loader hooks of the thread that starts it).
-// Its ESM entry, found through tsx's own exports map: the CommonJS one that require.resolve gives fails to load there.
-const require = createRequire(import.meta.url);
-const TSX_API = (() => {
-  const manifest = require.resolve('tsx/package.json');
-  const exports = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports;
-  return new URL(exports['./esm/api']!.import.default, pathToFileURL(manifest)).href;
-})();
-const ENTRY = new URL('./routing-worker.ts', import.meta.url).href;
-const BOOT = `import(${JSON.stringify(TSX_API)}).then((api) => { api.register(); return import(${JSON.stringify(ENTRY)}); })`;
+const ENTRY = new URL('./routing-worker.ts', import.meta.url);
 
 const notReady = (why: string): KefuError => new KefuError('KEFU_NOT_READY', [why]);
 
@@ -80,7 +68,7 @@ export function createRoutingPool(options: { size: number; log: Logger }): Routi
   };
 
   const spawn = (): Thread => {
-    const worker = new Worker(BOOT, { eval: true, name: 'kefu-routing' });
+    const worker = startTsWorker(ENTRY, { name: 'kefu-routing' });
     // An idle routing thread must not keep a process alive that has nothing else to do.
     worker.unref();
     const t: Thread = { worker, pending: new Map(), queue: [], loaded: 0 };

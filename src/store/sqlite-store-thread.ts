@@ -1,0 +1,63 @@
+// The store's own thread: opens the SQLite store and runs the calls the main thread sends, in the order they
+// arrive (each call is async and joins the open group commit, as on the main thread). See sqlite-threaded-store.ts.
+import { parentPort, workerData } from 'node:worker_threads';
+import { isKefuError } from '../errors.ts';
+import { openSqliteStore } from './sqlite-store.ts';
+import type { Store } from './store.ts';
+import type { CallResult, FromStoreThread, StoreCall, ToStoreThread } from './sqlite-thread-protocol.ts';
+
+if (!parentPort) throw new Error('sqlite-store-thread.ts runs as a worker thread (see sqlite-threaded-store.ts)');
+const port = parentPort;
+const send = (m: FromStoreThread): void => port.postMessage(m);
+
+const errorOf = (err: unknown): NonNullable<CallResult['error']> => {
+  if (isKefuError(err)) return { kefu: err.toJSON(), message: err.message };
+  const e = err as { name?: unknown; message?: unknown; code?: unknown };
+  return { message: typeof e?.message === 'string' ? e.message : String(err), name: typeof e?.name === 'string' ? e.name : 'Error', code: typeof e?.code === 'string' ? e.code : undefined };
+};
+
+let opened: Store | null = null;
+try {
+  opened = openSqliteStore((workerData as { path: string }).path);
+} catch (err) {
+  // Reported as a message, not thrown: a thrown SqliteError reaches the main thread without its message.
+  send({ type: 'open-failed', error: errorOf(err) });
+  port.close();
+}
+if (opened) serve(opened);
+
+function serve(store: Store): void {
+  const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  for (const [name, value] of Object.entries(store)) {
+    if (typeof value === 'function') methods.set(name, value as (...args: unknown[]) => Promise<unknown>);
+  }
+  send({ type: 'opened', kind: store.kind, methods: [...methods.keys()] });
+
+  // Results that settle in one turn of the event loop go back in one message.
+  let results: CallResult[] = [];
+  const flush = (): void => {
+    const out = results;
+    results = [];
+    send({ type: 'results', results: out });
+  };
+  const settle = (r: CallResult): void => {
+    if (results.length === 0) setImmediate(flush);
+    results.push(r);
+  };
+
+  const run = ({ id, method, args }: StoreCall): void => {
+    const fn = methods.get(method);
+    if (!fn) return settle({ id, error: { message: `no store method ${method}`, name: 'TypeError' } });
+    let p: Promise<unknown>;
+    try {
+      p = Promise.resolve(fn(...args));
+    } catch (err) {
+      return settle({ id, error: errorOf(err) });
+    }
+    p.then((value) => settle({ id, value }), (err: unknown) => settle({ id, error: errorOf(err) }));
+  };
+
+  port.on('message', (m: ToStoreThread) => {
+    for (const call of m.calls) run(call);
+  });
+}

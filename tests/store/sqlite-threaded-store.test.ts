@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { openSqliteStoreOnThread } from '../../src/store/sqlite-threaded-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { storeContract } from './store-contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'kefu-sqlite-thread-'));
+const log = pino({ level: 'silent' });
+let n = 0;
+let current = '';
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// The same contract as the SQLite store in this thread: the thread must change nothing a caller can see.
+storeContract(
+  'sqlite on its own thread',
+  async () => openSqliteStoreOnThread((current = join(dir, `db-${++n}`, 'kefu.sqlite')), { log }),
+  async () => openSqliteStoreOnThread(current, { log }),
+);
+
+describe('sqlite store on its own thread', () => {
+  it('refuses to open what is not a database, with the reason', async () => {
+    const path = join(dir, 'not-a-db');
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    mkdirSync(path);
+    writeFileSync(join(path, 'kefu.sqlite'), 'this is not SQLite '.repeat(100));
+    await expect(openSqliteStoreOnThread(join(path, 'kefu.sqlite'), { log })).rejects.toThrow(/not a database/);
+  });
+
+  it('keeps what it acknowledged for the next process, and refuses calls once closed', async () => {
+    const path = join(dir, 'handover', 'kefu.sqlite');
+    const threaded = await openSqliteStoreOnThread(path, { log });
+    const c = await threaded.createConversation({ channel: 'web', customerId: 'u1', locale: 'zh-TW' });
+    await threaded.appendMessage({ conversationId: c.id, author: 'customer', text: '卡不見了', clientMessageId: 'x' });
+    await threaded.close();
+    await expect(threaded.getConversation(c.id)).rejects.toMatchObject({ code: 'KEFU_STORE_FAILED' });
+    const direct = openSqliteStore(path);
+    expect((await direct.listMessages(c.id)).map((m) => m.text)).toEqual(['卡不見了']);
+    await direct.close();
+  });
+
+  it("gives back the store's coded errors as they are", async () => {
+    const threaded = await openSqliteStoreOnThread(join(dir, 'errors', 'kefu.sqlite'), { log });
+    await expect(threaded.appendMessage({ conversationId: 'nope', author: 'customer', text: 'x' })).rejects.toMatchObject({
+      name: 'KefuError', code: 'KEFU_CONVERSATION_NOT_FOUND', status: 404,
+    });
+    await threaded.close();
+  });
+});
