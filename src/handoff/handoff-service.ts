@@ -177,16 +177,17 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     if (!c) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
     return c;
   };
-  const agentName = async (agentId: string | null): Promise<string> => {
-    if (!agentId) return 'another agent';
-    return (await store.getAgent(agentId))?.displayName ?? 'another agent';
+  const knownName = async (agentId: string | null): Promise<string | null> => (agentId ? ((await store.getAgent(agentId))?.displayName ?? null) : null);
+  const agentName = async (agentId: string | null): Promise<string> => (await knownName(agentId)) ?? 'another agent';
+  // The loser of a claim is told who won: in the message for people, and as facts for the console to act on
+  // (a client should never have to parse a name out of a sentence).
+  const alreadyClaimed = async (conversationId: string, ownerAgentId: string | null, cause?: unknown): Promise<KefuError> => {
+    const ownerName = await knownName(ownerAgentId);
+    return new KefuError('KEFU_ALREADY_CLAIMED', [conversationId, ownerName ?? 'another agent'], { cause, facts: { ownerAgentId, ownerName } });
   };
-  // The store names the winner by id; the loser is told who it was.
+  // The store names the winner by id only.
   const claimLost = (conversationId: string) => async (e: unknown): Promise<never> => {
-    if (isKefuError(e, 'KEFU_ALREADY_CLAIMED')) {
-      const open = await store.getOpenHandoff(conversationId);
-      throw new KefuError('KEFU_ALREADY_CLAIMED', [conversationId, await agentName(open?.agentId ?? null)], { cause: e });
-    }
+    if (isKefuError(e, 'KEFU_ALREADY_CLAIMED')) throw await alreadyClaimed(conversationId, (await store.getOpenHandoff(conversationId))?.agentId ?? null, e);
     throw e;
   };
   /**
@@ -416,7 +417,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
         const open = await store.getOpenHandoff(conversationId);
         if (conversation.state === 'agent' && open) {
           if (open.agentId === agent.id) return { conversation, handoff: open }; // a retry of a claim that won
-          throw new KefuError('KEFU_ALREADY_CLAIMED', [conversationId, await agentName(open.agentId)]);
+          throw await alreadyClaimed(conversationId, open.agentId);
         }
         let r: HandoffResult;
         if (conversation.state === 'bot') {

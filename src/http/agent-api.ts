@@ -7,7 +7,7 @@ import type { AgentAccounts } from '../handoff/agent-accounts.ts';
 import type { HandoffService } from '../handoff/handoff-service.ts';
 import { requireRole, signedInAgent } from './agent-auth.ts';
 import {
-  agentMessageSchema, conversationDetailSchema, directorySchema, dispositionSchema, handoffResultSchema, liveConversationSchema, noteSchema,
+  agentMessageSchema, claimConflictSchema, conversationDetailSchema, directorySchema, dispositionSchema, handoffResultSchema, liveConversationSchema, noteSchema,
   queueItemSchema, suggestionSchema,
 } from './agent-schemas.ts';
 import { CONSOLE_SECURITY } from './auth-api.ts';
@@ -64,8 +64,8 @@ export const agentApi: FastifyPluginAsync<AgentApiOptions> = async (fastify, { a
   app.post('/conversations/:id/claim', {
     schema: {
       ...common, summary: 'Take the conversation (from the queue, or pull it from the bot)',
-      description: 'Exactly one agent wins; the others get 409 KEFU_ALREADY_CLAIMED naming the winner. Claiming again what you already hold returns it.',
-      params: idParams, response: { 200: handoffResultSchema, ...errorResponses },
+      description: 'Exactly one agent wins; the others get 409 KEFU_ALREADY_CLAIMED naming the winner in its message and in `details: { ownerAgentId, ownerName }`. Claiming again what you already hold returns it.',
+      params: idParams, response: { 200: handoffResultSchema, ...errorResponses, 409: claimConflictSchema },
     },
   }, async (req) => handoff.claim(signedInAgent(req), req.params.id));
 

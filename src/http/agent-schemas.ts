@@ -3,7 +3,7 @@ import { AGENT_ROLES } from '../domain/agent.ts';
 import { CONVERSATION_STATES } from '../domain/conversation.ts';
 import { DISPOSITIONS } from '../domain/handoff.ts';
 import { LOCALES } from '../domain/types.ts';
-import { apiSchemas, described } from './schemas.ts';
+import { apiSchemas, described, errorBodySchema } from './schemas.ts';
 
 // The console's view of kefu's domain: unlike the customer's, it shows everything (traces, fallback counts, notes).
 
@@ -193,3 +193,20 @@ export const directorySchema = z.object({
 });
 
 export const dispositionSchema = z.enum(DISPOSITIONS);
+
+/** A lost claim (409 KEFU_ALREADY_CLAIMED): who holds the conversation now, by id and by name, besides the message. */
+export const alreadyClaimedSchema = z
+  .object({
+    error: z.object({
+      code: z.literal('KEFU_ALREADY_CLAIMED'),
+      message: described(z.string(), 'Conversation … is already taken by 小美'),
+      details: z.object({
+        ownerAgentId: described(z.string().nullable(), 'The agent holding it (null when the store could not tell)'),
+        ownerName: described(z.string().nullable(), 'Their display name'),
+      }),
+    }),
+  })
+  .register(apiSchemas, { id: 'AlreadyClaimedError' });
+
+/** 409 of a claim: the conversation is taken (with its holder), or closed, or in no state to be claimed. */
+export const claimConflictSchema = z.union([alreadyClaimedSchema, errorBodySchema]);

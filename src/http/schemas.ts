@@ -24,7 +24,10 @@ export const errorBodySchema = z
     error: z.object({
       code: described(z.string(), 'Stable KEFU_* code to match on'),
       message: z.string(),
-      details: z.array(z.string()),
+      details: described(
+        z.union([z.array(z.string()), z.record(z.string(), z.string().nullable())]),
+        'Usually a list of problems (one per invalid field). A few codes carry named facts instead: 409 KEFU_ALREADY_CLAIMED has { ownerAgentId, ownerName } (who holds the conversation; null when unknown).',
+      ),
     }),
   })
   .register(apiSchemas, { id: 'Error', description: 'Every 4xx and 5xx answer has this shape.' });

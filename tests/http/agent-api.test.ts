@@ -148,7 +148,10 @@ describe('agent console API', () => {
       expect(lost).toHaveLength(9);
       for (const r of lost) {
         expect(r.status).toBe(409);
-        expect(r.body.error).toMatchObject({ code: 'KEFU_ALREADY_CLAIMED', message: expect.stringContaining(winner.displayName) });
+        // The winner is named for people in the message, and for the console as facts it can act on.
+        expect(r.body.error).toEqual({
+          code: 'KEFU_ALREADY_CLAIMED', message: expect.stringContaining(winner.displayName), details: { ownerAgentId: winner.id, ownerName: winner.displayName },
+        });
       }
       expect((await app.store.listHandoffs(c.id)).map((h) => [h.status, h.agentId])).toEqual([['claimed', winner.id]]);
       // The winner claiming again (a retry) gets the same answer rather than an error.
