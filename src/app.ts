@@ -42,7 +42,7 @@ export interface AppDeps {
   log?: Logger;
   /** The pack whose topic domains pick handoff queue groups, when a router is handed in (the loaded model brings its own). */
   pack?: Pack;
-  /** Suggested replies for the agent console, when a router is handed in (the loaded model brings its own). */
+  /** Suggested replies for the agent console while the router in service has none of its own (a scripted one). */
   suggest?: SuggestReplies;
 }
 
@@ -63,7 +63,10 @@ export interface KefuApp {
   log: Logger;
   /** The router in service, or null while the model loads. */
   router(): Router | null;
-  /** Puts another router in service at once (a newly published model); messages already routing finish on the old one. */
+  /**
+   * Puts another router in service at once (a newly published model); messages already routing finish on the old one.
+   * Suggested replies follow it (its own FAQ brain).
+   */
   setRouter(router: Router): void;
   /** Loads the configured pack's model (training it when stale) unless a router is in service; start() calls it. */
   loadModel(): Promise<void>;
@@ -97,7 +100,6 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
 
   let current: Router | null = deps.router ?? null;
   let pack: Pack | null = deps.pack ?? null;
-  let suggest: SuggestReplies | null = deps.suggest ?? null;
   let topicDomains: { pack: Pack; domains: Map<string, string> } | null = null;
   // Topic → pack domain, rebuilt when another pack comes into service.
   const topicDomain = (topic: string): string | null => {
@@ -121,7 +123,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   const presence = createAgentPresence();
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
   const handoff = createHandoffService({
-    store, service, presence, log, config, placeHandoff, suggest: () => suggest,
+    // Read from the router in service at each request: a model put in service later suggests from its own FAQ brain.
+    store, service, presence, log, config, placeHandoff, suggest: () => current?.suggest ?? deps.suggest ?? null,
     knownGroups: () => (pack ? pack.domains.filter((d) => !config.handoff.sharedDomains.includes(d)) : []),
   });
   const messageLimiter = createRateLimiter({ perMinute: config.rateLimit.perConversationPerMinute });
@@ -182,7 +185,6 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       (engine) => {
         current ??= engine.router;
         pack ??= engine.pack;
-        suggest ??= engine.suggest;
         log.info({ pack: engine.pack.name, modelVersion: engine.modelVersion, thresholds: engine.thresholds, thresholdsSource: engine.thresholdsSource }, 'model loaded');
       },
       (err: unknown) => {
