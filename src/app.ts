@@ -176,7 +176,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     config,
     handoff,
   });
-  const detachAgentSocket = attachAgentSocket(io, { accounts, handoff, service, presence, store, log });
+  const detachAgentSocket = attachAgentSocket(io, { accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength });
 
   let loading: Promise<void> | null = null;
   const loadModel = (): Promise<void> => {

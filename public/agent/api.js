@@ -35,6 +35,9 @@ async function call(method, path, body) {
 
 const conv = (id) => `/agent/conversations/${encodeURIComponent(id)}`;
 
+/** A fresh id for an outgoing message (getRandomValues: unlike randomUUID it works on a plain-http intranet host too). */
+export const newMessageId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+
 /** Every call the console makes. */
 export const api = {
   me: () => call('GET', '/auth/me'),
@@ -46,7 +49,7 @@ export const api = {
   detail: (id) => call('GET', conv(id)),
   claim: (id) => call('POST', `${conv(id)}/claim`),
   suggestions: (id, k = 3) => call('GET', `${conv(id)}/suggestions?k=${k}`),
-  send: (id, text) => call('POST', `${conv(id)}/messages`, { text }),
+  send: (id, text, clientMessageId) => call('POST', `${conv(id)}/messages`, { text, clientMessageId }),
   note: (id, text) => call('POST', `${conv(id)}/notes`, { text }),
   transfer: (id, to) => call('POST', `${conv(id)}/transfer`, to),
   returnToBot: (id) => call('POST', `${conv(id)}/return`),

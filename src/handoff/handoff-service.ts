@@ -40,10 +40,13 @@ export interface LiveConversation {
   messageCount: number;
 }
 
-/** A message as agents see it: everything stored, and for agent messages who wrote it. */
-export interface AgentMessage extends Message {
-  agentId: string | null;
-  agentName: string | null;
+/** A message as agents see it: everything stored, for agent messages who wrote it. */
+export type AgentMessage = Message;
+
+/** An agent's message as sent; `duplicate` when it was a retry of one already stored (nothing was sent again). */
+export interface SentMessage {
+  message: Message;
+  duplicate: boolean;
 }
 
 export interface AgentNote extends ConversationNote {
@@ -100,7 +103,11 @@ export interface HandoffService {
   detail(agent: Agent, conversationId: string): Promise<ConversationDetail>;
   /** Takes a conversation: from the queue (claim) or from the bot (pull). Exactly one agent wins; the others get KEFU_ALREADY_CLAIMED. */
   claim(agent: Agent, conversationId: string): Promise<HandoffResult>;
-  sendMessage(agent: Agent, conversationId: string, text: string): Promise<Message>;
+  /**
+   * The holder writes to the customer. With a clientMessageId a retry is stored and pushed once: it returns the stored
+   * message (duplicate), even when the conversation has moved on since the first attempt went through.
+   */
+  sendMessage(agent: Agent, conversationId: string, input: { text: string; clientMessageId?: string | null }): Promise<SentMessage>;
   addNote(agent: Agent, conversationId: string, text: string): Promise<AgentNote>;
   transfer(agent: Agent, conversationId: string, to: { group?: string; agentId?: string; note?: string }): Promise<HandoffResult>;
   returnToBot(agent: Agent, conversationId: string): Promise<HandoffResult>;
@@ -385,20 +392,9 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       ]);
       const names = new Map(agents.map((a) => [a.id, a.displayName]));
       const t = now();
-      // An agent message belongs to the episode held when it was written: the latest claim at or before it.
-      const held = handoffs.filter((h) => h.claimedAt && h.agentId);
-      const writer = (m: Message): string | null => {
-        if (m.author !== 'agent') return null;
-        let best: Handoff | null = null;
-        for (const h of held) if (h.claimedAt! <= m.createdAt && (!h.endedAt || m.createdAt <= h.endedAt)) best = h;
-        return best?.agentId ?? null;
-      };
       return {
         conversation,
-        messages: messages.map((m) => {
-          const agentId = writer(m);
-          return { ...m, agentId, agentName: agentId ? (names.get(agentId) ?? null) : null };
-        }),
+        messages,
         notes: notes.map((n) => ({ ...n, agentName: names.get(n.agentId) ?? n.agentId })),
         handoffs: handoffs.map((h) => ({ ...h, timers: handoffTimers(h, t), agentName: h.agentId ? (names.get(h.agentId) ?? null) : null })),
         customer: {
@@ -438,12 +434,18 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       });
     },
 
-    async sendMessage(agent, conversationId, text) {
+    async sendMessage(agent, conversationId, { text, clientMessageId }) {
       requireConsole(agent);
+      if (clientMessageId) {
+        // Looked up before the holder check: a retry whose first attempt went through is answered with what was
+        // sent, not refused because the conversation was transferred or closed in between.
+        const prior = await store.findMessageByClientId(conversationId, clientMessageId);
+        if (prior && prior.author === 'agent' && prior.agentId === agent.id) return { message: prior, duplicate: true };
+      }
       const { handoff } = await heldBy(agent, conversationId, 'reply', false);
-      const { message } = await service.postMessage(conversationId, { author: 'agent', text });
-      if (!handoff.firstReplyAt) await store.markFirstReply(handoff.id);
-      return message;
+      const { message, duplicate } = await service.postMessage(conversationId, { author: 'agent', text, clientMessageId, agent });
+      if (!duplicate && !handoff.firstReplyAt) await store.markFirstReply(handoff.id);
+      return { message, duplicate };
     },
 
     async addNote(agent, conversationId, text) {

@@ -58,6 +58,8 @@ export const agentConversationSchema = z
     closedAt: z.string().nullable(),
     consecutiveFallbacks: z.number().int(),
     rating: z.object({ stars: z.number().int(), comment: z.string().nullable(), at: z.string() }).nullable(),
+    agentId: described(z.string().nullable(), 'While state is agent: who holds it'),
+    agentName: z.string().nullable(),
   })
   .register(apiSchemas, { id: 'AgentConversation' });
 
@@ -70,17 +72,14 @@ export const agentMessageSchema = z
     text: z.string(),
     quickReplies: z.array(z.object({ topic: z.string(), title: z.string() })),
     outcome: described(storedOutcomeSchema.nullable(), "On bot turns: the router's decision with its full trace"),
-    clientMessageId: z.string().nullable(),
+    clientMessageId: described(z.string().nullable(), "The sender's own id for a customer or agent message (a retry with it is stored once)"),
     replyTo: z.string().nullable(),
     feedback: z.enum(['up', 'down']).nullable(),
+    agentId: described(z.string().nullable(), 'On agent messages: who wrote it'),
+    agentName: described(z.string().nullable(), 'On agent messages: their display name, as the customer was shown it'),
     createdAt: z.string(),
   })
   .register(apiSchemas, { id: 'AgentMessage' });
-
-export const attributedMessageSchema = agentMessageSchema.extend({
-  agentId: described(z.string().nullable(), 'On agent messages: who wrote it'),
-  agentName: z.string().nullable(),
-});
 
 export const handoffSchema = z
   .object({
@@ -149,7 +148,7 @@ export const customerProfileSchema = z.object({
 export const conversationDetailSchema = z
   .object({
     conversation: agentConversationSchema,
-    messages: z.array(attributedMessageSchema),
+    messages: z.array(agentMessageSchema),
     notes: described(z.array(noteSchema), 'Internal notes: never shown to the customer'),
     handoffs: described(z.array(handoffSchema.extend({ timers: timersSchema, agentName: z.string().nullable() })), 'Every handoff episode, oldest first, with its timers'),
     customer: z.object({

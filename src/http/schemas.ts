@@ -45,6 +45,7 @@ export const conversationSchema = z
     updatedAt: z.string(),
     closedAt: z.string().nullable(),
     rating: ratingSchema.nullable(),
+    agentName: described(z.string().nullable(), 'While state is agent: the display name of the agent serving the customer; null otherwise'),
   })
   .register(apiSchemas, { id: 'Conversation' });
 export type PublicConversation = z.output<typeof conversationSchema>;
@@ -70,6 +71,7 @@ export const messageSchema = z
     clientMessageId: z.string().nullable(),
     replyTo: z.string().nullable(),
     feedback: z.enum(['up', 'down']).nullable(),
+    agentName: described(z.string().nullable(), 'On agent messages: the display name of the agent who wrote it (show as "王小明：…")'),
     createdAt: z.string(),
   })
   .register(apiSchemas, { id: 'Message' });

@@ -51,6 +51,8 @@ const QUEUE_ORDER = `ORDER BY priority DESC, CASE kind WHEN 'chat' THEN 0 ELSE 1
 
 export interface SqliteHandoffDeps {
   now: () => string;
+  /** The SELECT that reads conversations with their holder (alias c). */
+  conversationSelect: string;
   toConversation: (row: ConversationRow) => Conversation;
   toMessage: (row: MessageRow) => Message;
 }
@@ -59,7 +61,7 @@ export interface SqliteHandoffDeps {
 export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDeps): HandoffStore & AgentStore {
   const { now } = deps;
   const q = {
-    getConv: db.prepare('SELECT * FROM conversations WHERE id = ?'),
+    getConv: db.prepare(`${deps.conversationSelect} WHERE c.id = ?`),
     convToQueued: db.prepare(`UPDATE conversations SET state = 'queued', consecutive_fallbacks = 0, updated_at = @now WHERE id = @id AND state = 'bot'`),
     convBotToAgent: db.prepare(`UPDATE conversations SET state = 'agent', consecutive_fallbacks = 0, updated_at = @now WHERE id = @id AND state = 'bot'`),
     convQueuedToAgent: db.prepare(`UPDATE conversations SET state = 'agent', updated_at = @now WHERE id = @id AND state = 'queued'`),
@@ -87,7 +89,7 @@ export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDep
         AVG(CASE WHEN trigger != 'pull' THEN (julianday(claimed_at) - julianday(queued_at)) * 86400 END) AS wait,
         AVG(CASE WHEN ended_at IS NOT NULL THEN (julianday(ended_at) - julianday(claimed_at)) * 86400 END) AS handling
       FROM (SELECT * FROM handoffs WHERE queue_group = @group AND claimed_at IS NOT NULL AND claimed_at >= @since ORDER BY claimed_at DESC LIMIT @limit)`),
-    byState: db.prepare('SELECT * FROM conversations WHERE state = @state AND updated_at >= @after ORDER BY updated_at DESC, id LIMIT @limit'),
+    byState: db.prepare(`${deps.conversationSelect} WHERE c.state = @state AND c.updated_at >= @after ORDER BY c.updated_at DESC, c.id LIMIT @limit`),
     latest: db.prepare('SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
     insertNote: db.prepare('INSERT INTO conversation_notes (id, conversation_id, agent_id, text, created_at) VALUES (@id, @conversationId, @agentId, @text, @now)'),
     getNote: db.prepare('SELECT * FROM conversation_notes WHERE id = ?'),

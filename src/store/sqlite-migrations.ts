@@ -116,4 +116,21 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
         SELECT lower(hex(randomblob(16))), id, 'chat', 'router', NULL, 'default', 0, 'queued', updated_at FROM conversations WHERE state = 'queued';
     `,
   },
+  {
+    version: 3,
+    name: 'agent messages say who wrote them',
+    sql: `
+      -- The agent who wrote an agent message, and their display name as the customer was shown it.
+      ALTER TABLE messages ADD COLUMN agent_id TEXT REFERENCES agents(id);
+      ALTER TABLE messages ADD COLUMN agent_name TEXT;
+      -- Earlier agent messages belong to the episode held when they were written: the latest claim at or before them.
+      UPDATE messages SET agent_id = (
+        SELECT h.agent_id FROM handoffs h
+        WHERE h.conversation_id = messages.conversation_id AND h.agent_id IS NOT NULL AND h.claimed_at IS NOT NULL
+          AND h.claimed_at <= messages.created_at AND (h.ended_at IS NULL OR messages.created_at <= h.ended_at)
+        ORDER BY h.claimed_at DESC, h.rowid DESC LIMIT 1)
+      WHERE author = 'agent';
+      UPDATE messages SET agent_name = (SELECT display_name FROM agents WHERE agents.id = messages.agent_id) WHERE agent_id IS NOT NULL;
+    `,
+  },
 ];

@@ -19,6 +19,8 @@ export interface NewMessage {
   outcome?: StoredOutcome | null;
   clientMessageId?: string | null;
   replyTo?: string | null;
+  /** The writer of an agent message. */
+  agent?: { id: string; displayName: string } | null;
 }
 
 export type ConversationPatch = Partial<Pick<Conversation, 'state' | 'locale' | 'consecutiveFallbacks'>>;
@@ -153,11 +155,13 @@ export interface Store extends HandoffStore, AgentStore {
   countConversationsByState(): Promise<Record<ConversationState, number>>;
 
   /**
-   * Appends a message with the next seq. A customer message whose clientMessageId was already stored in the
-   * conversation is not stored again: the existing one is returned with `duplicate: true`.
+   * Appends a message with the next seq. A message whose clientMessageId was already stored in the conversation is
+   * not stored again: the existing one is returned with `duplicate: true` (whoever wrote it; the caller checks).
    */
   appendMessage(input: NewMessage): Promise<{ message: Message; duplicate: boolean }>;
   getMessage(id: string): Promise<Message | null>;
+  /** The message of a conversation stored under a client's message id, if any. */
+  findMessageByClientId(conversationId: string, clientMessageId: string): Promise<Message | null>;
   /** The bot (or system) reply to a customer message, if one was stored. */
   findReply(conversationId: string, customerMessageId: string): Promise<Message | null>;
   /** Messages in order; `afterSeq` pages forward. */

@@ -121,6 +121,37 @@ describe('agent console socket (/agent)', () => {
     expect(await ask(otherSocket, 'typing', { conversationId: c.id })).toMatchObject({ ok: false, error: { code: 'KEFU_VALIDATION' } });
   });
 
+  it("sends an agent's message from the socket once however often it is retried, under the agent's name for the customer", async () => {
+    const agent = await signIn(app, 'ming', { name: '王小明' });
+    const console_ = await agentSocket(agent);
+    const c = await startConversation(app, { channel: 'web', customerId: 'browser-idem-1' });
+    const widget = await customerSocket(c);
+    const toCustomer = recorder<{ message: Record<string, unknown> }>(widget, 'message');
+    const states = recorder<{ conversation: { state: string; agentName: string | null } }>(widget, 'conversation:state');
+    await say(c, '我要找真人');
+    expect((await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers })).statusCode).toBe(200);
+    // The customer learns who is serving them with the change of state.
+    expect((await states.next((e) => e.conversation.state === 'agent')).conversation.agentName).toBe('王小明');
+
+    const payload = { conversationId: c.id, text: '您好，我是王小明', clientMessageId: 'console-1' };
+    const first = (await ask(console_, 'message:send', payload)) as { ok: true; message: { id: string } };
+    expect(first).toMatchObject({ ok: true, duplicate: false, message: { author: 'agent', text: '您好，我是王小明', agentId: agent.id, agentName: '王小明', clientMessageId: 'console-1' } });
+    // Resent after a reconnect, and twice at once: the same message back, nothing new stored or pushed.
+    const retries = await Promise.all([ask(console_, 'message:send', payload), ask(console_, 'message:send', payload)]);
+    for (const r of retries) expect(r).toMatchObject({ ok: true, duplicate: true, message: { id: first.message.id } });
+    const pushed = await toCustomer.next((m) => m.message.author === 'agent');
+    expect(pushed.message).toMatchObject({ text: '您好，我是王小明', agentName: '王小明' });
+    expect(pushed.message).not.toHaveProperty('agentId');
+    await say(c, '好的'); // a later message, so anything pushed twice would have arrived by now
+    await toCustomer.next((m) => m.message.text === '好的');
+    expect(toCustomer.seen.filter((m) => m.message.author === 'agent')).toHaveLength(1);
+    expect((await app.store.listMessages(c.id)).filter((m) => m.author === 'agent')).toHaveLength(1);
+
+    expect(await ask(console_, 'message:send', { conversationId: c.id, text: '沒有編號' })).toMatchObject({ ok: false, error: { code: 'KEFU_VALIDATION' } });
+    const other = await agentSocket(await signIn(app, 'other'));
+    expect(await ask(other, 'message:send', { ...payload, clientMessageId: 'other-1' })).toMatchObject({ ok: false, error: { code: 'KEFU_NOT_CONVERSATION_OWNER' } });
+  });
+
   it("shows agents the bot's traces and notes, and the customer neither", async () => {
     const agent = await signIn(app, 'a1');
     const console_ = await agentSocket(agent);
