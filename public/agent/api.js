@@ -2,11 +2,13 @@
 // { error: { code, message } } (docs/agent-api.md); they are thrown as ApiError so views can match on the code.
 
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null) {
+  constructor(status, code, message, retryAfter = null, details = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    // A list of problems, or named facts for some codes (KEFU_ALREADY_CLAIMED: { ownerAgentId, ownerName }).
+    this.details = details;
   }
 }
 
@@ -26,7 +28,7 @@ async function call(method, path, body) {
   if (res.status === 204) return null;
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const err = new ApiError(res.status, data.error?.code ?? 'KEFU_HTTP', data.error?.message ?? res.statusText, Number(res.headers.get('retry-after')) || null);
+    const err = new ApiError(res.status, data.error?.code ?? 'KEFU_HTTP', data.error?.message ?? res.statusText, Number(res.headers.get('retry-after')) || null, data.error?.details ?? null);
     if (res.status === 401 && path !== '/auth/login' && path !== '/auth/me') onSignedOut(err);
     throw err;
   }

@@ -26,8 +26,8 @@ export const ERROR = {
 /** A short Chinese message for an API error. */
 export function errorText(err) {
   if (err?.code === 'KEFU_RATE_LIMITED' && err.retryAfter) return `嘗試次數過多，請 ${err.retryAfter} 秒後再試`;
-  // The server names who won the claim ("… is already taken by 小美").
-  const winner = err?.code === 'KEFU_ALREADY_CLAIMED' ? / by (.+)$/.exec(err.message ?? '')?.[1] : null;
+  // The server names who won the claim in the error's details.
+  const winner = err?.code === 'KEFU_ALREADY_CLAIMED' ? err.details?.ownerName : null;
   if (winner) return `${ERROR.KEFU_ALREADY_CLAIMED}（${winner}）`;
   return ERROR[err?.code] ?? err?.message ?? String(err);
 }
