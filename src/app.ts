@@ -120,7 +120,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     defaultLocale: config.locale,
     placeHandoff,
   });
-  const presence = createAgentPresence();
+  const presence = createAgentPresence({ graceMs: config.handoff.releaseAfterSeconds * 1000 });
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
   const handoff = createHandoffService({
     // Read from the router in service at each request: a model put in service later suggests from its own FAQ brain.
@@ -207,6 +207,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       // Queue notices started by the last turns are written before the store closes.
       await settlesWithin(handoff.idle(), config.server.shutdownGraceMs);
       handoff.dispose();
+      presence.dispose();
       detachAgentSocket();
       detachWebChat();
       // Disconnects browsers; their upgraded connections would otherwise hold the HTTP server open.

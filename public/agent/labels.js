@@ -2,7 +2,7 @@
 
 export const STATE = { bot: '機器人服務中', queued: '排隊中', agent: '專員服務中', closed: '已結束' };
 export const AUTHOR = { customer: '客戶', bot: '機器人', agent: '專員', system: '系統' };
-export const TRIGGER = { router: '機器人轉接', button: '客戶要求', pull: '專員接手', transfer: '轉接', callback: '留言回電' };
+export const TRIGGER = { router: '機器人轉接', button: '客戶要求', pull: '專員接手', transfer: '轉接', callback: '留言回電', release: '專員離線，重新排隊' };
 export const CHANNEL = { web: '網頁', api: 'API', line: 'LINE', botframework: 'Teams' };
 export const GROUP = { default: '一般', bank: '銀行', life: '壽險' };
 /** A queue group's name, with its code when there is a Chinese one. */

@@ -124,9 +124,16 @@ export interface HandoffService {
   customerTyping(conversationId: string, typing: boolean): void;
 
   subscribe(listener: (e: HandoffEvent) => void): () => void;
-  /** Resolves when the work started by events (notices, positions) is done. */
+  /**
+   * The agent has left (signed out, or no console of theirs came back within handoff.releaseAfterSeconds): every
+   * conversation they hold goes back to the front of the queue of its priority, keeping its waiting time, and each
+   * customer is told. Called when the presence registry says they departed; does nothing for a conversation whose
+   * agent has a console open again by the time its turn comes. Returns how many were released.
+   */
+  releaseAgent(agentId: string): Promise<number>;
+  /** Resolves when the work started by events (notices, positions, releases) is done. */
   idle(): Promise<void>;
-  /** Stops listening to the conversation service and the presence registry. */
+  /** Stops listening to the conversation service and the presence registry (its departures too). */
   dispose(): void;
 }
 
@@ -305,8 +312,10 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     const p = (await computePositions()).get(conversation.id);
     if (!p) return; // claimed or gone before we got here
     const text = p.callbackOffered ? handoffNotices.offline(conversation.locale) : handoffNotices.position(conversation.locale, p.position, p.expectedWaitSeconds);
+    // Chinese sentences run on; English ones need a space between them.
+    const joined = prefix && conversation.locale === 'en' ? `${prefix} ${text}` : prefix + text;
     try {
-      await service.postMessage(conversation.id, { author: 'system', text: prefix + text });
+      await service.postMessage(conversation.id, { author: 'system', text: joined });
     } catch (err) {
       if (!isKefuError(err, 'KEFU_CONVERSATION_CLOSED')) throw err;
     }
@@ -344,6 +353,44 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
   const unsubscribeService = service.subscribe(onConversationEvent);
   const unsubscribePresence = presence.onChange(refresh);
   refresh();
+
+  // ---- Agents who leave ---------------------------------------------------------------------------------------
+
+  async function releaseAgent(agentId: string): Promise<number> {
+    let released = 0;
+    for (const held of await store.listClaimed(agentId)) {
+      const done = await service.exclusive(held.conversationId, async () => {
+        // Back within the grace period after all (the release was already under way): they keep the rest.
+        if (presence.isConnected(agentId)) return false;
+        let r: HandoffResult;
+        try {
+          r = await store.releaseHandoff(held.id, { agentId });
+        } catch (err) {
+          // Closed, transferred or returned by someone else meanwhile: nothing left to release.
+          if (isKefuError(err, 'KEFU_CONVERSATION_STATE') || isKefuError(err, 'KEFU_CONVERSATION_CLOSED')) return false;
+          throw err;
+        }
+        log.info({ conversationId: r.conversation.id, agentId, group: r.handoff.group, priority: r.handoff.priority }, 'agent left: conversation back in the queue');
+        service.announceState(r.conversation);
+        emit({ type: 'assigned', conversation: r.conversation, handoff: r.handoff, agentId: null, previousAgentId: agentId });
+        const notice = handoffNotices.released(r.conversation.locale);
+        if (r.handoff.kind === 'chat') await announceQueued(r.conversation, r.handoff, notice);
+        else await service.postMessage(r.conversation.id, { author: 'system', text: notice });
+        return true;
+      });
+      if (done) released++;
+    }
+    if (released > 0) refresh();
+    return released;
+  }
+  const unsubscribeDeparted = presence.onDeparted((agentId) => background('releasing the conversations of an agent who left', () => releaseAgent(agentId)));
+
+  // After a restart nobody's console is connected yet: those holding conversations get the grace period to come back.
+  background('waiting for agents holding conversations to come back', async () => {
+    for (const a of await store.listAgents()) {
+      if (!presence.isConnected(a.id) && (await store.listClaimed(a.id)).length > 0) presence.awaitReturn(a.id);
+    }
+  });
 
   // ---- What agents do ------------------------------------------------------------------------------------------
 
@@ -579,6 +626,8 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       emit({ type: 'typing', conversationId, author: 'customer', typing });
     },
 
+    releaseAgent,
+
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -591,6 +640,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     dispose() {
       unsubscribeService();
       unsubscribePresence();
+      unsubscribeDeparted();
     },
   };
 }

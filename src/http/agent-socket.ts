@@ -225,18 +225,27 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
     }
   };
 
-  const endSessions = (hashes: Set<string>): void => {
+  // Sessions that ended: their consoles are told and closed (which takes them off duty at once). An agent signed out
+  // with no console of another session still open has left: presence releases their customers now, not after the
+  // grace period a dropped connection gets.
+  const endSessions = (hashes: Set<string>, agentIds: Set<string>): void => {
     for (const s of nsp.sockets.values()) {
       if (!hashes.has(dataOf(s).tokenHash)) continue;
       s.emit('session:ended', {});
       s.disconnect(true);
     }
+    for (const agentId of agentIds) presence.depart(agentId);
   };
   const sweep = setInterval(() => {
     void (async () => {
-      const ended = new Set<string>();
-      for (const s of nsp.sockets.values()) if (!(await accounts.authenticateHash(dataOf(s).tokenHash))) ended.add(dataOf(s).tokenHash);
-      endSessions(ended);
+      const hashes = new Set<string>();
+      const agentIds = new Set<string>();
+      for (const s of nsp.sockets.values()) {
+        if (await accounts.authenticateHash(dataOf(s).tokenHash)) continue;
+        hashes.add(dataOf(s).tokenHash);
+        agentIds.add(dataOf(s).agent.id);
+      }
+      endSessions(hashes, agentIds);
     })().catch((err: unknown) => log.error({ err }, 'agent socket: session sweep failed'));
   }, SESSION_SWEEP_MS);
   sweep.unref();
@@ -244,7 +253,7 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   const unsubscribe = [
     service.subscribe(onConversation),
     handoff.subscribe(onHandoff),
-    accounts.onSessionEnded((hash) => endSessions(new Set([hash]))),
+    accounts.onSessionEnded((hash, agentId) => endSessions(new Set([hash]), new Set([agentId]))),
   ];
   return () => {
     clearInterval(sweep);

@@ -77,6 +77,13 @@ export interface HandoffStore {
    * 'queued'. Throws KEFU_CONVERSATION_STATE when the episode is not held (by `fromAgentId`, when given).
    */
   transferHandoff(handoffId: string, input: { fromAgentId: string | null; group: string; targetAgentId: string | null }): Promise<HandoffChange>;
+  /**
+   * The holder has left (signed out, or gone offline past the grace period): ends their claimed episode as released
+   * and queues the next one (trigger 'release', same group, priority, kind and topic, for the group rather than any one
+   * agent) keeping the first one's queuedAt, conversation back to 'queued'. It waits at the front of its priority.
+   * Throws KEFU_CONVERSATION_STATE unless `agentId` holds the episode.
+   */
+  releaseHandoff(handoffId: string, input: { agentId: string }): Promise<HandoffChange>;
   /** Ends an open episode, moving the conversation as asked. Throws KEFU_CONVERSATION_STATE when it is already over. */
   endHandoff(handoffId: string, input: EndHandoff): Promise<HandoffChange>;
   /** Records the agent's first message of the episode (later calls keep the first time). */
@@ -88,7 +95,7 @@ export interface HandoffStore {
   getOpenHandoff(conversationId: string): Promise<Handoff | null>;
   /** Every episode of a conversation, oldest first. */
   listHandoffs(conversationId: string): Promise<Handoff[]>;
-  /** Queued episodes, highest priority first, then live chats before callbacks, then the longest waiting. */
+  /** Queued episodes, highest priority first, then live chats before callbacks, then released ones, then the longest waiting. */
   listQueue(filter?: QueueFilter): Promise<Handoff[]>;
   /** Episodes an agent holds now, oldest claim first. */
   listClaimed(agentId: string): Promise<Handoff[]>;

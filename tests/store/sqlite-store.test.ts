@@ -77,6 +77,36 @@ describe('sqlite migrations', () => {
     await store.close();
   });
 
+  it('keeps every handoff, in its queue order, when the handoffs table is rebuilt for releases', async () => {
+    const path = join(dir, 'v3', 'kefu.sqlite');
+    mkdirSync(join(dir, 'v3'));
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of SQLITE_MIGRATIONS.slice(0, 3)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }
+    const at = '2025-01-01T00:00:00.000Z';
+    db.exec(`INSERT INTO agents (id, username, display_name, role, password_hash, created_at, updated_at) VALUES ('a1', 'mei', '小美', 'agent', 'h', '${at}', '${at}');
+      INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES
+        ('c1', 'web', 'x', 'agent', 'zh-TW', '${at}', '${at}'), ('c2', 'web', 'y', 'queued', 'zh-TW', '${at}', '${at}'), ('c3', 'web', 'z', 'queued', 'zh-TW', '${at}', '${at}');
+      INSERT INTO handoffs (id, conversation_id, kind, trigger, queue_group, status, agent_id, queued_at, claimed_at, ended_at, end_reason, previous_id) VALUES
+        ('h0', 'c1', 'chat', 'router', 'bank', 'ended', 'a1', '${at}', '${at}', '${at}', 'transferred', NULL),
+        ('h1', 'c1', 'chat', 'transfer', 'bank', 'claimed', 'a1', '${at}', '${at}', NULL, NULL, 'h0');
+      -- Queued in the same millisecond: only the insertion order (rowid) tells who came first.
+      INSERT INTO handoffs (id, conversation_id, kind, trigger, queue_group, status, queued_at) VALUES ('zz', 'c3', 'chat', 'router', 'bank', 'queued', '${at}');
+      INSERT INTO handoffs (id, conversation_id, kind, trigger, queue_group, status, queued_at) VALUES ('aa', 'c2', 'chat', 'router', 'bank', 'queued', '${at}');`);
+    db.close();
+    const store = openSqliteStore(path);
+    expect((await store.listQueue()).map((h) => h.id)).toEqual(['zz', 'aa']);
+    expect((await store.listHandoffs('c1')).map((h) => [h.id, h.status, h.previousId])).toEqual([['h0', 'ended', null], ['h1', 'claimed', 'h0']]);
+    expect(await store.getConversation('c1')).toMatchObject({ agentId: 'a1', agentName: '小美' });
+    const released = await store.releaseHandoff('h1', { agentId: 'a1' });
+    expect(released.handoff).toMatchObject({ trigger: 'release', previousId: 'h1' });
+    expect((await store.listQueue()).map((h) => h.id)).toEqual([released.handoff.id, 'zz', 'aa']);
+    await store.close();
+  });
+
   it('runs in WAL mode on a file', async () => {
     const path = join(dir, 'wal', 'kefu.sqlite');
     const store = openSqliteStore(path);

@@ -197,6 +197,28 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
         expect(await store.getOpenHandoff(back.conversation.id)).toBeNull();
       });
 
+      it("releases an episode whose agent left: back to the front of its priority, keeping the customer's waiting time", async () => {
+        const [a, b] = [await store.createAgent(agentInput('leaver')), await store.createAgent(agentInput('stayer'))];
+        const earlier = await queued('earlier');
+        const taken = await queued('taken');
+        const urgent = await queued('urgent', { priority: 1 });
+        const callback = await queued('cb', { kind: 'callback', trigger: 'callback', callback: { text: '請回電', contactTime: null } });
+        await store.claimHandoff(taken.handoff.id, a.id);
+        await expect(store.releaseHandoff(taken.handoff.id, { agentId: b.id })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
+
+        const r = await store.releaseHandoff(taken.handoff.id, { agentId: a.id });
+        expect(r.conversation).toMatchObject({ state: 'queued', agentId: null });
+        expect(r.handoff).toMatchObject({
+          status: 'queued', trigger: 'release', group: 'bank', priority: 0, kind: 'chat', targetAgentId: null, agentId: null, claimedAt: null,
+          previousId: taken.handoff.id, queuedAt: taken.handoff.queuedAt,
+        });
+        expect(await store.getHandoff(taken.handoff.id)).toMatchObject({ status: 'ended', endReason: 'released', endedBy: null, agentId: a.id });
+        // Ahead of everyone of its priority who still waits, even those who came first; behind a higher priority.
+        expect((await store.listQueue()).map((h) => h.conversationId)).toEqual([urgent, taken, earlier, callback].map((x) => x.conversation.id));
+        await expect(store.releaseHandoff(taken.handoff.id, { agentId: a.id })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
+        expect((await store.claimHandoff(r.handoff.id, b.id)).conversation).toMatchObject({ state: 'agent', agentName: 'stayer' });
+      });
+
       it('refuses to claim a handoff whose customer has left', async () => {
         const a = await store.createAgent(agentInput('late'));
         const { handoff } = await queued('gone');
