@@ -45,7 +45,7 @@ export interface AppDeps {
   log?: Logger;
   /** The pack whose topic domains pick handoff queue groups, when a router is handed in (the loaded model brings its own). */
   pack?: Pack;
-  /** Suggested replies for the agent console, when a router is handed in (the loaded model brings its own). */
+  /** Suggested replies for the agent console while the router in service has none of its own (a scripted one). */
   suggest?: SuggestReplies;
 }
 
@@ -68,7 +68,10 @@ export interface KefuApp {
   router(): Router | null;
   /** Worker threads routing customer messages now (0: the main thread routes). */
   routingThreads(): number;
-  /** Puts another router in service at once (a newly published model); messages already routing finish on the old one. */
+  /**
+   * Puts another router in service at once (a newly published model); messages already routing finish on the old one.
+   * Suggested replies follow it (its own FAQ brain).
+   */
   setRouter(router: Router): void;
   /** Loads the configured pack's model (training it when stale) unless a router is in service; start() calls it. */
   loadModel(): Promise<void>;
@@ -102,7 +105,6 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
 
   let current: Router | null = deps.router ?? null;
   let pack: Pack | null = deps.pack ?? null;
-  let suggest: SuggestReplies | null = deps.suggest ?? null;
   let topicDomains: { pack: Pack; domains: Map<string, string> } | null = null;
   // Topic → pack domain, rebuilt when another pack comes into service.
   const topicDomain = (topic: string): string | null => {
@@ -127,10 +129,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     defaultLocale: config.locale,
     placeHandoff,
   });
-  const presence = createAgentPresence();
+  const presence = createAgentPresence({ graceMs: config.handoff.releaseAfterSeconds * 1000 });
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
   const handoff = createHandoffService({
-    store, service, presence, log, config, placeHandoff, suggest: () => suggest,
+    // Read from the router in service at each request: a model put in service later suggests from its own FAQ brain.
+    store, service, presence, log, config, placeHandoff, suggest: () => current?.suggest ?? deps.suggest ?? null,
     knownGroups: () => (pack ? pack.domains.filter((d) => !config.handoff.sharedDomains.includes(d)) : []),
   });
   const messageLimiter = createRateLimiter({ perMinute: config.rateLimit.perConversationPerMinute });
@@ -184,7 +187,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     // socket.io's default in-memory adapter: every socket of a room is in this process.
     localRooms: true,
   });
-  const detachAgentSocket = attachAgentSocket(io, { accounts, handoff, service, presence, store, log });
+  const detachAgentSocket = attachAgentSocket(io, { accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength });
 
   let loading: Promise<void> | null = null;
   const loadModel = (): Promise<void> => {
@@ -193,7 +196,6 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       (engine) => {
         current ??= engine.router;
         pack ??= engine.pack;
-        suggest ??= engine.suggest;
         log.info({ pack: engine.pack.name, modelVersion: engine.modelVersion, thresholds: engine.thresholds, thresholdsSource: engine.thresholdsSource }, 'model loaded');
         startRoutingThreads(engine);
       },
@@ -231,6 +233,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       // Queue notices started by the last turns are written before the store closes.
       await settlesWithin(handoff.idle(), config.server.shutdownGraceMs);
       handoff.dispose();
+      presence.dispose();
       detachAgentSocket();
       detachWebChat();
       // Disconnects browsers; their upgraded connections would otherwise hold the HTTP server open.

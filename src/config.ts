@@ -96,8 +96,16 @@ export const configSchema = z.strictObject({
       chatsPerAgent: z.number().int().min(1).max(20).default(2),
       /** The live list (bot-held conversations an agent may pull) shows those active within this many minutes. */
       liveWindowMinutes: z.number().int().min(1).max(24 * 60).default(30),
+      /**
+       * An agent whose every console has been closed this long is gone: the conversations they hold go back to the
+       * front of the queue. Long enough for a reload or a network blip; signing out releases them at once.
+       */
+      releaseAfterSeconds: z.number().min(0).max(3600).default(60),
     })
-    .default({ priorityTopics: { 'fraud.report': 1, 'complaint.file': 1 }, sharedDomains: ['common'], defaultHandlingSeconds: 300, chatsPerAgent: 2, liveWindowMinutes: 30 }),
+    .default({
+      priorityTopics: { 'fraud.report': 1, 'complaint.file': 1 }, sharedDomains: ['common'], defaultHandlingSeconds: 300, chatsPerAgent: 2, liveWindowMinutes: 30,
+      releaseAfterSeconds: 60,
+    }),
   auth: z
     .strictObject({
       /** How long a console sign-in lasts. */

@@ -7,7 +7,6 @@ import { loadCurrentModel, saveModel } from './model/model-files.ts';
 import { createNluBrain, type NluBrain } from './brains/nlu/nlu-brain.ts';
 import type { FaqIndex } from './brains/faq/faq-index.ts';
 import { createRouter, type Router } from './router/router.ts';
-import { createReplySuggester, type SuggestReplies } from './router/suggested-replies.ts';
 import { KefuError, isKefuError } from './errors.ts';
 
 /** A pack, its trained model and a router over them: what a CLI or the server talks to. */
@@ -18,8 +17,6 @@ export interface Engine {
   router: Router;
   thresholds: Thresholds;
   thresholdsSource: string;
-  /** The FAQ brain's best answers for a text, for the agent console's suggested replies. */
-  suggest: SuggestReplies;
 }
 
 /** Builds a router over a pack from the two brains (a trained model's, or stand-ins). */
@@ -86,6 +83,5 @@ export async function startEngine(config: Config, log: Logger, options: { train?
     modelVersion = trained.version;
   }
   const { thresholds, source } = resolveThresholds(config, pack);
-  const suggest = createReplySuggester({ faq: model.faq, topics: pack.topics, brand: config.brand, locale: config.locale });
-  return { pack, model, modelVersion, router: routerFor(config, pack, model, thresholds), thresholds, thresholdsSource: source, suggest };
+  return { pack, model, modelVersion, router: routerFor(config, pack, model, thresholds), thresholds, thresholdsSource: source };
 }

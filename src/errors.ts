@@ -41,13 +41,22 @@ export const ERRORS = {
 
 export type KefuErrorCode = keyof typeof ERRORS;
 
+/** Named facts about a refusal that a client acts on (who holds the conversation), rather than problems to list. */
+export type ErrorFacts = Readonly<Record<string, string | null>>;
+
 /** An error the caller caused, carrying a stable code and an HTTP status. */
 export class KefuError extends Error {
   readonly code: KefuErrorCode;
   readonly status: number;
+  /** Problems, one a line (each invalid field, each broken pack entry). */
   readonly details: readonly string[];
+  /**
+   * Facts a client matches on instead of parsing the message: sent as the JSON error's `details` object in place of
+   * the list. Kept apart from `details` so that code listing problems never has to ask which of the two it holds.
+   */
+  readonly facts: ErrorFacts | null;
 
-  constructor(code: KefuErrorCode, args: readonly string[] = [], options: { cause?: unknown; details?: readonly string[] } = {}) {
+  constructor(code: KefuErrorCode, args: readonly string[] = [], options: { cause?: unknown; details?: readonly string[]; facts?: ErrorFacts } = {}) {
     const def = ERRORS[code];
     let i = 0;
     const message = def.message.replace(/%s/g, () => args[i++] ?? '');
@@ -56,10 +65,11 @@ export class KefuError extends Error {
     this.code = code;
     this.status = def.status;
     this.details = options.details ?? [];
+    this.facts = options.facts ?? null;
   }
 
-  toJSON(): { code: KefuErrorCode; message: string; details: readonly string[] } {
-    return { code: this.code, message: this.message, details: this.details };
+  toJSON(): { code: KefuErrorCode; message: string; details: readonly string[] | ErrorFacts } {
+    return { code: this.code, message: this.message, details: this.facts ?? this.details };
   }
 
   /** The error again from its toJSON(), after crossing a thread or process boundary; null when it is not one. */

@@ -2,11 +2,13 @@
 // { error: { code, message } } (docs/agent-api.md); they are thrown as ApiError so views can match on the code.
 
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null) {
+  constructor(status, code, message, retryAfter = null, details = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    // A list of problems, or named facts for some codes (KEFU_ALREADY_CLAIMED: { ownerAgentId, ownerName }).
+    this.details = details;
   }
 }
 
@@ -26,7 +28,7 @@ async function call(method, path, body) {
   if (res.status === 204) return null;
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const err = new ApiError(res.status, data.error?.code ?? 'KEFU_HTTP', data.error?.message ?? res.statusText, Number(res.headers.get('retry-after')) || null);
+    const err = new ApiError(res.status, data.error?.code ?? 'KEFU_HTTP', data.error?.message ?? res.statusText, Number(res.headers.get('retry-after')) || null, data.error?.details ?? null);
     if (res.status === 401 && path !== '/auth/login' && path !== '/auth/me') onSignedOut(err);
     throw err;
   }
@@ -34,6 +36,9 @@ async function call(method, path, body) {
 }
 
 const conv = (id) => `/agent/conversations/${encodeURIComponent(id)}`;
+
+/** A fresh id for an outgoing message (getRandomValues: unlike randomUUID it works on a plain-http intranet host too). */
+export const newMessageId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** Every call the console makes. */
 export const api = {
@@ -46,7 +51,7 @@ export const api = {
   detail: (id) => call('GET', conv(id)),
   claim: (id) => call('POST', `${conv(id)}/claim`),
   suggestions: (id, k = 3) => call('GET', `${conv(id)}/suggestions?k=${k}`),
-  send: (id, text) => call('POST', `${conv(id)}/messages`, { text }),
+  send: (id, text, clientMessageId) => call('POST', `${conv(id)}/messages`, { text, clientMessageId }),
   note: (id, text) => call('POST', `${conv(id)}/notes`, { text }),
   transfer: (id, to) => call('POST', `${conv(id)}/transfer`, to),
   returnToBot: (id) => call('POST', `${conv(id)}/return`),

@@ -1,7 +1,7 @@
 // One conversation in a tab: the history with each bot turn's trace, the customer, suggested replies, the
 // composer (message or internal note), and what the holder can do with it (transfer, return to bot, close).
 import { h } from '/widget/dom.js';
-import { api } from './api.js';
+import { api, newMessageId } from './api.js';
 import { AUTHOR, CHANNEL, DISPOSITION, STATE, TRIGGER, clock, duration, errorText, groupLabel, percent } from './labels.js';
 import { traceDetails } from './trace-details.js';
 
@@ -191,6 +191,9 @@ export function createConversationView(id, { me, socket, onEnded, toast }) {
     }
   }
 
+  // The id of the message being sent: kept while its text is unchanged, so sending again after a failure (the
+  // answer lost on the way back, say) cannot give the customer the same message twice.
+  let outgoing = null;
   async function submit() {
     const text = composer.value.trim();
     if (!text) return;
@@ -200,8 +203,10 @@ export function createConversationView(id, { me, socket, onEnded, toast }) {
         const { note } = await api.note(id, text);
         addNote({ ...note, agentName: note.agentName ?? me.displayName });
       } else {
-        const { message } = await api.send(id, text);
-        addMessage({ ...message, agentName: me.displayName });
+        if (outgoing?.text !== text) outgoing = { text, clientMessageId: newMessageId() };
+        const { message } = await api.send(id, text, outgoing.clientMessageId);
+        outgoing = null;
+        addMessage(message);
         history.scrollTop = history.scrollHeight;
         if (typingTimer) {
           clearTimeout(typingTimer);
@@ -239,9 +244,6 @@ export function createConversationView(id, { me, socket, onEnded, toast }) {
     load,
     focus: () => (composer.disabled ? history : composer).focus(),
     message(m) {
-      // Pushes carry no author name; only the holder can write, so it is theirs.
-      const ho = currentHandoff();
-      if (m.author === 'agent' && !m.agentName && ho) m = { ...m, agentName: ho.agentId === me.id ? me.displayName : ho.agentName };
       addMessage(m);
       if (m.author === 'customer') typing.textContent = '';
     },

@@ -2,7 +2,7 @@
 
 export const STATE = { bot: '機器人服務中', queued: '排隊中', agent: '專員服務中', closed: '已結束' };
 export const AUTHOR = { customer: '客戶', bot: '機器人', agent: '專員', system: '系統' };
-export const TRIGGER = { router: '機器人轉接', button: '客戶要求', pull: '專員接手', transfer: '轉接', callback: '留言回電' };
+export const TRIGGER = { router: '機器人轉接', button: '客戶要求', pull: '專員接手', transfer: '轉接', callback: '留言回電', release: '專員離線，重新排隊' };
 export const CHANNEL = { web: '網頁', api: 'API', line: 'LINE', botframework: 'Teams' };
 export const GROUP = { default: '一般', bank: '銀行', life: '壽險' };
 /** A queue group's name, with its code when there is a Chinese one. */
@@ -26,8 +26,8 @@ export const ERROR = {
 /** A short Chinese message for an API error. */
 export function errorText(err) {
   if (err?.code === 'KEFU_RATE_LIMITED' && err.retryAfter) return `嘗試次數過多，請 ${err.retryAfter} 秒後再試`;
-  // The server names who won the claim ("… is already taken by 小美").
-  const winner = err?.code === 'KEFU_ALREADY_CLAIMED' ? / by (.+)$/.exec(err.message ?? '')?.[1] : null;
+  // The server names who won the claim in the error's details.
+  const winner = err?.code === 'KEFU_ALREADY_CLAIMED' ? err.details?.ownerName : null;
   if (winner) return `${ERROR.KEFU_ALREADY_CLAIMED}（${winner}）`;
   return ERROR[err?.code] ?? err?.message ?? String(err);
 }

@@ -7,9 +7,10 @@ import { createStarRating } from './star-rating.js';
 
 const CALLBACK_MAX = 1000;
 
-// The queue line and the call-back form (kept here, with the code that draws them).
+// The queue line, the line naming the agent, and the call-back form (kept here, with the code that draws them).
 const QUEUE_CSS = `
-.queue-status { margin: 0; padding: 0.4em 0.9em; background: #eef4ff; color: #1d3b6e; font-size: 0.875em; }
+.queue-status, .agent-status { margin: 0; padding: 0.4em 0.9em; background: #eef4ff; color: #1d3b6e; font-size: 0.875em; }
+.agent-status { background: #e3f8e9; color: #05603a; }
 .callback { display: flex; flex-direction: column; gap: 0.35em; margin: 0.4em 0.9em; padding: 0.6em 0.7em; border: 1px solid #c9d3e3; border-radius: 8px; background: #fafcff; }
 .callback h3 { margin: 0 0 0.2em; font-size: 0.95em; }
 .callback label { font-size: 0.85em; }
@@ -51,6 +52,8 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
 
   // While queued: where the customer stands (live from queue:position), just above the composer.
   const queueLine = h('p', { class: 'queue-status', role: 'status', hidden: true });
+  // While an agent serves the conversation: who it is, in the same place.
+  const agentLine = h('p', { class: 'agent-status', role: 'status', hidden: true });
   // Nobody on duty (the position says callbackOffered): leave a message for a call back.
   const callbackHeading = h('h3', { id: 'kefu-callback-title' });
   const callbackTextLabel = h('label', { for: 'kefu-callback-text' });
@@ -74,6 +77,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     status, body,
     h('div', { class: 'actions' }, handoffButton, endButton),
     queueLine,
+    agentLine,
     composer,
   );
   const root = h('div', { class: `kefu${large ? ' large' : ''}` }, panel, launcher);
@@ -120,6 +124,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
 
   // The queue: the last QueuePosition pushed for this conversation (null when it is not waiting).
   let position = null;
+  let agentName = null; // the agent serving the conversation, while its state is 'agent'
   let conversationId = null;
   let callbackSent = false; // this conversation's message for a call back was taken
   let callbackBusy = false;
@@ -133,6 +138,8 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
       const minutes = Math.max(1, Math.ceil((position.expectedWaitSeconds ?? 0) / 60));
       queueLine.textContent = t.queuePosition(position.position, minutes);
     }
+    agentLine.hidden = !(state === 'agent' && agentName);
+    if (!agentLine.hidden) agentLine.textContent = t.withAgent(agentName);
     const wasHidden = callbackForm.hidden;
     callbackForm.hidden = !(queued && position.kind === 'chat' && position.callbackOffered && !callbackSent);
     callbackDone.hidden = !(state === 'queued' && callbackSent);
@@ -253,7 +260,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     failed(clientMessageId, code) {
       messages.failed(clientMessageId, code);
     },
-    /** Reflects the conversation's state: handoff button, end button, rating, the ended note. */
+    /** Reflects the conversation's state: handoff button, end button, queue or agent line, rating, the ended note. */
     conversation(c, fresh) {
       if (fresh) messages.divider(c.id);
       if (c.id !== conversationId) {
@@ -262,11 +269,13 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
         setCallbackError(null);
       }
       state = c.state;
+      agentName = c.agentName ?? null;
       updateHandoff();
       updateQueue();
       endButton.disabled = c.state === 'closed';
       ended.hidden = c.state !== 'closed';
-      const over = c.state === 'closed' || c.state === 'queued';
+      // Rated only once it is over: waiting for an agent, or talking to one, is the middle of the service.
+      const over = c.state === 'closed';
       rating.show(c.rating ? (over ? 'done' : 'none') : over ? 'ask' : 'none');
       if (c.state !== 'bot') typing.hidden = true;
       scrollDown();

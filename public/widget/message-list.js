@@ -24,9 +24,11 @@ export function createMessageList(list, actions) {
         type: 'button', class: 'thumb', 'data-feedback': feedback, 'aria-label': label, title: label,
         'aria-pressed': String(m.feedback === feedback), onclick: () => actions.feedback(m.id, feedback),
       }, icon);
+    // An agent's words come under their name (王小明：…), as a person's would; the bot and notices speak unnamed.
+    const named = m.author === 'agent' && m.agentName;
     return [
-      srOnly(`${t.author[m.author]}：`),
-      h('div', { class: 'bubble' }, m.text),
+      srOnly(named ? `${t.author.agent} ` : `${t.author[m.author]}：`),
+      h('div', { class: 'bubble' }, named ? [h('span', { class: 'agent-name' }, `${m.agentName}：`), m.text] : m.text),
       m.outcome?.needsVerification ? h('p', { class: 'note' }, t.verify) : null,
       m.quickReplies.length > 0
         ? h('div', { class: 'quick-replies', role: 'group', 'aria-label': t.suggestions },

@@ -1,6 +1,6 @@
 import type { Author, Channel, Conversation, Message, StoredOutcome } from '../domain/conversation.ts';
 import type { Handoff, HandoffPlacement, HandoffRequest } from '../domain/handoff.ts';
-import { DEFAULT_GROUP } from '../domain/agent.ts';
+import { DEFAULT_GROUP, type Agent } from '../domain/agent.ts';
 import type { Locale, Outcome } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
 import type { RouteState } from '../router/router.ts';
@@ -20,6 +20,16 @@ export type ConversationEvent =
   | { type: 'turn'; conversation: Conversation; outcome: Outcome; ms: number }
   /** The conversation joined the handoff queue (router handoff or the customer's button); `handoff` is its queue entry. */
   | { type: 'queued'; conversation: Conversation; handoff: Handoff };
+
+/** A message that is not a customer turn to route. */
+export interface PostedMessage {
+  author: Exclude<Author, 'bot'>;
+  text: string;
+  /** The sender's own id for the message, which makes a retry idempotent. */
+  clientMessageId?: string | null;
+  /** The writer of an agent message, whose name the customer is shown. */
+  agent?: Pick<Agent, 'id' | 'displayName'> | null;
+}
 
 export interface TurnResult {
   conversation: Conversation;
@@ -44,9 +54,10 @@ export interface ConversationService {
   close(id: string): Promise<Conversation>;
   /**
    * Stores a message that is not a customer turn to route (an agent's reply, a system notice, a message the customer
-   * left for a call back) and pushes it to the conversation's channels. The bot does not answer it.
+   * left for a call back) and pushes it to the conversation's channels. The bot does not answer it. With a
+   * clientMessageId it is stored once: a retry returns the stored message (`duplicate: true`) and pushes nothing.
    */
-  postMessage(id: string, input: { author: Exclude<Author, 'bot'>; text: string }): Promise<{ conversation: Conversation; message: Message }>;
+  postMessage(id: string, input: PostedMessage): Promise<{ conversation: Conversation; message: Message; duplicate: boolean }>;
   /** Pushes a change of state made outside this service (an agent claimed, transferred, closed) to every channel. */
   announceState(conversation: Conversation): void;
   /**
@@ -168,6 +179,10 @@ export function createConversationService(opts: ConversationServiceOptions): Con
           const conversation = await mustGet(id);
           if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [id]);
           const { message: customer, duplicate, conversation: afterCustomer } = await store.appendMessage({ conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null });
+          if (duplicate && customer.author !== 'customer') {
+            // Client ids are the sender's own: the customer's clashes with another sender's message.
+            throw new KefuError('KEFU_VALIDATION', ['clientMessageId: already used by another message of this conversation']);
+          }
           if (duplicate) {
             // A retry: give back the reply already sent, or answer now if the first attempt died before replying.
             const existing = await store.findReply(id, customer.id);
@@ -218,12 +233,19 @@ export function createConversationService(opts: ConversationServiceOptions): Con
         }),
       );
     },
-    async postMessage(id, { author, text }) {
+    async postMessage(id, { author, text, clientMessageId, agent }) {
       const conversation = await mustGet(id);
       if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [id]);
-      const { message } = await store.appendMessage({ conversationId: id, author, text });
+      const { message, duplicate } = await store.appendMessage({ conversationId: id, author, text, clientMessageId: clientMessageId ?? null, agent: agent ?? null });
+      if (duplicate) {
+        // Client ids are the sender's own: the same id from someone else is a clash to refuse, not a retry to answer.
+        if (message.author !== author || message.agentId !== (agent?.id ?? null)) {
+          throw new KefuError('KEFU_VALIDATION', ['clientMessageId: already used by another message of this conversation']);
+        }
+        return { conversation, message, duplicate };
+      }
       emit({ type: 'message', conversation, message });
-      return { conversation, message };
+      return { conversation, message, duplicate };
     },
     announceState(conversation) {
       emit({ type: 'state', conversation });

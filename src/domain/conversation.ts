@@ -34,6 +34,10 @@ export interface Conversation {
   /** Fallbacks in a row, which the router turns into a handoff past the configured limit. */
   consecutiveFallbacks: number;
   rating: Rating | null;
+  /** The agent holding the conversation while its state is 'agent' (null otherwise), from its claimed handoff episode. */
+  agentId: string | null;
+  /** That agent's display name, shown to the customer ("專員 小美 為您服務"). */
+  agentName: string | null;
 }
 
 /** The router's decision as stored with a bot turn. */
@@ -58,10 +62,14 @@ export interface Message {
   quickReplies: QuickReply[];
   /** The router's decision, on bot turns only. */
   outcome: StoredOutcome | null;
-  /** The client's own id for a customer message, which makes a retry idempotent. */
+  /** The client's own id for a customer or agent message, which makes a retry idempotent. */
   clientMessageId: string | null;
   /** The customer message a bot reply answers. */
   replyTo: string | null;
   feedback: 'up' | 'down' | null;
+  /** On agent messages: who wrote it. */
+  agentId: string | null;
+  /** On agent messages: the writer's display name as the customer was shown it (王小明：…). */
+  agentName: string | null;
   createdAt: string;
 }

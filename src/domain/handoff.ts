@@ -6,15 +6,18 @@ export type HandoffKind = 'chat' | 'callback';
 /**
  * What put the conversation in a person's hands: the router (human.agent, complaint.file, fraud.report, fallbacks
  * in a row), the widget's 轉真人客服 button, an agent pulling it from the live list, a transfer from another agent,
- * or a message left for a call back.
+ * a message left for a call back, or its agent leaving (release: back to the front of the queue).
  */
-export type HandoffTrigger = 'router' | 'button' | 'pull' | 'transfer' | 'callback';
+export type HandoffTrigger = 'router' | 'button' | 'pull' | 'transfer' | 'callback' | 'release';
 
 /** queued: waiting for an agent; claimed: an agent holds it; ended: over (see endReason). */
 export type HandoffStatus = 'queued' | 'claimed' | 'ended';
 
-/** closed by the agent (with a disposition), returned to the bot, transferred (a new handoff follows), or ended by the customer. */
-export type HandoffEndReason = 'closed' | 'returned' | 'transferred' | 'customer_ended';
+/**
+ * closed by the agent (with a disposition), returned to the bot, transferred (a new handoff follows), ended by the
+ * customer, or released because the agent signed out or went offline (a new queued handoff follows).
+ */
+export type HandoffEndReason = 'closed' | 'returned' | 'transferred' | 'customer_ended' | 'released';
 
 /** How an agent closed a conversation, for the analytics to come. */
 export const DISPOSITIONS = ['resolved', 'callback', 'spam', 'no_response', 'transferred_out', 'duplicate', 'other'] as const;

@@ -48,8 +48,8 @@ export interface AgentAccounts {
   authenticate(token: string | null | undefined): Promise<SignedIn | null>;
   /** The same check by the stored hash (a socket keeps only that). */
   authenticateHash(tokenHash: string): Promise<SignedIn | null>;
-  /** Called with each session's token hash when it ends (logout, password change, account disabled). */
-  onSessionEnded(listener: (tokenHash: string) => void): () => void;
+  /** Called with each session's token hash, and whose it was, when it ends (logout, password change, account disabled). */
+  onSessionEnded(listener: (tokenHash: string, agentId: string) => void): () => void;
 }
 
 export interface AgentAccountsOptions {
@@ -73,9 +73,9 @@ function checkAccountFields(input: Partial<Pick<NewAccount, 'username' | 'displa
 export function createAgentAccounts(opts: AgentAccountsOptions): AgentAccounts {
   const { store } = opts;
   const now = opts.now ?? (() => new Date());
-  const listeners = new Set<(tokenHash: string) => void>();
-  const ended = (hashes: string[]): void => {
-    for (const h of hashes) for (const l of listeners) l(h);
+  const listeners = new Set<(tokenHash: string, agentId: string) => void>();
+  const ended = (agentId: string, hashes: string[]): void => {
+    for (const h of hashes) for (const l of listeners) l(h, agentId);
   };
   const mustFind = async (username: string): Promise<Agent> => {
     const a = await store.findAgentByUsername(username.trim().toLowerCase());
@@ -119,13 +119,13 @@ export function createAgentAccounts(opts: AgentAccountsOptions): AgentAccounts {
       const agent = await mustFind(username);
       checkPassword(password, agent);
       const updated = await store.updateAgent(agent.id, { passwordHash: await hashPassword(password) });
-      ended(await store.deleteAgentSessions(agent.id));
+      ended(agent.id, await store.deleteAgentSessions(agent.id));
       return updated;
     },
     async setDisabled(username, disabled) {
       const agent = await mustFind(username);
       const updated = await store.updateAgent(agent.id, { disabled });
-      if (disabled) ended(await store.deleteAgentSessions(agent.id));
+      if (disabled) ended(agent.id, await store.deleteAgentSessions(agent.id));
       return updated;
     },
     async login(username, password) {
@@ -145,7 +145,8 @@ export function createAgentAccounts(opts: AgentAccountsOptions): AgentAccounts {
     async logout(token) {
       if (!isSessionToken(token)) return;
       const hash = sessionTokenHash(token);
-      if (await store.deleteSession(hash)) ended([hash]);
+      const session = await store.getSession(hash);
+      if (session && (await store.deleteSession(hash))) ended(session.agentId, [hash]);
     },
     async authenticate(token) {
       return isSessionToken(token) ? byHash(sessionTokenHash(token)) : null;

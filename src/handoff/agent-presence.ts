@@ -13,6 +13,10 @@ export interface OnlineAgent {
 /**
  * Who is on duty: an agent is online while at least one console (an /agent socket) is connected. In-process only,
  * like the sockets it counts; several server instances would keep it in a shared store behind this interface.
+ *
+ * An agent whose last console closes is off duty at once (the queue stops counting them), but has gone only when no
+ * console comes back within the grace period (a reload or a network blip must not cost them their customers); then
+ * `onDeparted` listeners hear of it. Signing out departs at once.
  */
 export interface AgentPresence {
   connect(agent: Agent, connectionId: string): void;
@@ -22,20 +26,57 @@ export interface AgentPresence {
   availableFor(group: string): number;
   /** True when the agent has a console open and is not away. */
   isAvailable(agentId: string): boolean;
+  /** True when the agent has a console open (available or away). */
+  isConnected(agentId: string): boolean;
   list(): OnlineAgent[];
+  /** The agent signed out: unless a console of theirs is still open, they have departed now, without the grace period. */
+  depart(agentId: string): void;
+  /**
+   * Starts the grace period for an agent with no console open who may still come back: after a restart, for those
+   * who hold conversations. Does nothing while one is open or the period already runs.
+   */
+  awaitReturn(agentId: string): void;
   /** Called after anyone comes, goes or changes status. */
   onChange(listener: () => void): () => void;
+  /** Called with the agent's id when they have gone for good (grace period over, or signed out). */
+  onDeparted(listener: (agentId: string) => void): () => void;
+  /** Cancels the grace periods running (at shutdown). */
+  dispose(): void;
 }
 
-export function createAgentPresence(): AgentPresence {
+export interface AgentPresenceOptions {
+  /** How long an agent with no console open may take to come back before they count as gone. */
+  graceMs: number;
+}
+
+export function createAgentPresence(options: AgentPresenceOptions): AgentPresence {
   const byAgent = new Map<string, { agent: Agent; status: AgentStatus; connections: Set<string> }>();
   const connectionAgent = new Map<string, string>();
   const listeners = new Set<() => void>();
+  const departedListeners = new Set<(agentId: string) => void>();
+  const graceTimers = new Map<string, NodeJS.Timeout>();
   const changed = (): void => {
     for (const l of listeners) l();
   };
+  const departed = (agentId: string): void => {
+    clearTimeout(graceTimers.get(agentId));
+    graceTimers.delete(agentId);
+    for (const l of departedListeners) l(agentId);
+  };
+  const startGrace = (agentId: string): void => {
+    if (graceTimers.has(agentId) || byAgent.has(agentId)) return;
+    const timer = setTimeout(() => {
+      graceTimers.delete(agentId);
+      if (!byAgent.has(agentId)) departed(agentId);
+    }, options.graceMs);
+    // A pending grace period never keeps the process alive (shutdown, tests).
+    timer.unref();
+    graceTimers.set(agentId, timer);
+  };
   return {
     connect(agent, connectionId) {
+      clearTimeout(graceTimers.get(agent.id));
+      graceTimers.delete(agent.id);
       const entry = byAgent.get(agent.id) ?? { agent, status: 'available' as AgentStatus, connections: new Set<string>() };
       entry.agent = agent;
       entry.connections.add(connectionId);
@@ -49,7 +90,10 @@ export function createAgentPresence(): AgentPresence {
       connectionAgent.delete(connectionId);
       const entry = byAgent.get(agentId);
       entry?.connections.delete(connectionId);
-      if (entry && entry.connections.size === 0) byAgent.delete(agentId);
+      if (entry && entry.connections.size === 0) {
+        byAgent.delete(agentId);
+        startGrace(agentId);
+      }
       changed();
     },
     setStatus(agentId, status) {
@@ -66,12 +110,27 @@ export function createAgentPresence(): AgentPresence {
     isAvailable(agentId) {
       return byAgent.get(agentId)?.status === 'available';
     },
+    isConnected(agentId) {
+      return byAgent.has(agentId);
+    },
     list() {
       return [...byAgent.values()].map((e) => ({ agent: e.agent, status: e.status, connections: e.connections.size }));
     },
+    depart(agentId) {
+      if (!byAgent.has(agentId)) departed(agentId);
+    },
+    awaitReturn: startGrace,
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onDeparted(listener) {
+      departedListeners.add(listener);
+      return () => departedListeners.delete(listener);
+    },
+    dispose() {
+      for (const t of graceTimers.values()) clearTimeout(t);
+      graceTimers.clear();
     },
   };
 }

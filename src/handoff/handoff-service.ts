@@ -40,10 +40,13 @@ export interface LiveConversation {
   messageCount: number;
 }
 
-/** A message as agents see it: everything stored, and for agent messages who wrote it. */
-export interface AgentMessage extends Message {
-  agentId: string | null;
-  agentName: string | null;
+/** A message as agents see it: everything stored, for agent messages who wrote it. */
+export type AgentMessage = Message;
+
+/** An agent's message as sent; `duplicate` when it was a retry of one already stored (nothing was sent again). */
+export interface SentMessage {
+  message: Message;
+  duplicate: boolean;
 }
 
 export interface AgentNote extends ConversationNote {
@@ -100,7 +103,11 @@ export interface HandoffService {
   detail(agent: Agent, conversationId: string): Promise<ConversationDetail>;
   /** Takes a conversation: from the queue (claim) or from the bot (pull). Exactly one agent wins; the others get KEFU_ALREADY_CLAIMED. */
   claim(agent: Agent, conversationId: string): Promise<HandoffResult>;
-  sendMessage(agent: Agent, conversationId: string, text: string): Promise<Message>;
+  /**
+   * The holder writes to the customer. With a clientMessageId a retry is stored and pushed once: it returns the stored
+   * message (duplicate), even when the conversation has moved on since the first attempt went through.
+   */
+  sendMessage(agent: Agent, conversationId: string, input: { text: string; clientMessageId?: string | null }): Promise<SentMessage>;
   addNote(agent: Agent, conversationId: string, text: string): Promise<AgentNote>;
   transfer(agent: Agent, conversationId: string, to: { group?: string; agentId?: string; note?: string }): Promise<HandoffResult>;
   returnToBot(agent: Agent, conversationId: string): Promise<HandoffResult>;
@@ -117,9 +124,16 @@ export interface HandoffService {
   customerTyping(conversationId: string, typing: boolean): void;
 
   subscribe(listener: (e: HandoffEvent) => void): () => void;
-  /** Resolves when the work started by events (notices, positions) is done. */
+  /**
+   * The agent has left (signed out, or no console of theirs came back within handoff.releaseAfterSeconds): every
+   * conversation they hold goes back to the front of the queue of its priority, keeping its waiting time, and each
+   * customer is told. Called when the presence registry says they departed; does nothing for a conversation whose
+   * agent has a console open again by the time its turn comes. Returns how many were released.
+   */
+  releaseAgent(agentId: string): Promise<number>;
+  /** Resolves when the work started by events (notices, positions, releases) is done. */
   idle(): Promise<void>;
-  /** Stops listening to the conversation service and the presence registry. */
+  /** Stops listening to the conversation service and the presence registry (its departures too). */
   dispose(): void;
 }
 
@@ -177,16 +191,17 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     if (!c) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
     return c;
   };
-  const agentName = async (agentId: string | null): Promise<string> => {
-    if (!agentId) return 'another agent';
-    return (await store.getAgent(agentId))?.displayName ?? 'another agent';
+  const knownName = async (agentId: string | null): Promise<string | null> => (agentId ? ((await store.getAgent(agentId))?.displayName ?? null) : null);
+  const agentName = async (agentId: string | null): Promise<string> => (await knownName(agentId)) ?? 'another agent';
+  // The loser of a claim is told who won: in the message for people, and as facts for the console to act on
+  // (a client should never have to parse a name out of a sentence).
+  const alreadyClaimed = async (conversationId: string, ownerAgentId: string | null, cause?: unknown): Promise<KefuError> => {
+    const ownerName = await knownName(ownerAgentId);
+    return new KefuError('KEFU_ALREADY_CLAIMED', [conversationId, ownerName ?? 'another agent'], { cause, facts: { ownerAgentId, ownerName } });
   };
-  // The store names the winner by id; the loser is told who it was.
+  // The store names the winner by id only.
   const claimLost = (conversationId: string) => async (e: unknown): Promise<never> => {
-    if (isKefuError(e, 'KEFU_ALREADY_CLAIMED')) {
-      const open = await store.getOpenHandoff(conversationId);
-      throw new KefuError('KEFU_ALREADY_CLAIMED', [conversationId, await agentName(open?.agentId ?? null)], { cause: e });
-    }
+    if (isKefuError(e, 'KEFU_ALREADY_CLAIMED')) throw await alreadyClaimed(conversationId, (await store.getOpenHandoff(conversationId))?.agentId ?? null, e);
     throw e;
   };
   /**
@@ -297,8 +312,10 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     const p = (await computePositions()).get(conversation.id);
     if (!p) return; // claimed or gone before we got here
     const text = p.callbackOffered ? handoffNotices.offline(conversation.locale) : handoffNotices.position(conversation.locale, p.position, p.expectedWaitSeconds);
+    // Chinese sentences run on; English ones need a space between them.
+    const joined = prefix && conversation.locale === 'en' ? `${prefix} ${text}` : prefix + text;
     try {
-      await service.postMessage(conversation.id, { author: 'system', text: prefix + text });
+      await service.postMessage(conversation.id, { author: 'system', text: joined });
     } catch (err) {
       if (!isKefuError(err, 'KEFU_CONVERSATION_CLOSED')) throw err;
     }
@@ -336,6 +353,44 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
   const unsubscribeService = service.subscribe(onConversationEvent);
   const unsubscribePresence = presence.onChange(refresh);
   refresh();
+
+  // ---- Agents who leave ---------------------------------------------------------------------------------------
+
+  async function releaseAgent(agentId: string): Promise<number> {
+    let released = 0;
+    for (const held of await store.listClaimed(agentId)) {
+      const done = await service.exclusive(held.conversationId, async () => {
+        // Back within the grace period after all (the release was already under way): they keep the rest.
+        if (presence.isConnected(agentId)) return false;
+        let r: HandoffResult;
+        try {
+          r = await store.releaseHandoff(held.id, { agentId });
+        } catch (err) {
+          // Closed, transferred or returned by someone else meanwhile: nothing left to release.
+          if (isKefuError(err, 'KEFU_CONVERSATION_STATE') || isKefuError(err, 'KEFU_CONVERSATION_CLOSED')) return false;
+          throw err;
+        }
+        log.info({ conversationId: r.conversation.id, agentId, group: r.handoff.group, priority: r.handoff.priority }, 'agent left: conversation back in the queue');
+        service.announceState(r.conversation);
+        emit({ type: 'assigned', conversation: r.conversation, handoff: r.handoff, agentId: null, previousAgentId: agentId });
+        const notice = handoffNotices.released(r.conversation.locale);
+        if (r.handoff.kind === 'chat') await announceQueued(r.conversation, r.handoff, notice);
+        else await service.postMessage(r.conversation.id, { author: 'system', text: notice });
+        return true;
+      });
+      if (done) released++;
+    }
+    if (released > 0) refresh();
+    return released;
+  }
+  const unsubscribeDeparted = presence.onDeparted((agentId) => background('releasing the conversations of an agent who left', () => releaseAgent(agentId)));
+
+  // After a restart nobody's console is connected yet: those holding conversations get the grace period to come back.
+  background('waiting for agents holding conversations to come back', async () => {
+    for (const a of await store.listAgents()) {
+      if (!presence.isConnected(a.id) && (await store.listClaimed(a.id)).length > 0) presence.awaitReturn(a.id);
+    }
+  });
 
   // ---- What agents do ------------------------------------------------------------------------------------------
 
@@ -384,20 +439,9 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       ]);
       const names = new Map(agents.map((a) => [a.id, a.displayName]));
       const t = now();
-      // An agent message belongs to the episode held when it was written: the latest claim at or before it.
-      const held = handoffs.filter((h) => h.claimedAt && h.agentId);
-      const writer = (m: Message): string | null => {
-        if (m.author !== 'agent') return null;
-        let best: Handoff | null = null;
-        for (const h of held) if (h.claimedAt! <= m.createdAt && (!h.endedAt || m.createdAt <= h.endedAt)) best = h;
-        return best?.agentId ?? null;
-      };
       return {
         conversation,
-        messages: messages.map((m) => {
-          const agentId = writer(m);
-          return { ...m, agentId, agentName: agentId ? (names.get(agentId) ?? null) : null };
-        }),
+        messages,
         notes: notes.map((n) => ({ ...n, agentName: names.get(n.agentId) ?? n.agentId })),
         handoffs: handoffs.map((h) => ({ ...h, timers: handoffTimers(h, t), agentName: h.agentId ? (names.get(h.agentId) ?? null) : null })),
         customer: {
@@ -416,7 +460,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
         const open = await store.getOpenHandoff(conversationId);
         if (conversation.state === 'agent' && open) {
           if (open.agentId === agent.id) return { conversation, handoff: open }; // a retry of a claim that won
-          throw new KefuError('KEFU_ALREADY_CLAIMED', [conversationId, await agentName(open.agentId)]);
+          throw await alreadyClaimed(conversationId, open.agentId);
         }
         let r: HandoffResult;
         if (conversation.state === 'bot') {
@@ -437,12 +481,18 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       });
     },
 
-    async sendMessage(agent, conversationId, text) {
+    async sendMessage(agent, conversationId, { text, clientMessageId }) {
       requireConsole(agent);
+      if (clientMessageId) {
+        // Looked up before the holder check: a retry whose first attempt went through is answered with what was
+        // sent, not refused because the conversation was transferred or closed in between.
+        const prior = await store.findMessageByClientId(conversationId, clientMessageId);
+        if (prior && prior.author === 'agent' && prior.agentId === agent.id) return { message: prior, duplicate: true };
+      }
       const { handoff } = await heldBy(agent, conversationId, 'reply', false);
-      const { message } = await service.postMessage(conversationId, { author: 'agent', text });
-      if (!handoff.firstReplyAt) await store.markFirstReply(handoff.id);
-      return message;
+      const { message, duplicate } = await service.postMessage(conversationId, { author: 'agent', text, clientMessageId, agent });
+      if (!duplicate && !handoff.firstReplyAt) await store.markFirstReply(handoff.id);
+      return { message, duplicate };
     },
 
     async addNote(agent, conversationId, text) {
@@ -576,6 +626,8 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       emit({ type: 'typing', conversationId, author: 'customer', typing });
     },
 
+    releaseAgent,
+
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -588,6 +640,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     dispose() {
       unsubscribeService();
       unsubscribePresence();
+      unsubscribeDeparted();
     },
   };
 }

@@ -7,7 +7,7 @@ import type { AgentAccounts } from '../handoff/agent-accounts.ts';
 import type { HandoffService } from '../handoff/handoff-service.ts';
 import { requireRole, signedInAgent } from './agent-auth.ts';
 import {
-  agentMessageSchema, conversationDetailSchema, directorySchema, dispositionSchema, handoffResultSchema, liveConversationSchema, noteSchema,
+  agentMessageSchema, claimConflictSchema, conversationDetailSchema, directorySchema, dispositionSchema, handoffResultSchema, liveConversationSchema, noteSchema,
   queueItemSchema, suggestionSchema,
 } from './agent-schemas.ts';
 import { CONSOLE_SECURITY } from './auth-api.ts';
@@ -32,6 +32,7 @@ export const agentApi: FastifyPluginAsync<AgentApiOptions> = async (fastify, { a
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const text = z.string().trim().min(1, 'must not be empty').max(config.router.maxTextLength, `must be at most ${config.router.maxTextLength} characters`);
   const note = z.string().trim().min(1, 'must not be empty').max(4000);
+  const clientMessageId = z.string().trim().min(1).max(100);
   const common = { tags: TAGS, security: CONSOLE_SECURITY };
 
   app.get('/queue', {
@@ -64,8 +65,8 @@ export const agentApi: FastifyPluginAsync<AgentApiOptions> = async (fastify, { a
   app.post('/conversations/:id/claim', {
     schema: {
       ...common, summary: 'Take the conversation (from the queue, or pull it from the bot)',
-      description: 'Exactly one agent wins; the others get 409 KEFU_ALREADY_CLAIMED naming the winner. Claiming again what you already hold returns it.',
-      params: idParams, response: { 200: handoffResultSchema, ...errorResponses },
+      description: 'Exactly one agent wins; the others get 409 KEFU_ALREADY_CLAIMED naming the winner in its message and in `details: { ownerAgentId, ownerName }`. Claiming again what you already hold returns it.',
+      params: idParams, response: { 200: handoffResultSchema, ...errorResponses, 409: claimConflictSchema },
     },
   }, async (req) => handoff.claim(signedInAgent(req), req.params.id));
 
@@ -78,13 +79,19 @@ export const agentApi: FastifyPluginAsync<AgentApiOptions> = async (fastify, { a
     },
   }, async (req) => handoff.suggestions(signedInAgent(req), req.params.id, req.query.k));
 
+  const sent = z.object({ message: agentMessageSchema, duplicate: described(z.boolean(), 'This clientMessageId was sent before: the stored message, not sent again') });
   app.post('/conversations/:id/messages', {
     schema: {
       ...common, summary: 'Send a message to the customer (on whatever channel they use)',
-      params: idParams, body: z.strictObject({ text }),
-      response: { 201: z.object({ message: agentMessageSchema }), ...errorResponses },
+      description: 'With a clientMessageId, retrying is safe: the message is stored and pushed to the customer once, and a retry answers 200 with the stored message and duplicate: true.',
+      params: idParams,
+      body: z.strictObject({ text, clientMessageId: described(clientMessageId, 'Your id for this message (a UUID, say), so a retry sends it once').optional() }),
+      response: { 200: sent, 201: sent, ...errorResponses },
     },
-  }, async (req, reply) => reply.code(201).send({ message: await handoff.sendMessage(signedInAgent(req), req.params.id, req.body.text) }));
+  }, async (req, reply) => {
+    const r = await handoff.sendMessage(signedInAgent(req), req.params.id, { text: req.body.text, clientMessageId: req.body.clientMessageId ?? null });
+    return reply.code(r.duplicate ? 200 : 201).send(r);
+  });
 
   app.post('/conversations/:id/notes', {
     schema: {

@@ -3,7 +3,7 @@ import { AGENT_ROLES } from '../domain/agent.ts';
 import { CONVERSATION_STATES } from '../domain/conversation.ts';
 import { DISPOSITIONS } from '../domain/handoff.ts';
 import { LOCALES } from '../domain/types.ts';
-import { apiSchemas, described } from './schemas.ts';
+import { apiSchemas, described, errorBodySchema } from './schemas.ts';
 
 // The console's view of kefu's domain: unlike the customer's, it shows everything (traces, fallback counts, notes).
 
@@ -58,6 +58,8 @@ export const agentConversationSchema = z
     closedAt: z.string().nullable(),
     consecutiveFallbacks: z.number().int(),
     rating: z.object({ stars: z.number().int(), comment: z.string().nullable(), at: z.string() }).nullable(),
+    agentId: described(z.string().nullable(), 'While state is agent: who holds it'),
+    agentName: z.string().nullable(),
   })
   .register(apiSchemas, { id: 'AgentConversation' });
 
@@ -70,24 +72,21 @@ export const agentMessageSchema = z
     text: z.string(),
     quickReplies: z.array(z.object({ topic: z.string(), title: z.string() })),
     outcome: described(storedOutcomeSchema.nullable(), "On bot turns: the router's decision with its full trace"),
-    clientMessageId: z.string().nullable(),
+    clientMessageId: described(z.string().nullable(), "The sender's own id for a customer or agent message (a retry with it is stored once)"),
     replyTo: z.string().nullable(),
     feedback: z.enum(['up', 'down']).nullable(),
+    agentId: described(z.string().nullable(), 'On agent messages: who wrote it'),
+    agentName: described(z.string().nullable(), 'On agent messages: their display name, as the customer was shown it'),
     createdAt: z.string(),
   })
   .register(apiSchemas, { id: 'AgentMessage' });
-
-export const attributedMessageSchema = agentMessageSchema.extend({
-  agentId: described(z.string().nullable(), 'On agent messages: who wrote it'),
-  agentName: z.string().nullable(),
-});
 
 export const handoffSchema = z
   .object({
     id: z.string(),
     conversationId: z.string(),
     kind: described(z.enum(['chat', 'callback']), 'chat: the customer waits on the line; callback: a message left for a call back'),
-    trigger: z.enum(['router', 'button', 'pull', 'transfer', 'callback']),
+    trigger: described(z.enum(['router', 'button', 'pull', 'transfer', 'callback', 'release']), 'release: its agent signed out or went offline, and it went back to the front of the queue'),
     topic: z.string().nullable(),
     group: z.string(),
     priority: described(z.number().int(), 'Higher first (fraud.report and complaint.file by default)'),
@@ -98,7 +97,7 @@ export const handoffSchema = z
     claimedAt: z.string().nullable(),
     firstReplyAt: z.string().nullable(),
     endedAt: z.string().nullable(),
-    endReason: z.enum(['closed', 'returned', 'transferred', 'customer_ended']).nullable(),
+    endReason: described(z.enum(['closed', 'returned', 'transferred', 'customer_ended', 'released']).nullable(), 'released: the agent signed out or went offline (a release episode follows)'),
     disposition: z.enum(DISPOSITIONS).nullable(),
     endedBy: z.string().nullable(),
     callback: z.object({ text: z.string(), contactTime: z.string().nullable() }).nullable(),
@@ -149,7 +148,7 @@ export const customerProfileSchema = z.object({
 export const conversationDetailSchema = z
   .object({
     conversation: agentConversationSchema,
-    messages: z.array(attributedMessageSchema),
+    messages: z.array(agentMessageSchema),
     notes: described(z.array(noteSchema), 'Internal notes: never shown to the customer'),
     handoffs: described(z.array(handoffSchema.extend({ timers: timersSchema, agentName: z.string().nullable() })), 'Every handoff episode, oldest first, with its timers'),
     customer: z.object({
@@ -193,3 +192,20 @@ export const directorySchema = z.object({
 });
 
 export const dispositionSchema = z.enum(DISPOSITIONS);
+
+/** A lost claim (409 KEFU_ALREADY_CLAIMED): who holds the conversation now, by id and by name, besides the message. */
+export const alreadyClaimedSchema = z
+  .object({
+    error: z.object({
+      code: z.literal('KEFU_ALREADY_CLAIMED'),
+      message: described(z.string(), 'Conversation … is already taken by 小美'),
+      details: z.object({
+        ownerAgentId: described(z.string().nullable(), 'The agent holding it (null when the store could not tell)'),
+        ownerName: described(z.string().nullable(), 'Their display name'),
+      }),
+    }),
+  })
+  .register(apiSchemas, { id: 'AlreadyClaimedError' });
+
+/** 409 of a claim: the conversation is taken (with its holder), or closed, or in no state to be claimed. */
+export const claimConflictSchema = z.union([alreadyClaimedSchema, errorBodySchema]);

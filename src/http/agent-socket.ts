@@ -32,6 +32,8 @@ export interface AgentSocketDeps {
   presence: AgentPresence;
   store: Store;
   log: Logger;
+  /** Longest message an agent may send (router.maxTextLength, as on REST). */
+  maxTextLength: number;
 }
 
 interface SocketData {
@@ -43,11 +45,17 @@ type AckError = { code: KefuErrorCode; message: string };
 type Handler = (payload: unknown, socket: Socket, data: SocketData) => Promise<Record<string, unknown>>;
 
 const conversationId = z.string().trim().min(1).max(128);
-const schemas = {
+const schemas = (maxTextLength: number) => ({
   watch: z.object({ conversationId }),
   typing: z.object({ conversationId, typing: z.boolean() }),
   status: z.object({ status: z.enum(['available', 'away']) }),
-};
+  // Required here: a socket resends after a reconnect, and only the id makes that safe.
+  send: z.object({
+    conversationId,
+    text: z.string().trim().min(1, 'must not be empty').max(maxTextLength, `must be at most ${maxTextLength} characters`),
+    clientMessageId: z.string().trim().min(1).max(100),
+  }),
+});
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
   const res = schema.safeParse(payload);
@@ -65,6 +73,7 @@ function parse<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
 export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void {
   const { accounts, handoff, service, presence, store, log } = deps;
   const nsp: Namespace = io.of(AGENT_NAMESPACE);
+  const schema = schemas(deps.maxTextLength);
   const dataOf = (socket: Socket): SocketData => socket.data as SocketData;
 
   nsp.use((socket, next) => {
@@ -90,23 +99,28 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
 
   const handlers: Record<string, Handler> = {
     async 'conversation:watch'(payload, socket) {
-      const p = parse(schemas.watch, payload);
+      const p = parse(schema.watch, payload);
       if (!(await store.getConversation(p.conversationId))) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [p.conversationId]);
       await socket.join(watchRoom(p.conversationId));
       return {};
     },
     async 'conversation:unwatch'(payload, socket) {
-      const p = parse(schemas.watch, payload);
+      const p = parse(schema.watch, payload);
       await socket.leave(watchRoom(p.conversationId));
       return {};
     },
+    async 'message:send'(payload, _socket, data) {
+      const p = parse(schema.send, payload);
+      const r = await handoff.sendMessage(data.agent, p.conversationId, { text: p.text, clientMessageId: p.clientMessageId });
+      return { message: r.message, duplicate: r.duplicate };
+    },
     async typing(payload, _socket, data) {
-      const p = parse(schemas.typing, payload);
+      const p = parse(schema.typing, payload);
       await handoff.agentTyping(data.agent, p.conversationId, p.typing);
       return {};
     },
     async status(payload, _socket, data) {
-      const p = parse(schemas.status, payload);
+      const p = parse(schema.status, payload);
       presence.setStatus(data.agent.id, p.status);
       return { status: p.status };
     },
@@ -211,18 +225,27 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
     }
   };
 
-  const endSessions = (hashes: Set<string>): void => {
+  // Sessions that ended: their consoles are told and closed (which takes them off duty at once). An agent signed out
+  // with no console of another session still open has left: presence releases their customers now, not after the
+  // grace period a dropped connection gets.
+  const endSessions = (hashes: Set<string>, agentIds: Set<string>): void => {
     for (const s of nsp.sockets.values()) {
       if (!hashes.has(dataOf(s).tokenHash)) continue;
       s.emit('session:ended', {});
       s.disconnect(true);
     }
+    for (const agentId of agentIds) presence.depart(agentId);
   };
   const sweep = setInterval(() => {
     void (async () => {
-      const ended = new Set<string>();
-      for (const s of nsp.sockets.values()) if (!(await accounts.authenticateHash(dataOf(s).tokenHash))) ended.add(dataOf(s).tokenHash);
-      endSessions(ended);
+      const hashes = new Set<string>();
+      const agentIds = new Set<string>();
+      for (const s of nsp.sockets.values()) {
+        if (await accounts.authenticateHash(dataOf(s).tokenHash)) continue;
+        hashes.add(dataOf(s).tokenHash);
+        agentIds.add(dataOf(s).agent.id);
+      }
+      endSessions(hashes, agentIds);
     })().catch((err: unknown) => log.error({ err }, 'agent socket: session sweep failed'));
   }, SESSION_SWEEP_MS);
   sweep.unref();
@@ -230,7 +253,7 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   const unsubscribe = [
     service.subscribe(onConversation),
     handoff.subscribe(onHandoff),
-    accounts.onSessionEnded((hash) => endSessions(new Set([hash]))),
+    accounts.onSessionEnded((hash, agentId) => endSessions(new Set([hash]), new Set([agentId]))),
   ];
   return () => {
     clearInterval(sweep);

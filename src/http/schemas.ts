@@ -24,7 +24,10 @@ export const errorBodySchema = z
     error: z.object({
       code: described(z.string(), 'Stable KEFU_* code to match on'),
       message: z.string(),
-      details: z.array(z.string()),
+      details: described(
+        z.union([z.array(z.string()), z.record(z.string(), z.string().nullable())]),
+        'Usually a list of problems (one per invalid field). A few codes carry named facts instead: 409 KEFU_ALREADY_CLAIMED has { ownerAgentId, ownerName } (who holds the conversation; null when unknown).',
+      ),
     }),
   })
   .register(apiSchemas, { id: 'Error', description: 'Every 4xx and 5xx answer has this shape.' });
@@ -42,6 +45,7 @@ export const conversationSchema = z
     updatedAt: z.string(),
     closedAt: z.string().nullable(),
     rating: ratingSchema.nullable(),
+    agentName: described(z.string().nullable(), 'While state is agent: the display name of the agent serving the customer; null otherwise'),
   })
   .register(apiSchemas, { id: 'Conversation' });
 export type PublicConversation = z.output<typeof conversationSchema>;
@@ -67,6 +71,7 @@ export const messageSchema = z
     clientMessageId: z.string().nullable(),
     replyTo: z.string().nullable(),
     feedback: z.enum(['up', 'down']).nullable(),
+    agentName: described(z.string().nullable(), 'On agent messages: the display name of the agent who wrote it (show as "王小明：…")'),
     createdAt: z.string(),
   })
   .register(apiSchemas, { id: 'Message' });

@@ -7,6 +7,7 @@ import { KefuError } from '../errors.ts';
 import { normalise } from '../text/normalise.ts';
 import { isHumanRequest } from './human-request.ts';
 import { fixedReply, topicAnswer, topicTitle } from './replies.ts';
+import { createReplySuggester, type SuggestReplies } from './suggested-replies.ts';
 
 /** What the router needs to know about the conversation so far. */
 export interface RouteState {
@@ -39,6 +40,12 @@ export interface Router {
   route(text: string, state?: RouteState): Outcome;
   /** The decision alone, from what the brains already said: lets evaluation replay routing under other thresholds. */
   decide(text: string, normalised: string, reading: Reading | null, state?: RouteState): Outcome;
+  /**
+   * Suggested replies for the agent console from this router's own FAQ brain and topics, so that putting another
+   * router in service can never leave suggestions on the old model. Absent on a router with no FAQ brain of its
+   * own (a scripted one in tests).
+   */
+  readonly suggest?: SuggestReplies;
 }
 
 interface Scored extends Candidate {
@@ -56,6 +63,7 @@ export function createRouter(opts: RouterOptions): Router {
 
   const router: Router = {
     thresholds: th,
+    suggest: createReplySuggester({ faq: opts.faq, topics: opts.topics, brand: opts.brand, locale: opts.locale }),
     route(text, state = { consecutiveFallbacks: 0 }) {
       if (text.length > maxLen) throw new KefuError('KEFU_TEXT_TOO_LONG', [String(maxLen)]);
       const started = performance.now();

@@ -46,11 +46,15 @@ const toProfile = (r: ProfileRow): CustomerProfile => ({
   displayName: r.display_name, data: JSON.parse(r.data) as Record<string, string>, updatedAt: r.updated_at,
 });
 
-// rowid breaks ties in insertion order: two customers queued in the same millisecond are still served first come, first served.
-const QUEUE_ORDER = `ORDER BY priority DESC, CASE kind WHEN 'chat' THEN 0 ELSE 1 END, queued_at, rowid`;
+// A customer whose agent left goes back to the front of their priority (they were already being served), ahead of
+// customers who joined before them and still wait. rowid breaks ties in insertion order: two customers queued in the
+// same millisecond are still served first come, first served.
+const QUEUE_ORDER = `ORDER BY priority DESC, CASE kind WHEN 'chat' THEN 0 ELSE 1 END, CASE trigger WHEN 'release' THEN 0 ELSE 1 END, queued_at, rowid`;
 
 export interface SqliteHandoffDeps {
   now: () => string;
+  /** The SELECT that reads conversations with their holder (alias c). */
+  conversationSelect: string;
   toConversation: (row: ConversationRow) => Conversation;
   toMessage: (row: MessageRow) => Message;
 }
@@ -59,7 +63,7 @@ export interface SqliteHandoffDeps {
 export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDeps): HandoffStore & AgentStore {
   const { now } = deps;
   const q = {
-    getConv: db.prepare('SELECT * FROM conversations WHERE id = ?'),
+    getConv: db.prepare(`${deps.conversationSelect} WHERE c.id = ?`),
     convToQueued: db.prepare(`UPDATE conversations SET state = 'queued', consecutive_fallbacks = 0, updated_at = @now WHERE id = @id AND state = 'bot'`),
     convBotToAgent: db.prepare(`UPDATE conversations SET state = 'agent', consecutive_fallbacks = 0, updated_at = @now WHERE id = @id AND state = 'bot'`),
     convQueuedToAgent: db.prepare(`UPDATE conversations SET state = 'agent', updated_at = @now WHERE id = @id AND state = 'queued'`),
@@ -75,6 +79,8 @@ export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDep
     claim: db.prepare(`UPDATE handoffs SET status = 'claimed', agent_id = @agentId, claimed_at = @now WHERE id = @id AND status = 'queued'`),
     endClaimedAsTransfer: db.prepare(`UPDATE handoffs SET status = 'ended', ended_at = @now, end_reason = 'transferred', ended_by = @from
       WHERE id = @id AND status = 'claimed' AND (@from IS NULL OR agent_id = @from)`),
+    endClaimedAsReleased: db.prepare(`UPDATE handoffs SET status = 'ended', ended_at = @now, end_reason = 'released', ended_by = NULL
+      WHERE id = @id AND status = 'claimed' AND agent_id = @agentId`),
     end: db.prepare(`UPDATE handoffs SET status = 'ended', ended_at = @now, end_reason = @reason, disposition = @disposition, ended_by = @endedBy
       WHERE id = @id AND status IN ('queued','claimed')`),
     firstReply: db.prepare('UPDATE handoffs SET first_reply_at = COALESCE(first_reply_at, @now) WHERE id = @id'),
@@ -84,10 +90,10 @@ export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDep
       (target_agent_id IS NULL AND queue_group IN (SELECT value FROM json_each(@groups))) OR target_agent_id = @agentId) ${QUEUE_ORDER}`),
     claimed: db.prepare(`SELECT * FROM handoffs WHERE status = 'claimed' AND agent_id = ? ORDER BY claimed_at, rowid`),
     stats: db.prepare(`SELECT COUNT(*) AS samples,
-        AVG(CASE WHEN trigger != 'pull' THEN (julianday(claimed_at) - julianday(queued_at)) * 86400 END) AS wait,
+        AVG(CASE WHEN trigger NOT IN ('pull', 'release') THEN (julianday(claimed_at) - julianday(queued_at)) * 86400 END) AS wait,
         AVG(CASE WHEN ended_at IS NOT NULL THEN (julianday(ended_at) - julianday(claimed_at)) * 86400 END) AS handling
       FROM (SELECT * FROM handoffs WHERE queue_group = @group AND claimed_at IS NOT NULL AND claimed_at >= @since ORDER BY claimed_at DESC LIMIT @limit)`),
-    byState: db.prepare('SELECT * FROM conversations WHERE state = @state AND updated_at >= @after ORDER BY updated_at DESC, id LIMIT @limit'),
+    byState: db.prepare(`${deps.conversationSelect} WHERE c.state = @state AND c.updated_at >= @after ORDER BY c.updated_at DESC, c.id LIMIT @limit`),
     latest: db.prepare('SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
     insertNote: db.prepare('INSERT INTO conversation_notes (id, conversation_id, agent_id, text, created_at) VALUES (@id, @conversationId, @agentId, @text, @now)'),
     getNote: db.prepare('SELECT * FROM conversation_notes WHERE id = ?'),
@@ -138,11 +144,14 @@ export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDep
     }
     throw new KefuError('KEFU_CONVERSATION_STATE', [id, c.state, wanted]);
   };
-  const insert = (input: Parameters<HandoffStore['enqueueHandoff']>[0], extra: { status: HandoffStatus; agentId: string | null; at: string; previousId?: string | null }): Handoff => {
+  const insert = (
+    input: Parameters<HandoffStore['enqueueHandoff']>[0],
+    extra: { status: HandoffStatus; agentId: string | null; at: string; previousId?: string | null; queuedAt?: string },
+  ): Handoff => {
     const id = randomUUID();
     q.insertHandoff.run({
       id, conversationId: input.conversationId, kind: input.kind, trigger: input.trigger, topic: input.topic, group: input.group,
-      priority: input.priority, targetAgentId: input.targetAgentId ?? null, status: extra.status, agentId: extra.agentId, now: extra.at,
+      priority: input.priority, targetAgentId: input.targetAgentId ?? null, status: extra.status, agentId: extra.agentId, now: extra.queuedAt ?? extra.at,
       claimedAt: extra.status === 'claimed' ? extra.at : null, callbackText: input.callback?.text ?? null,
       callbackContactTime: input.callback?.contactTime ?? null, previousId: extra.previousId ?? null,
     });
@@ -187,6 +196,21 @@ export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDep
     );
     return { conversation: mustConv(old.conversationId), handoff: next };
   });
+  const release = db.transaction((handoffId: string, input: { agentId: string }) => {
+    const at = now();
+    if (q.endClaimedAsReleased.run({ id: handoffId, agentId: input.agentId, now: at }).changes === 0) {
+      const h = mustHandoff(handoffId);
+      throw new KefuError('KEFU_CONVERSATION_STATE', [h.conversationId, h.status, 'only an episode the agent still holds can be released']);
+    }
+    const old = mustHandoff(handoffId);
+    if (q.convAgentToQueued.run({ id: old.conversationId, now: at }).changes === 0) refuse(old.conversationId, 'an agent must hold it to release it');
+    // The customer keeps the time they have waited: the next episode is queued as of the released one.
+    const next = insert(
+      { conversationId: old.conversationId, kind: old.kind, trigger: 'release', topic: old.topic, group: old.group, priority: old.priority, targetAgentId: null, callback: old.callback },
+      { status: 'queued', agentId: null, at, previousId: old.id, queuedAt: old.queuedAt },
+    );
+    return { conversation: mustConv(old.conversationId), handoff: next };
+  });
   const end = db.transaction((handoffId: string, input: Parameters<HandoffStore['endHandoff']>[1]) => {
     const at = now();
     const res = q.end.run({ id: handoffId, now: at, reason: input.reason, disposition: input.disposition ?? null, endedBy: input.endedBy });
@@ -222,6 +246,9 @@ export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDep
     },
     async transferHandoff(handoffId, input) {
       return transfer(handoffId, input);
+    },
+    async releaseHandoff(handoffId, input) {
+      return release(handoffId, input);
     },
     async endHandoff(handoffId, input) {
       return end(handoffId, input);

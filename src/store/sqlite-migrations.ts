@@ -116,4 +116,64 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
         SELECT lower(hex(randomblob(16))), id, 'chat', 'router', NULL, 'default', 0, 'queued', updated_at FROM conversations WHERE state = 'queued';
     `,
   },
+  {
+    version: 3,
+    name: 'agent messages say who wrote them',
+    sql: `
+      -- The agent who wrote an agent message, and their display name as the customer was shown it.
+      ALTER TABLE messages ADD COLUMN agent_id TEXT REFERENCES agents(id);
+      ALTER TABLE messages ADD COLUMN agent_name TEXT;
+      -- Earlier agent messages belong to the episode held when they were written: the latest claim at or before them.
+      UPDATE messages SET agent_id = (
+        SELECT h.agent_id FROM handoffs h
+        WHERE h.conversation_id = messages.conversation_id AND h.agent_id IS NOT NULL AND h.claimed_at IS NOT NULL
+          AND h.claimed_at <= messages.created_at AND (h.ended_at IS NULL OR messages.created_at <= h.ended_at)
+        ORDER BY h.claimed_at DESC, h.rowid DESC LIMIT 1)
+      WHERE author = 'agent';
+      UPDATE messages SET agent_name = (SELECT display_name FROM agents WHERE agents.id = messages.agent_id) WHERE agent_id IS NOT NULL;
+    `,
+  },
+  {
+    version: 4,
+    name: 'conversations go back to the queue when their agent leaves',
+    // SQLite cannot widen a CHECK in place: the table is rebuilt with trigger 'release' and end reason 'released'
+    // (the episode whose agent left, and the one that puts the customer back in the queue), rows and indexes as they were.
+    sql: `
+      CREATE TABLE handoffs_v4 (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        kind TEXT NOT NULL CHECK (kind IN ('chat','callback')),
+        trigger TEXT NOT NULL CHECK (trigger IN ('router','button','pull','transfer','callback','release')),
+        topic TEXT,
+        queue_group TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        target_agent_id TEXT REFERENCES agents(id),
+        status TEXT NOT NULL CHECK (status IN ('queued','claimed','ended')),
+        agent_id TEXT REFERENCES agents(id),
+        queued_at TEXT NOT NULL,
+        claimed_at TEXT,
+        first_reply_at TEXT,
+        ended_at TEXT,
+        end_reason TEXT CHECK (end_reason IN ('closed','returned','transferred','customer_ended','released')),
+        disposition TEXT,
+        ended_by TEXT REFERENCES agents(id),
+        callback_text TEXT,
+        callback_contact_time TEXT,
+        previous_id TEXT REFERENCES handoffs_v4(id)
+      );
+      -- rowid too: it breaks ties in the queue's order.
+      INSERT INTO handoffs_v4 (rowid, id, conversation_id, kind, trigger, topic, queue_group, priority, target_agent_id, status, agent_id,
+          queued_at, claimed_at, first_reply_at, ended_at, end_reason, disposition, ended_by, callback_text, callback_contact_time, previous_id)
+        SELECT rowid, id, conversation_id, kind, trigger, topic, queue_group, priority, target_agent_id, status, agent_id,
+          queued_at, claimed_at, first_reply_at, ended_at, end_reason, disposition, ended_by, callback_text, callback_contact_time, previous_id
+        FROM handoffs;
+      DROP TABLE handoffs;
+      ALTER TABLE handoffs_v4 RENAME TO handoffs;
+      CREATE UNIQUE INDEX handoffs_open ON handoffs (conversation_id) WHERE status IN ('queued','claimed');
+      CREATE INDEX handoffs_queue ON handoffs (status, queue_group, priority, queued_at);
+      CREATE INDEX handoffs_agent ON handoffs (agent_id, status);
+      CREATE INDEX handoffs_conversation ON handoffs (conversation_id, queued_at);
+      CREATE INDEX handoffs_stats ON handoffs (queue_group, claimed_at) WHERE claimed_at IS NOT NULL;
+    `,
+  },
 ];

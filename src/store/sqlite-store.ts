@@ -13,22 +13,34 @@ import { sqliteHandoffStore } from './sqlite-handoff-store.ts';
 export interface ConversationRow {
   id: string; channel: string; customer_id: string; state: string; locale: string; created_at: string; updated_at: string;
   closed_at: string | null; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null; rated_at: string | null;
+  /** Joined by CONVERSATION_SELECT: the agent of the claimed episode. */
+  holder_id: string | null; holder_name: string | null;
 }
 export interface MessageRow {
   id: string; conversation_id: string; seq: number; author: string; text: string; quick_replies: string; outcome: string | null;
-  client_message_id: string | null; reply_to: string | null; feedback: string | null; created_at: string;
+  client_message_id: string | null; reply_to: string | null; feedback: string | null; agent_id: string | null; agent_name: string | null; created_at: string;
 }
+
+/**
+ * Reads conversations (alias c) with who holds them: derived from the claimed handoff episode rather than kept in a
+ * column of its own, so it can never disagree with the queue. Add WHERE / ORDER BY on c's columns.
+ */
+const CONVERSATION_SELECT = `SELECT c.*, h.agent_id AS holder_id, a.display_name AS holder_name FROM conversations c
+  LEFT JOIN handoffs h ON h.conversation_id = c.id AND h.status = 'claimed'
+  LEFT JOIN agents a ON a.id = h.agent_id`;
 
 const toConversation = (r: ConversationRow): Conversation => ({
   id: r.id, channel: r.channel as Conversation['channel'], customerId: r.customer_id, state: r.state as ConversationState,
   locale: r.locale as Locale, createdAt: r.created_at, updatedAt: r.updated_at, closedAt: r.closed_at,
   consecutiveFallbacks: r.consecutive_fallbacks,
   rating: r.rating_stars === null ? null : { stars: r.rating_stars, comment: r.rating_comment, at: r.rated_at ?? r.updated_at },
+  agentId: r.state === 'agent' ? r.holder_id : null, agentName: r.state === 'agent' ? r.holder_name : null,
 });
 const toMessage = (r: MessageRow): Message => ({
   id: r.id, conversationId: r.conversation_id, seq: r.seq, author: r.author as Message['author'], text: r.text,
   quickReplies: JSON.parse(r.quick_replies) as Message['quickReplies'], outcome: r.outcome === null ? null : (JSON.parse(r.outcome) as Message['outcome']),
-  clientMessageId: r.client_message_id, replyTo: r.reply_to, feedback: r.feedback as Message['feedback'], createdAt: r.created_at,
+  clientMessageId: r.client_message_id, replyTo: r.reply_to, feedback: r.feedback as Message['feedback'],
+  agentId: r.agent_id, agentName: r.agent_name, createdAt: r.created_at,
 });
 
 /** Applies pending migrations in one transaction each; returns the versions applied. */
@@ -62,13 +74,13 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
 
   const q = {
     insertConv: db.prepare(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES (@id, @channel, @customerId, 'bot', @locale, @now, @now)`),
-    getConv: db.prepare('SELECT * FROM conversations WHERE id = ?'),
-    findOpen: db.prepare(`SELECT * FROM conversations WHERE channel = ? AND customer_id = ? AND state != 'closed' ORDER BY updated_at DESC LIMIT 1`),
+    getConv: db.prepare(`${CONVERSATION_SELECT} WHERE c.id = ?`),
+    findOpen: db.prepare(`${CONVERSATION_SELECT} WHERE c.channel = ? AND c.customer_id = ? AND c.state != 'closed' ORDER BY c.updated_at DESC LIMIT 1`),
     countStates: db.prepare('SELECT state, COUNT(*) AS n FROM conversations GROUP BY state'),
     // RETURNING * hands back the conversation as the append leaves it, so a turn needs no read after its writes.
     bumpSeq: db.prepare('UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING *'),
-    insertMsg: db.prepare(`INSERT INTO messages (id, conversation_id, seq, author, text, quick_replies, outcome, client_message_id, reply_to, created_at)
-      VALUES (@id, @conversationId, @seq, @author, @text, @quickReplies, @outcome, @clientMessageId, @replyTo, @now)`),
+    insertMsg: db.prepare(`INSERT INTO messages (id, conversation_id, seq, author, text, quick_replies, outcome, client_message_id, reply_to, agent_id, agent_name, created_at)
+      VALUES (@id, @conversationId, @seq, @author, @text, @quickReplies, @outcome, @clientMessageId, @replyTo, @agentId, @agentName, @now)`),
     byClientId: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND client_message_id = ?'),
     getMsg: db.prepare('SELECT * FROM messages WHERE id = ?'),
     reply: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND reply_to = ? ORDER BY seq LIMIT 1'),
@@ -162,20 +174,22 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
     const message: Message = {
       id: randomUUID(), conversationId: input.conversationId, seq: bumped.last_seq, author: input.author, text: input.text,
       quickReplies: input.quickReplies ?? [], outcome: input.outcome ?? null, clientMessageId: input.clientMessageId ?? null,
-      replyTo: input.replyTo ?? null, feedback: null, createdAt: at,
+      replyTo: input.replyTo ?? null, feedback: null, agentId: input.agent?.id ?? null, agentName: input.agent?.displayName ?? null, createdAt: at,
     };
     q.insertMsg.run({
       id: message.id, conversationId: message.conversationId, seq: message.seq, author: message.author, text: message.text,
       quickReplies: JSON.stringify(message.quickReplies), outcome: message.outcome ? JSON.stringify(message.outcome) : null,
-      clientMessageId: message.clientMessageId, replyTo: message.replyTo, now: at,
+      clientMessageId: message.clientMessageId, replyTo: message.replyTo, agentId: message.agentId, agentName: message.agentName, now: at,
     });
-    return { message, duplicate: false, conversation: toConversation(bumped) };
+    // Who holds the conversation is joined from the queue; only a conversation an agent holds has anyone to join.
+    const conversation = bumped.state === 'agent' ? mustGetConv(input.conversationId) : toConversation({ ...bumped, holder_id: null, holder_name: null });
+    return { message, duplicate: false, conversation };
   };
 
   return {
     kind: 'sqlite',
     // The handoff queue, console accounts, notes and profiles: the same connection, so one transaction spans both.
-    ...afterCommit(sqliteHandoffStore(db, { now, toConversation, toMessage })),
+    ...afterCommit(sqliteHandoffStore(db, { now, conversationSelect: CONVERSATION_SELECT, toConversation, toMessage })),
     createConversation(input: NewConversation) {
       return write(() => {
         const id = randomUUID();
@@ -218,6 +232,10 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
     },
     async getMessage(id) {
       const row = q.getMsg.get(id) as MessageRow | undefined;
+      return row ? toMessage(row) : null;
+    },
+    async findMessageByClientId(conversationId, clientMessageId) {
+      const row = q.byClientId.get(conversationId, clientMessageId) as MessageRow | undefined;
       return row ? toMessage(row) : null;
     },
     async findReply(conversationId, customerMessageId) {

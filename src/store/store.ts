@@ -19,6 +19,8 @@ export interface NewMessage {
   outcome?: StoredOutcome | null;
   clientMessageId?: string | null;
   replyTo?: string | null;
+  /** The writer of an agent message. */
+  agent?: { id: string; displayName: string } | null;
 }
 
 export type ConversationPatch = Partial<Pick<Conversation, 'state' | 'locale' | 'consecutiveFallbacks'>>;
@@ -75,6 +77,13 @@ export interface HandoffStore {
    * 'queued'. Throws KEFU_CONVERSATION_STATE when the episode is not held (by `fromAgentId`, when given).
    */
   transferHandoff(handoffId: string, input: { fromAgentId: string | null; group: string; targetAgentId: string | null }): Promise<HandoffChange>;
+  /**
+   * The holder has left (signed out, or gone offline past the grace period): ends their claimed episode as released
+   * and queues the next one (trigger 'release', same group, priority, kind and topic, for the group rather than any one
+   * agent) keeping the first one's queuedAt, conversation back to 'queued'. It waits at the front of its priority.
+   * Throws KEFU_CONVERSATION_STATE unless `agentId` holds the episode.
+   */
+  releaseHandoff(handoffId: string, input: { agentId: string }): Promise<HandoffChange>;
   /** Ends an open episode, moving the conversation as asked. Throws KEFU_CONVERSATION_STATE when it is already over. */
   endHandoff(handoffId: string, input: EndHandoff): Promise<HandoffChange>;
   /** Records the agent's first message of the episode (later calls keep the first time). */
@@ -86,7 +95,7 @@ export interface HandoffStore {
   getOpenHandoff(conversationId: string): Promise<Handoff | null>;
   /** Every episode of a conversation, oldest first. */
   listHandoffs(conversationId: string): Promise<Handoff[]>;
-  /** Queued episodes, highest priority first, then live chats before callbacks, then the longest waiting. */
+  /** Queued episodes, highest priority first, then live chats before callbacks, then released ones, then the longest waiting. */
   listQueue(filter?: QueueFilter): Promise<Handoff[]>;
   /** Episodes an agent holds now, oldest claim first. */
   listClaimed(agentId: string): Promise<Handoff[]>;
@@ -153,12 +162,15 @@ export interface Store extends HandoffStore, AgentStore {
   countConversationsByState(): Promise<Record<ConversationState, number>>;
 
   /**
-   * Appends a message with the next seq. A customer message whose clientMessageId was already stored in the
-   * conversation is not stored again: the existing one is returned with `duplicate: true`. `conversation` is the
-   * conversation as the append left it (its updatedAt moved), so a caller needs no read after writing.
+   * Appends a message with the next seq. A message whose clientMessageId was already stored in the conversation is
+   * not stored again: the existing one is returned with `duplicate: true` (whoever wrote it; the caller checks).
+   * `conversation` is the conversation as the append left it (its updatedAt moved), so a caller needs no read after
+   * writing.
    */
   appendMessage(input: NewMessage): Promise<{ message: Message; duplicate: boolean; conversation: Conversation }>;
   getMessage(id: string): Promise<Message | null>;
+  /** The message of a conversation stored under a client's message id, if any. */
+  findMessageByClientId(conversationId: string, clientMessageId: string): Promise<Message | null>;
   /** The bot (or system) reply to a customer message, if one was stored. */
   findReply(conversationId: string, customerMessageId: string): Promise<Message | null>;
   /** Messages in order; `afterSeq` pages forward. */

@@ -16,8 +16,8 @@ describe('handoff across a restart', () => {
     await Promise.all(apps.splice(0).map((a) => a.stop()));
     dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
   });
-  const boot = async (path: string): Promise<KefuApp> => {
-    const app = await createApp(testConfig({ database: { path } }), { router: handoffRouter(), pack: HANDOFF_PACK, suggest: fakeSuggest, log: silent });
+  const boot = async (path: string, handoff: Record<string, unknown> = {}): Promise<KefuApp> => {
+    const app = await createApp(testConfig({ database: { path }, handoff }), { router: handoffRouter(), pack: HANDOFF_PACK, suggest: fakeSuggest, log: silent });
     apps.push(app);
     await app.start();
     return app;
@@ -57,5 +57,24 @@ describe('handoff across a restart', () => {
     const claim = await second.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${fraud.id}/claim`, headers: agent.headers });
     expect(claim.statusCode, claim.body).toBe(200);
     expect(claim.json().handoff).toMatchObject({ status: 'claimed', topic: 'fraud.report', priority: 1 });
+  });
+
+  it('gives an agent who held conversations before the restart the grace period to come back, then releases them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kefu-handoff-restart-'));
+    dirs.push(dir);
+    const path = join(dir, 'kefu.sqlite');
+    const first = await boot(path);
+    const agent = await signIn(first, 'xiaomei', { name: '小美' });
+    const held = await startConversation(first);
+    await first.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${held.id}/handoff`, headers: held.headers });
+    await first.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${held.id}/claim`, headers: agent.headers });
+    await first.stop();
+
+    // Nobody's console reconnects to the new process: after the grace period the customer waits for the next agent.
+    const second = await boot(path, { releaseAfterSeconds: 0.2 });
+    await expect.poll(async () => (await second.store.getConversation(held.id))?.state, { timeout: 10_000 }).toBe('queued');
+    await second.handoff.idle();
+    expect(await second.store.getOpenHandoff(held.id)).toMatchObject({ trigger: 'release', status: 'queued' });
+    expect(second.presence.list()).toEqual([]);
   });
 });

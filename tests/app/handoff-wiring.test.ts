@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createApp, type KefuApp } from '../../src/app.ts';
+import type { Config } from '../../src/config.ts';
+import { routerFor, startEngine } from '../../src/engine.ts';
 import { startConversation, testConfig } from '../http/test-app.ts';
 import { signIn } from '../http/console-kit.ts';
 
@@ -11,9 +13,12 @@ import { signIn } from '../http/console-kit.ts';
 describe('handoff with the loaded model', () => {
   let dir: string;
   let app: KefuApp;
+  let config: Config;
+  const log = pino({ level: 'silent' });
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kefu-handoff-model-'));
-    app = await createApp(testConfig({ packDir: 'tests/fixtures/packs/mini', modelDir: join(dir, 'models'), thresholdsFile: join(dir, 'thresholds.json') }), { log: pino({ level: 'silent' }) });
+    config = testConfig({ packDir: 'tests/fixtures/packs/mini', modelDir: join(dir, 'models'), thresholdsFile: join(dir, 'thresholds.json') });
+    app = await createApp(config, { log });
     await app.loadModel();
   });
   afterAll(async () => {
@@ -37,5 +42,24 @@ describe('handoff with the loaded model', () => {
     const res = await app.fastify.inject({ method: 'GET', url: `/api/v1/agent/conversations/${c.id}/suggestions`, headers: agent.headers });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json().suggestions[0]).toMatchObject({ topic: 'card.lost', title: '信用卡掛失', answer: '請立即撥打 0800-000-123 辦理掛失。' });
+  });
+
+  it('suggests from the model put in service later, not from the one loaded at start', async () => {
+    const agent = await signIn(app, 'bank2', { groups: ['bank'] });
+    const c = await startConversation(app);
+    await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '信用卡遺失了要怎麼掛失' } });
+    expect((await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers })).statusCode).toBe(200);
+    const suggestions = async () => {
+      const res = await app.fastify.inject({ method: 'GET', url: `/api/v1/agent/conversations/${c.id}/suggestions?k=1`, headers: agent.headers });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().suggestions as { topic: string; confidence: number }[];
+    };
+    expect((await suggestions())[0]?.topic).toBe('card.lost');
+
+    // The same pack and model, but a FAQ brain that reads every question as card.pay: a newly published model.
+    const engine = await startEngine(config, log, { train: 'never' });
+    const faq = { faqs: engine.model.faq.faqs, toJSON: () => engine.model.faq.toJSON(), search: () => [{ topic: 'card.pay', confidence: 0.77 }] };
+    app.setRouter(routerFor(config, engine.pack, { ...engine.model, faq }, engine.thresholds));
+    expect(await suggestions()).toEqual([expect.objectContaining({ topic: 'card.pay', confidence: 0.77 })]);
   });
 });

@@ -218,7 +218,7 @@ describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? ''
     await haoContext.close();
   });
 
-  it('reopens the conversations I hold after a reload, and signs out to the login form', async () => {
+  it('reopens the conversations I hold after a reload, and signs out to the login form, which puts them back in the queue', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const errors = watchErrors(page);
@@ -245,7 +245,9 @@ describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? ''
     await page.reload();
     await page.getByRole('button', { name: '登入' }).waitFor();
     expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
-    for (const id of ids) await app.handoff.returnToBot((await app.accounts.list()).find((a) => a.username === 'mei')!, id);
+    // Signed out, she has left: the customers she held wait at the front of the queue for the next agent.
+    await expect.poll(() => Promise.all(ids.map(async (id) => (await app.store.getOpenHandoff(id))?.trigger))).toEqual(['release', 'release']);
+    for (const id of ids) await app.service.close(id);
     await context.close();
   });
 });

@@ -206,4 +206,53 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('asks for a rating only once the conversation is over: while queued it shows the place, with an agent their name', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/`);
+    const launcher = page.getByRole('button', { name: '開啟線上客服' });
+    const panel = page.getByRole('dialog');
+    await Promise.race([panel.waitFor(), launcher.waitFor()]);
+    if (!(await panel.isVisible())) await launcher.click();
+    // The call-back ticket of the test before is still waiting: close it, so this visit asks for a person afresh.
+    const previous = (await saved(page)).conversationId;
+    if (previous && (await app.service.get(previous)).state !== 'closed') await app.service.close(previous);
+    const handoff = page.getByRole('button', { name: '轉真人客服', exact: true });
+    await poll(() => handoff.isEnabled()).toBe(true);
+    await handoff.click();
+
+    const rate = page.getByRole('button', { name: '送出評分' });
+    const queueLine = page.locator('.queue-status');
+    const agentLine = page.locator('.agent-status');
+    await queueLine.filter({ hasText: /目前排在第 1 位，預估等候約 \d+ 分鐘/ }).waitFor();
+    const { conversationId } = await saved(page);
+    expect(conversationId).not.toBe(previous);
+    // Waiting is not the end of the service: no rating yet.
+    expect(await rate.isVisible()).toBe(false);
+
+    const agent = await app.accounts.create({ username: 'wang', displayName: '王小明', role: 'agent', groups: [], password: 'Correct-Horse-42' });
+    await app.handoff.claim(agent, conversationId);
+    await agentLine.filter({ hasText: '專員 王小明 正在為您服務' }).waitFor();
+    expect(await queueLine.isVisible()).toBe(false);
+    expect(await rate.isVisible()).toBe(false);
+    // The agent's words come under their name, once however often the console retries.
+    for (let i = 0; i < 2; i++) await app.handoff.sendMessage(agent, conversationId, { text: '您好，我是王小明，請問需要什麼協助？', clientMessageId: 'console-1' });
+    const agentBubble = page.locator('.msg-agent .bubble');
+    await agentBubble.filter({ hasText: '王小明：您好，我是王小明，請問需要什麼協助？' }).waitFor();
+    await page.screenshot({ path: '/tmp/widget-agent.png' });
+
+    // Over: the rating appears, the agent's line goes.
+    await app.handoff.close(agent, conversationId, { disposition: 'resolved' });
+    await rate.waitFor();
+    await poll(() => agentLine.isVisible()).toBe(false);
+    // A reload shows the history the same way (the name comes with the stored message).
+    await page.reload();
+    await agentBubble.filter({ hasText: '王小明：' }).first().waitFor();
+    expect(await agentBubble.count()).toBe(1);
+    await rate.waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });

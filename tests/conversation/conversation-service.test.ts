@@ -125,6 +125,21 @@ describe('conversation service', () => {
     await expect(service.postMessage(conversation.id, { author: 'agent', text: '還在嗎' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
   });
 
+  it("posts an agent's message once per client message id, and refuses an id another sender used", async () => {
+    const ming = await store.createAgent({ username: 'ming', displayName: '王小明', role: 'agent', groups: [], passwordHash: 'h' });
+    const mei = await store.createAgent({ username: 'mei', displayName: '小美', role: 'agent', groups: [], passwordHash: 'h' });
+    const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    const input = { author: 'agent' as const, text: '您好', clientMessageId: 'a-1', agent: ming };
+    const first = await service.postMessage(conversation.id, input);
+    expect(first).toMatchObject({ duplicate: false, message: { author: 'agent', agentId: ming.id, agentName: '王小明', clientMessageId: 'a-1' } });
+    const pushed = events.length;
+    expect(await service.postMessage(conversation.id, input)).toMatchObject({ duplicate: true, message: { id: first.message.id } });
+    expect(events).toHaveLength(pushed); // a retry pushes nothing
+    await expect(service.postMessage(conversation.id, { ...input, agent: mei })).rejects.toMatchObject({ code: 'KEFU_VALIDATION' });
+    await expect(service.handleCustomerMessage(conversation.id, { text: '您好', clientMessageId: 'a-1' })).rejects.toMatchObject({ code: 'KEFU_VALIDATION' });
+    expect(await store.listMessages(conversation.id)).toHaveLength(1);
+  });
+
   it('runs exclusive work between turns of the same conversation, never in the middle of one', async () => {
     const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
     const order: string[] = [];

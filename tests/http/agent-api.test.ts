@@ -148,7 +148,10 @@ describe('agent console API', () => {
       expect(lost).toHaveLength(9);
       for (const r of lost) {
         expect(r.status).toBe(409);
-        expect(r.body.error).toMatchObject({ code: 'KEFU_ALREADY_CLAIMED', message: expect.stringContaining(winner.displayName) });
+        // The winner is named for people in the message, and for the console as facts it can act on.
+        expect(r.body.error).toEqual({
+          code: 'KEFU_ALREADY_CLAIMED', message: expect.stringContaining(winner.displayName), details: { ownerAgentId: winner.id, ownerName: winner.displayName },
+        });
       }
       expect((await app.store.listHandoffs(c.id)).map((h) => [h.status, h.agentId])).toEqual([['claimed', winner.id]]);
       // The winner claiming again (a retry) gets the same answer rather than an error.
@@ -242,6 +245,32 @@ describe('agent console API', () => {
       expect(refused.statusCode).toBe(403);
       expect(refused.json().error).toMatchObject({ code: 'KEFU_NOT_CONVERSATION_OWNER', message: expect.stringContaining('小美') });
       expect((await as(agent, 'POST', `/conversations/${c.id}/messages`, { text: '  ' })).statusCode).toBe(400);
+    });
+
+    it('sends a message retried with the same clientMessageId once, even after the conversation moved on, under the agent\'s name', async () => {
+      const agent = await signIn(app, 'ming', { name: '王小明' });
+      const c = await queuedAndClaimed(agent);
+      expect((await customerHistory(c)).conversation).toMatchObject({ state: 'agent', agentName: '王小明' });
+      const send = (clientMessageId: string, text = '您好，請問卡片何時遺失？') => as(agent, 'POST', `/conversations/${c.id}/messages`, { text, clientMessageId });
+      const first = await send('m-1');
+      expect(first.statusCode, first.body).toBe(201);
+      expect(first.json()).toMatchObject({ duplicate: false, message: { clientMessageId: 'm-1', agentId: agent.id, agentName: '王小明' } });
+      const retry = await send('m-1');
+      expect(retry.statusCode).toBe(200);
+      expect(retry.json()).toEqual({ duplicate: true, message: first.json().message });
+      const agentLines = async () => (await customerHistory(c)).messages.filter((m) => m.author === 'agent');
+      // The customer's history names the writer (and only by name).
+      expect(await agentLines()).toEqual([expect.objectContaining({ text: '您好，請問卡片何時遺失？', agentName: '王小明' })]);
+      expect((await agentLines())[0]).not.toHaveProperty('agentId');
+      const [episode] = await app.store.listHandoffs(c.id);
+
+      // Returned to the bot, then the answer to the first attempt is lost and the console tries again: not refused, not sent twice.
+      expect((await as(agent, 'POST', `/conversations/${c.id}/return`)).statusCode).toBe(200);
+      expect((await send('m-1')).json()).toMatchObject({ duplicate: true, message: { id: first.json().message.id } });
+      expect(await agentLines()).toHaveLength(1);
+      expect((await app.store.getHandoff(episode!.id))?.firstReplyAt).toBe(episode!.firstReplyAt);
+      // A new message still needs the conversation in hand.
+      expect((await send('m-2', '還在嗎')).statusCode).toBe(409);
     });
 
     it('lets an admin transfer, return or close a conversation someone else holds, but not speak in it', async () => {

@@ -121,6 +121,37 @@ describe('agent console socket (/agent)', () => {
     expect(await ask(otherSocket, 'typing', { conversationId: c.id })).toMatchObject({ ok: false, error: { code: 'KEFU_VALIDATION' } });
   });
 
+  it("sends an agent's message from the socket once however often it is retried, under the agent's name for the customer", async () => {
+    const agent = await signIn(app, 'ming', { name: '王小明' });
+    const console_ = await agentSocket(agent);
+    const c = await startConversation(app, { channel: 'web', customerId: 'browser-idem-1' });
+    const widget = await customerSocket(c);
+    const toCustomer = recorder<{ message: Record<string, unknown> }>(widget, 'message');
+    const states = recorder<{ conversation: { state: string; agentName: string | null } }>(widget, 'conversation:state');
+    await say(c, '我要找真人');
+    expect((await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers })).statusCode).toBe(200);
+    // The customer learns who is serving them with the change of state.
+    expect((await states.next((e) => e.conversation.state === 'agent')).conversation.agentName).toBe('王小明');
+
+    const payload = { conversationId: c.id, text: '您好，我是王小明', clientMessageId: 'console-1' };
+    const first = (await ask(console_, 'message:send', payload)) as { ok: true; message: { id: string } };
+    expect(first).toMatchObject({ ok: true, duplicate: false, message: { author: 'agent', text: '您好，我是王小明', agentId: agent.id, agentName: '王小明', clientMessageId: 'console-1' } });
+    // Resent after a reconnect, and twice at once: the same message back, nothing new stored or pushed.
+    const retries = await Promise.all([ask(console_, 'message:send', payload), ask(console_, 'message:send', payload)]);
+    for (const r of retries) expect(r).toMatchObject({ ok: true, duplicate: true, message: { id: first.message.id } });
+    const pushed = await toCustomer.next((m) => m.message.author === 'agent');
+    expect(pushed.message).toMatchObject({ text: '您好，我是王小明', agentName: '王小明' });
+    expect(pushed.message).not.toHaveProperty('agentId');
+    await say(c, '好的'); // a later message, so anything pushed twice would have arrived by now
+    await toCustomer.next((m) => m.message.text === '好的');
+    expect(toCustomer.seen.filter((m) => m.message.author === 'agent')).toHaveLength(1);
+    expect((await app.store.listMessages(c.id)).filter((m) => m.author === 'agent')).toHaveLength(1);
+
+    expect(await ask(console_, 'message:send', { conversationId: c.id, text: '沒有編號' })).toMatchObject({ ok: false, error: { code: 'KEFU_VALIDATION' } });
+    const other = await agentSocket(await signIn(app, 'other'));
+    expect(await ask(other, 'message:send', { ...payload, clientMessageId: 'other-1' })).toMatchObject({ ok: false, error: { code: 'KEFU_NOT_CONVERSATION_OWNER' } });
+  });
+
   it("shows agents the bot's traces and notes, and the customer neither", async () => {
     const agent = await signIn(app, 'a1');
     const console_ = await agentSocket(agent);
@@ -191,5 +222,116 @@ describe('agent console socket (/agent)', () => {
     await app.store.deleteAgentSessions(b.id);
     expect(await ask(sb, 'queue:refresh')).toMatchObject({ ok: false, error: { code: 'KEFU_SESSION_REQUIRED' } });
     await expect.poll(() => sb.connected).toBe(false);
+  });
+});
+
+describe('an agent who leaves (/agent)', () => {
+  let app: KefuApp;
+  const sockets: ClientSocket[] = [];
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.disconnect();
+    await app.stop();
+  });
+  const start = async (releaseAfterSeconds: number) => {
+    app = await consoleApp({ handoff: { releaseAfterSeconds } });
+    await app.start();
+  };
+  const open = async (namespace: '/agent' | '/chat', token?: string): Promise<ClientSocket> => {
+    const s = await openSocket(app, namespace, token ? { token } : {});
+    sockets.push(s);
+    return s;
+  };
+  const say = async (c: { id: string; headers: Record<string, string> }, text: string) => {
+    const res = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text } });
+    expect(res.statusCode, res.body).toBe(200);
+    await app.handoff.idle();
+  };
+  const claim = async (agent: SignedInAgent, c: { id: string }) => {
+    const res = await app.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers });
+    expect(res.statusCode, res.body).toBe(200);
+    await app.handoff.idle();
+  };
+  const queueOrder = async () => (await app.store.listQueue()).map((h) => h.conversationId);
+
+  it("puts their conversations back at the front of the queue once their console has been gone the grace period, and tells the customer", async () => {
+    await start(0.3);
+    const mei = await signIn(app, 'mei', { name: '小美' });
+    const colleague = await signIn(app, 'colleague');
+    const meiConsole = await open('/agent', mei.token);
+    await open('/agent', colleague.token);
+    await app.handoff.idle();
+    const earlier = await startConversation(app, { channel: 'web', customerId: 'browser-early-1' });
+    await say(earlier, '我要找真人');
+    const held = await startConversation(app, { channel: 'web', customerId: 'browser-held-1' });
+    await say(held, '我要找真人');
+    const widget = await open('/chat');
+    expect((await ask(widget, 'conversation:resume', { conversationId: held.id, token: held.token })).ok).toBe(true);
+    const states = recorder<{ conversation: { state: string; agentName: string | null } }>(widget, 'conversation:state');
+    const messages = recorder<{ message: { author: string; text: string } }>(widget, 'message');
+    const positions = recorder<{ position: { position: number } }>(widget, 'queue:position');
+    await claim(mei, held);
+    const queuedAt = (await app.store.getOpenHandoff(held.id))!.queuedAt;
+    expect(await queueOrder()).toEqual([earlier.id]);
+
+    const released = recorder<{ conversation: { id: string }; handoff: { endReason: string } }>(meiConsole, 'conversation:released');
+    meiConsole.disconnect(); // the laptop lid closes
+    await expect.poll(async () => (await app.store.getConversation(held.id))?.state, { timeout: 10_000 }).toBe('queued');
+    await app.handoff.idle();
+
+    // First in line again, ahead of the customer who came before, and still waiting since they first queued.
+    expect(await queueOrder()).toEqual([held.id, earlier.id]);
+    const open_ = (await app.store.getOpenHandoff(held.id))!;
+    expect(open_).toMatchObject({ trigger: 'release', queuedAt, targetAgentId: null });
+    expect((await app.store.listHandoffs(held.id)).map((h) => h.endReason)).toEqual(['released', null]);
+    // The customer is told, sees the state change (nobody serving them now) and their new place.
+    await messages.next((m) => m.message.author === 'system' && m.message.text.startsWith('為您服務的專員已離線，已將您排回隊伍最前面'));
+    expect((await states.next((s) => s.conversation.state === 'queued')).conversation.agentName).toBeNull();
+    await positions.next((p) => p.position.position === 1);
+    expect(released.seen).toEqual([]); // that console was closed; it finds out from GET /conversations/mine
+    const queue = await app.fastify.inject({ method: 'GET', url: '/api/v1/agent/queue', headers: colleague.headers });
+    expect(queue.json().items[0]).toMatchObject({ handoff: { conversationId: held.id, trigger: 'release' } });
+    await claim(colleague, held);
+    expect((await app.store.getConversation(held.id))?.agentName).toBe('colleague');
+  });
+
+  it('keeps them with an agent whose console comes back in time', async () => {
+    await start(60);
+    const mei = await signIn(app, 'mei', { name: '小美' });
+    const first = await open('/agent', mei.token);
+    const c = await startConversation(app, { channel: 'web', customerId: 'browser-back-1' });
+    await say(c, '我要找真人');
+    await claim(mei, c);
+    first.disconnect();
+    await expect.poll(() => app.presence.isConnected(mei.id)).toBe(false);
+    await open('/agent', mei.token); // a reload
+    // Had the grace period run out meanwhile, the release would find the console back and keep the conversation.
+    expect(await app.handoff.releaseAgent(mei.id)).toBe(0);
+    expect((await app.store.getConversation(c.id))?.state).toBe('agent');
+  });
+
+  it('releases at once when the agent signs out, unless another of their consoles is still signed in', async () => {
+    await start(60); // far longer than the test: only signing out can release anything here
+    const mei = await signIn(app, 'mei', { name: '小美' });
+    const c = await startConversation(app, { channel: 'web', customerId: 'browser-out-1' });
+    await say(c, '我要找真人');
+    const home = await open('/agent', mei.token);
+    // A second sign-in (the office PC) with its own session.
+    const office = await fetch(`${baseUrl(app)}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'mei', password: PASSWORD, issueToken: true }) });
+    const officeToken = ((await office.json()) as { token: string }).token;
+    const officeConsole = await open('/agent', officeToken);
+    await claim(mei, c);
+
+    const gone = new Promise((resolve) => home.once('disconnect', resolve));
+    expect((await app.fastify.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: mei.headers })).statusCode).toBe(204);
+    await gone;
+    await app.handoff.idle();
+    expect((await app.store.getConversation(c.id))?.state).toBe('agent'); // the office console still serves it
+
+    const released = recorder<{ conversation: { id: string } }>(officeConsole, 'conversation:released');
+    expect((await app.fastify.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { authorization: `Bearer ${officeToken}` } })).statusCode).toBe(204);
+    await expect.poll(async () => (await app.store.getConversation(c.id))?.state, { timeout: 10_000 }).toBe('queued');
+    await app.handoff.idle();
+    expect(await app.store.getOpenHandoff(c.id)).toMatchObject({ trigger: 'release', status: 'queued' });
+    expect(released.seen).toEqual([]); // the socket was closed before the release
   });
 });

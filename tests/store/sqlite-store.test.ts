@@ -21,9 +21,9 @@ storeContract(
 describe('sqlite migrations', () => {
   it('applies each migration once and records it', () => {
     const db = new Database(':memory:');
-    expect(migrateSqlite(db)).toEqual([1, 2]);
+    expect(migrateSqlite(db)).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
     expect(migrateSqlite(db)).toEqual([]);
-    expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual(SQLITE_MIGRATIONS.map((m) => ({ version: m.version })));
     db.close();
   });
 
@@ -43,6 +43,67 @@ describe('sqlite migrations', () => {
     const queue = await store.listQueue();
     expect(queue).toHaveLength(1);
     expect(queue[0]).toMatchObject({ conversationId: 'waiting', status: 'queued', group: 'default', queuedAt: '2025-01-01T00:01:00.000Z' });
+    await store.close();
+  });
+
+  it('names the writer of agent messages stored before messages said who wrote them', async () => {
+    const path = join(dir, 'v2', 'kefu.sqlite');
+    mkdirSync(join(dir, 'v2'));
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of SQLITE_MIGRATIONS.slice(0, 2)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }
+    db.exec(`INSERT INTO agents (id, username, display_name, role, password_hash, created_at, updated_at) VALUES
+        ('a1', 'mei', '小美', 'agent', 'h', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z'),
+        ('a2', 'ming', '王小明', 'agent', 'h', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
+      INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at, last_seq)
+        VALUES ('c', 'web', 'x', 'agent', 'zh-TW', '2025-01-01T00:00:00.000Z', '2025-01-01T00:09:00.000Z', 3);
+      -- 小美 held it from 00:01 to 00:05 (then transferred it), 王小明 from 00:06 on.
+      INSERT INTO handoffs (id, conversation_id, kind, trigger, queue_group, status, agent_id, queued_at, claimed_at, ended_at, end_reason) VALUES
+        ('h1', 'c', 'chat', 'router', 'default', 'ended', 'a1', '2025-01-01T00:00:30.000Z', '2025-01-01T00:01:00.000Z', '2025-01-01T00:05:00.000Z', 'transferred'),
+        ('h2', 'c', 'chat', 'transfer', 'default', 'claimed', 'a2', '2025-01-01T00:05:00.000Z', '2025-01-01T00:06:00.000Z', NULL, NULL);
+      INSERT INTO messages (id, conversation_id, seq, author, text, created_at) VALUES
+        ('m1', 'c', 1, 'agent', '我是小美', '2025-01-01T00:02:00.000Z'),
+        ('m2', 'c', 2, 'customer', '好', '2025-01-01T00:03:00.000Z'),
+        ('m3', 'c', 3, 'agent', '我是小明', '2025-01-01T00:07:00.000Z');`);
+    db.close();
+    const store = openSqliteStore(path);
+    expect((await store.listMessages('c')).map((m) => [m.text, m.agentId, m.agentName])).toEqual([
+      ['我是小美', 'a1', '小美'], ['好', null, null], ['我是小明', 'a2', '王小明'],
+    ]);
+    expect(await store.getConversation('c')).toMatchObject({ state: 'agent', agentId: 'a2', agentName: '王小明' });
+    await store.close();
+  });
+
+  it('keeps every handoff, in its queue order, when the handoffs table is rebuilt for releases', async () => {
+    const path = join(dir, 'v3', 'kefu.sqlite');
+    mkdirSync(join(dir, 'v3'));
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of SQLITE_MIGRATIONS.slice(0, 3)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }
+    const at = '2025-01-01T00:00:00.000Z';
+    db.exec(`INSERT INTO agents (id, username, display_name, role, password_hash, created_at, updated_at) VALUES ('a1', 'mei', '小美', 'agent', 'h', '${at}', '${at}');
+      INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES
+        ('c1', 'web', 'x', 'agent', 'zh-TW', '${at}', '${at}'), ('c2', 'web', 'y', 'queued', 'zh-TW', '${at}', '${at}'), ('c3', 'web', 'z', 'queued', 'zh-TW', '${at}', '${at}');
+      INSERT INTO handoffs (id, conversation_id, kind, trigger, queue_group, status, agent_id, queued_at, claimed_at, ended_at, end_reason, previous_id) VALUES
+        ('h0', 'c1', 'chat', 'router', 'bank', 'ended', 'a1', '${at}', '${at}', '${at}', 'transferred', NULL),
+        ('h1', 'c1', 'chat', 'transfer', 'bank', 'claimed', 'a1', '${at}', '${at}', NULL, NULL, 'h0');
+      -- Queued in the same millisecond: only the insertion order (rowid) tells who came first.
+      INSERT INTO handoffs (id, conversation_id, kind, trigger, queue_group, status, queued_at) VALUES ('zz', 'c3', 'chat', 'router', 'bank', 'queued', '${at}');
+      INSERT INTO handoffs (id, conversation_id, kind, trigger, queue_group, status, queued_at) VALUES ('aa', 'c2', 'chat', 'router', 'bank', 'queued', '${at}');`);
+    db.close();
+    const store = openSqliteStore(path);
+    expect((await store.listQueue()).map((h) => h.id)).toEqual(['zz', 'aa']);
+    expect((await store.listHandoffs('c1')).map((h) => [h.id, h.status, h.previousId])).toEqual([['h0', 'ended', null], ['h1', 'claimed', 'h0']]);
+    expect(await store.getConversation('c1')).toMatchObject({ agentId: 'a1', agentName: '小美' });
+    const released = await store.releaseHandoff('h1', { agentId: 'a1' });
+    expect(released.handoff).toMatchObject({ trigger: 'release', previousId: 'h1' });
+    expect((await store.listQueue()).map((h) => h.id)).toEqual([released.handoff.id, 'zz', 'aa']);
     await store.close();
   });
 

@@ -63,6 +63,20 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       expect((await store.appendMessage({ conversationId: other.id, author: 'customer', text: 'hi', clientMessageId: 'same' })).duplicate).toBe(false);
     });
 
+    it("stores who wrote an agent message, and an agent's message once for the same client message id", async () => {
+      const a = await store.createAgent({ username: 'ming', displayName: '王小明', role: 'agent', groups: [], passwordHash: 'h' });
+      const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
+      const first = await store.appendMessage({ conversationId: c.id, author: 'agent', text: '您好', clientMessageId: 'a-1', agent: { id: a.id, displayName: a.displayName } });
+      expect(first.message).toMatchObject({ author: 'agent', agentId: a.id, agentName: '王小明', clientMessageId: 'a-1' });
+      const again = await store.appendMessage({ conversationId: c.id, author: 'agent', text: '您好', clientMessageId: 'a-1', agent: { id: a.id, displayName: a.displayName } });
+      expect(again).toEqual({ message: first.message, duplicate: true, conversation: await store.getConversation(c.id) });
+      expect(await store.findMessageByClientId(c.id, 'a-1')).toEqual(first.message);
+      expect(await store.findMessageByClientId(c.id, 'nope')).toBeNull();
+      const { message: system } = await store.appendMessage({ conversationId: c.id, author: 'system', text: '通知' });
+      expect(system).toMatchObject({ agentId: null, agentName: null, clientMessageId: null });
+      expect(await store.listMessages(c.id)).toEqual([first.message, system]);
+    });
+
     it('keeps seq unique under concurrent appends', async () => {
       const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendMessage({ conversationId: c.id, author: 'customer', text: `m${i}` })));
@@ -160,10 +174,13 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       it('transfers, returns to the bot and closes with the conversation moving in the same change', async () => {
         const [a, b] = [await store.createAgent(agentInput('first')), await store.createAgent(agentInput('second'))];
         const { handoff } = await queued('t', { priority: 1, topic: 'complaint.file' });
-        await store.claimHandoff(handoff.id, a.id);
+        expect((await store.getConversation(handoff.conversationId))).toMatchObject({ state: 'queued', agentId: null, agentName: null });
+        // Who holds the conversation comes with it, from the claimed episode.
+        expect((await store.claimHandoff(handoff.id, a.id)).conversation).toMatchObject({ state: 'agent', agentId: a.id, agentName: 'first' });
+        expect((await store.getConversation(handoff.conversationId))).toMatchObject({ agentId: a.id, agentName: 'first' });
         await expect(store.transferHandoff(handoff.id, { fromAgentId: b.id, group: 'life', targetAgentId: null })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
         const moved = await store.transferHandoff(handoff.id, { fromAgentId: a.id, group: 'life', targetAgentId: b.id });
-        expect(moved.conversation.state).toBe('queued');
+        expect(moved.conversation).toMatchObject({ state: 'queued', agentId: null, agentName: null });
         expect(moved.handoff).toMatchObject({ status: 'queued', trigger: 'transfer', group: 'life', targetAgentId: b.id, priority: 1, topic: 'complaint.file', previousId: handoff.id });
         expect(await store.getHandoff(handoff.id)).toMatchObject({ status: 'ended', endReason: 'transferred', endedBy: a.id });
         // A transfer to one agent is seen by that agent only.
@@ -174,8 +191,9 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
         await store.markFirstReply(moved.handoff.id);
         const first = (await store.markFirstReply(moved.handoff.id)).firstReplyAt;
         expect(first).not.toBeNull();
+        expect((await store.listConversationsByState('agent')).map((c) => [c.id, c.agentName])).toEqual([[handoff.conversationId, 'second']]);
         const back = await store.endHandoff(moved.handoff.id, { reason: 'returned', endedBy: b.id, conversationState: 'bot' });
-        expect(back.conversation.state).toBe('bot');
+        expect(back.conversation).toMatchObject({ state: 'bot', agentId: null });
         expect(back.handoff).toMatchObject({ status: 'ended', endReason: 'returned', firstReplyAt: first });
         await expect(store.endHandoff(moved.handoff.id, { reason: 'closed', endedBy: b.id, conversationState: 'closed' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
 
@@ -187,6 +205,28 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
         expect(closed.handoff).toMatchObject({ disposition: 'resolved', endReason: 'closed' });
         expect((await store.listHandoffs(back.conversation.id)).map((h) => h.endReason)).toEqual(['transferred', 'returned', 'closed']);
         expect(await store.getOpenHandoff(back.conversation.id)).toBeNull();
+      });
+
+      it("releases an episode whose agent left: back to the front of its priority, keeping the customer's waiting time", async () => {
+        const [a, b] = [await store.createAgent(agentInput('leaver')), await store.createAgent(agentInput('stayer'))];
+        const earlier = await queued('earlier');
+        const taken = await queued('taken');
+        const urgent = await queued('urgent', { priority: 1 });
+        const callback = await queued('cb', { kind: 'callback', trigger: 'callback', callback: { text: '請回電', contactTime: null } });
+        await store.claimHandoff(taken.handoff.id, a.id);
+        await expect(store.releaseHandoff(taken.handoff.id, { agentId: b.id })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
+
+        const r = await store.releaseHandoff(taken.handoff.id, { agentId: a.id });
+        expect(r.conversation).toMatchObject({ state: 'queued', agentId: null });
+        expect(r.handoff).toMatchObject({
+          status: 'queued', trigger: 'release', group: 'bank', priority: 0, kind: 'chat', targetAgentId: null, agentId: null, claimedAt: null,
+          previousId: taken.handoff.id, queuedAt: taken.handoff.queuedAt,
+        });
+        expect(await store.getHandoff(taken.handoff.id)).toMatchObject({ status: 'ended', endReason: 'released', endedBy: null, agentId: a.id });
+        // Ahead of everyone of its priority who still waits, even those who came first; behind a higher priority.
+        expect((await store.listQueue()).map((h) => h.conversationId)).toEqual([urgent, taken, earlier, callback].map((x) => x.conversation.id));
+        await expect(store.releaseHandoff(taken.handoff.id, { agentId: a.id })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
+        expect((await store.claimHandoff(r.handoff.id, b.id)).conversation).toMatchObject({ state: 'agent', agentName: 'stayer' });
       });
 
       it('refuses to claim a handoff whose customer has left', async () => {
