@@ -186,6 +186,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     handoff,
     // socket.io's default in-memory adapter: every socket of a room is in this process.
     localRooms: true,
+    modelLoaded: () => current !== null,
   });
   const detachAgentSocket = attachAgentSocket(io, { accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength });
 

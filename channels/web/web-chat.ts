@@ -43,6 +43,11 @@ export interface WebChatDeps {
    * socket would get is then skipped. False (the default) with an adapter shared between instances.
    */
   localRooms?: boolean;
+  /**
+   * False while the model loads: a message is then refused with KEFU_NOT_READY before it is stored, as on the REST
+   * API, and the widget sends it again shortly.
+   */
+  modelLoaded?: () => boolean;
   /** The bot shows as typing only when its answer takes longer than this (default 300 ms). */
   typingAfterMs?: number;
 }
@@ -140,6 +145,7 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       authorise(p.conversationId, p.token);
       if (p.text.length > maxText) throw new KefuError('KEFU_TEXT_TOO_LONG', [String(maxText)]);
       if (p.text.trim() === '') throw new KefuError('KEFU_TEXT_EMPTY');
+      if (deps.modelLoaded && !deps.modelLoaded()) throw new KefuError('KEFU_NOT_READY', ['the model is still loading, retry shortly']);
       if (deps.limiter && !deps.limiter.take(p.conversationId)) {
         throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.perConversationPerMinute} messages a minute in one conversation`]);
       }

@@ -52,6 +52,7 @@ describe('web chat channel (socket.io /chat)', () => {
   const clients: ClientSocket[] = [];
 
   // A real listening server: http + socket.io + the channel, over the real service on an in-memory store.
+  let loaded = true;
   const serve = async (options: { greet?: boolean; typingAfterMs?: number } = {}): Promise<void> => {
     store = openSqliteStore(':memory:');
     calls = [];
@@ -63,7 +64,7 @@ describe('web chat channel (socket.io /chat)', () => {
     const config = loadConfig({ overrides: { router: { maxTextLength: 200 } } });
     detach = attachWebChat(ioServer, {
       service, log, verifyToken, issueToken, config, limiter: { take: () => allowed-- > 0 }, ...(options.greet ? { store } : {}),
-      typingAfterMs: options.typingAfterMs, localRooms: true,
+      typingAfterMs: options.typingAfterMs, localRooms: true, modelLoaded: () => loaded,
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/chat`;
@@ -129,6 +130,21 @@ describe('web chat channel (socket.io /chat)', () => {
     // The router's reasoning stays on the server.
     expect(JSON.stringify(r)).not.toContain('trace');
     expect(JSON.stringify(r)).not.toContain('confidence');
+  });
+
+  it('refuses a message while the model loads, before storing it, and takes it once the model is in', async () => {
+    const socket = await open();
+    const { id, token } = await start(socket);
+    loaded = false;
+    try {
+      const r = await ask(socket, 'message:send', { conversationId: id, token, text: '卡不見了', clientMessageId: 'early' });
+      expect(r).toMatchObject({ ok: false, error: { code: 'KEFU_NOT_READY' } });
+      expect((await store.listMessages(id)).length).toBe(0);
+    } finally {
+      loaded = true;
+    }
+    const again = await ok(socket, 'message:send', { conversationId: id, token, text: '卡不見了', clientMessageId: 'early' });
+    expect(again).toMatchObject({ duplicate: false, reply: { text: '回覆:卡不見了' } });
   });
 
   it("pushes the turn to the conversation's other sockets, not back to the one that sent it", async () => {
