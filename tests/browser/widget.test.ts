@@ -40,6 +40,24 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
 
   // Waits for the page to get there; generous, because a reconnect waits out socket.io's back-off (about a second).
   const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 30_000, interval: 100 });
+  // A fresh page whose customer asks for a person: the conversation an earlier test left waiting (queued, or a
+  // call-back ticket) is closed first, so this visit asks afresh. Page errors are collected for the test to check.
+  const askForPersonAfresh = async (): Promise<{ page: Page; errors: string[]; previous: string | undefined }> => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/`);
+    const launcher = page.getByRole('button', { name: '開啟線上客服' });
+    const panel = page.getByRole('dialog');
+    await Promise.race([panel.waitFor(), launcher.waitFor()]);
+    if (!(await panel.isVisible())) await launcher.click();
+    const previous = (await saved(page)).conversationId;
+    if (previous && (await app.service.get(previous)).state !== 'closed') await app.service.close(previous);
+    const handoff = page.getByRole('button', { name: '轉真人客服', exact: true });
+    await poll(() => handoff.isEnabled()).toBe(true);
+    await handoff.click();
+    return { page, errors, previous };
+  };
 
   // Role and text locators reach into the widget's (open) shadow root.
   // Customer messages the server has acknowledged (a pending one is shown too, marked .pending).
@@ -169,20 +187,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
   });
 
   it('with nobody on duty, 轉真人客服 shows the queue line and a call-back form whose message reaches the queue', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${base}/`);
-    const launcher = page.getByRole('button', { name: '開啟線上客服' });
-    const panel = page.getByRole('dialog');
-    await Promise.race([panel.waitFor(), launcher.waitFor()]);
-    if (!(await panel.isVisible())) await launcher.click();
-    // The earlier test left its conversation waiting: end it, so this visit asks for a person afresh.
-    const previous = (await saved(page)).conversationId;
-    if (previous && (await app.service.get(previous)).state !== 'closed') await app.service.close(previous);
-    const handoff = page.getByRole('button', { name: '轉真人客服', exact: true });
-    await poll(() => handoff.isEnabled()).toBe(true);
-    await handoff.click();
+    const { page, errors, previous } = await askForPersonAfresh();
 
     const form = page.getByRole('form', { name: '留言給專員，我們將回電' });
     await form.waitFor();
@@ -208,20 +213,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
   });
 
   it('asks for a rating only once the conversation is over: while queued it shows the place, with an agent their name', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${base}/`);
-    const launcher = page.getByRole('button', { name: '開啟線上客服' });
-    const panel = page.getByRole('dialog');
-    await Promise.race([panel.waitFor(), launcher.waitFor()]);
-    if (!(await panel.isVisible())) await launcher.click();
-    // The call-back ticket of the test before is still waiting: close it, so this visit asks for a person afresh.
-    const previous = (await saved(page)).conversationId;
-    if (previous && (await app.service.get(previous)).state !== 'closed') await app.service.close(previous);
-    const handoff = page.getByRole('button', { name: '轉真人客服', exact: true });
-    await poll(() => handoff.isEnabled()).toBe(true);
-    await handoff.click();
+    const { page, errors, previous } = await askForPersonAfresh();
 
     const rate = page.getByRole('button', { name: '送出評分' });
     const queueLine = page.locator('.queue-status');
