@@ -54,3 +54,27 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Hands out zeroed Float32 arrays carved from one buffer that is reused from one call to the next. */
+export type TrainingWorkspace = (lengths: readonly number[]) => Float32Array[];
+
+/**
+ * A workspace for the large training arrays (the softmax regression's and the hidden-layer network's weights and
+ * Adam moments). Each trainer's arrays are garbage once it returns, but V8 collects such memory lazily, so two
+ * trainers in a row (and the refit after calibrating) could hold several sets at once; peak memory is the budget
+ * that counts, so they share one buffer, grown only when a request is larger than all before it.
+ */
+export function createTrainingWorkspace(): TrainingWorkspace {
+  let buffer = new Float32Array(0);
+  return (lengths) => {
+    const total = lengths.reduce((a, b) => a + b, 0);
+    if (total > buffer.length) buffer = new Float32Array(Math.ceil(total * 1.1));
+    else buffer.fill(0, 0, total);
+    let at = 0;
+    return lengths.map((n) => {
+      const view = buffer.subarray(at, at + n);
+      at += n;
+      return view;
+    });
+  };
+}
