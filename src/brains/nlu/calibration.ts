@@ -232,17 +232,7 @@ export function fitOutOfScopeDetector(scores: ArrayLike<number>, isOos: ArrayLik
   return Number.isFinite(b0) && Number.isFinite(b1) && b1 > 0 ? [b0, b1] : null;
 }
 
-/**
- * Probabilities with the detector: p(oos) from the detector and each real topic (1 − p(oos)) times its softmax
- * share among the real topics, so the probabilities still sum to 1 and the ranking of real topics is unchanged.
- */
-export function detectorProbabilities(z: Float64Array, oos: number, detector: readonly number[], out: Float64Array): Float64Array {
-  const pOos = 1 / (1 + Math.exp(-(detector[0]! + detector[1]! * outOfScopeScore(z, oos))));
-  const zOos = z[oos]!;
-  z[oos] = -Infinity;
-  softmaxInto(z, out);
-  z[oos] = zOos;
-  for (let k = 0; k < out.length; k++) out[k]! *= 1 - pOos;
-  out[oos] = pOos;
-  return out;
+/** The detector's out-of-scope probability for one example's calibrated logits. */
+export function detectorProbability(z: ArrayLike<number>, oos: number, detector: readonly number[]): number {
+  return 1 / (1 + Math.exp(-(detector[0]! + detector[1]! * outOfScopeScore(z, oos))));
 }

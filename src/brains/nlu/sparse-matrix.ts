@@ -11,11 +11,13 @@ export interface SparseMatrix {
 
 /**
  * Packs sparse vectors into one CSR matrix, one vector at a time, so the per-text vectors (30,000 small typed
- * arrays for 15,000 texts) never exist all at once.
+ * arrays for 15,000 texts) never exist all at once. With the number of non-zeros known in advance (a featuriser's
+ * trainingNonZeros) the arrays are allocated once: growing them leaves copies for V8 to collect whenever it gets
+ * to it, ~20 MB on CLINC150 while the next part trains.
  */
-export function toSparseMatrix(vectors: Iterable<SparseVector>, cols: number): SparseMatrix {
-  let indices = new Int32Array(1 << 16);
-  let values = new Float32Array(1 << 16);
+export function toSparseMatrix(vectors: Iterable<SparseVector>, cols: number, capacity = 1 << 16): SparseMatrix {
+  let indices = new Int32Array(Math.max(1, capacity));
+  let values = new Float32Array(Math.max(1, capacity));
   const indptr: number[] = [0];
   let nnz = 0;
   for (const v of vectors) {
@@ -56,7 +58,11 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Hands out zeroed Float32 arrays carved from one buffer that is reused from one call to the next. */
-export type TrainingWorkspace = (lengths: readonly number[]) => Float32Array[];
+export interface TrainingWorkspace {
+  (lengths: readonly number[]): Float32Array[];
+  /** Grows the buffer to at least this many floats now, so that later requests up to it allocate nothing. */
+  reserve(total: number): void;
+}
 
 /**
  * A workspace for the large training arrays (the softmax regression's and the hidden-layer network's weights and
@@ -66,7 +72,7 @@ export type TrainingWorkspace = (lengths: readonly number[]) => Float32Array[];
  */
 export function createTrainingWorkspace(): TrainingWorkspace {
   let buffer = new Float32Array(0);
-  return (lengths) => {
+  const take = (lengths: readonly number[]): Float32Array[] => {
     const total = lengths.reduce((a, b) => a + b, 0);
     if (total > buffer.length) buffer = new Float32Array(Math.ceil(total * 1.1));
     else buffer.fill(0, 0, total);
@@ -77,4 +83,9 @@ export function createTrainingWorkspace(): TrainingWorkspace {
       return view;
     });
   };
+  return Object.assign(take, {
+    reserve(total: number): void {
+      if (total > buffer.length) buffer = new Float32Array(Math.ceil(total * 1.1));
+    },
+  });
 }
