@@ -15,14 +15,14 @@ import { KefuError } from '../src/errors.ts';
 import { hasHan, normalise } from '../src/text/normalise.ts';
 import {
   OOS_LABEL,
-  classifyWithPart,
+  readWithPart,
   trainTextClassifier,
   type ClassifierOptions,
   type ClassifierPart,
+  type ClassifierReading,
   type TextClassifier,
   type TrainingSample,
 } from '../src/brains/nlu/text-classifier.ts';
-import type { Candidate } from '../src/domain/types.ts';
 
 const USAGE = `Usage: npm run bench:nlu -- --dataset <folder> [options]
 
@@ -196,11 +196,20 @@ function score(gold: readonly string[], predicted: readonly string[], hasOos: bo
   };
 }
 
-/** kefu's decision for one utterance: the top label, or "oos" when it is OOS_LABEL or below the threshold. */
-export function predictIntent(candidates: readonly Candidate[], threshold: number): string {
-  const top = candidates[0];
-  if (!top || top.topic === OOS_LABEL || top.confidence < threshold) return OOS;
+/**
+ * kefu's decision for one utterance: the top real topic, or "oos" when the classifier's in-scope probability
+ * (1 − its out-of-scope probability) is below the threshold. The out-of-scope probability, not the top topic's,
+ * is what says "none of these": the top topic's also drops when two real topics are close.
+ */
+export function predictIntent(reading: ClassifierReading, threshold: number): string {
+  const top = reading.candidates[0];
+  if (!top || 1 - reading.outOfScope < threshold) return OOS;
   return top.topic;
+}
+
+/** What the threshold is compared with: the top real topic and the in-scope probability. */
+function decisionScore(reading: ClassifierReading): { topic: string; inScope: number } {
+  return { topic: reading.candidates[0]?.topic ?? OOS_LABEL, inScope: 1 - reading.outOfScope };
 }
 
 /** The oos recall the rejection threshold must reach on the tuning split (the CLINC150 target's own terms). */
@@ -209,10 +218,10 @@ export const MIN_OOS_RECALL = 0.8;
 /**
  * The threshold that maximises in-scope accuracy on the tuning split subject to oos recall ≥ MIN_OOS_RECALL (if no
  * threshold reaches that recall, the one with the highest recall). One sweep over the sorted confidences: raising
- * the threshold past a row's confidence turns that row's prediction into "oos".
+ * the threshold past a row's in-scope probability turns that row's prediction into "oos".
  */
-function tuneThreshold(gold: readonly string[], tops: readonly Candidate[]): number {
-  const rows = tops.map((c, i) => ({ c: c.confidence, inScope: gold[i] !== OOS, right: gold[i] === (c.topic === OOS_LABEL ? OOS : c.topic) }));
+function tuneThreshold(gold: readonly string[], tops: readonly { topic: string; inScope: number }[]): number {
+  const rows = tops.map((c, i) => ({ c: c.inScope, inScope: gold[i] !== OOS, right: gold[i] === (c.topic === OOS_LABEL ? OOS : c.topic) }));
   rows.sort((a, b) => a.c - b.c);
   const inN = rows.filter((r) => r.inScope).length;
   const oosN = rows.length - inN;
@@ -301,21 +310,21 @@ async function runKefu(s: Splits, options: Partial<ClassifierOptions>): Promise<
   // Training's garbage is not the router's: collect it before measuring routing (npm run bench:nlu passes --expose-gc).
   collectGarbage();
 
-  const parts: ClassifierPart[] = ['linear', 'network', 'softmax', 'ensemble'];
-  const thresholds: Record<string, number> = { linear: 0, network: 0, softmax: 0, ensemble: 0 };
+  const parts: ClassifierPart[] = ['linear', 'network', 'softmax', 'hidden', 'ensemble'];
+  const thresholds: Record<string, number> = { linear: 0, network: 0, softmax: 0, hidden: 0, ensemble: 0 };
   if (s.hasOos) {
     const gold = s.val.map((r) => r.intent);
-    for (const part of parts) thresholds[part] = tuneThreshold(gold, val.map((v) => classifyWithPart(classifier, v.text, part, 1)[0]!));
+    for (const part of parts) thresholds[part] = tuneThreshold(gold, val.map((v) => decisionScore(readWithPart(classifier, v.text, part, 1))));
   }
   const gold = s.test.map((r) => r.intent);
   const ablation: Record<string, Metrics & { threshold: number }> = {};
   for (const part of parts) {
-    const preds = s.test.map((r) => predictIntent(classifyWithPart(classifier, normalise(r.text), part, 1), thresholds[part]!));
+    const preds = s.test.map((r) => predictIntent(readWithPart(classifier, normalise(r.text), part, 1), thresholds[part]!));
     ablation[part] = { ...score(gold, preds, s.hasOos), threshold: thresholds[part]! };
   }
   collectGarbage();
   const threshold = thresholds.ensemble!;
-  const run = await timed(s.test.map((r) => r.text), (t) => predictIntent(classifier.classify(normalise(t)), threshold));
+  const run = await timed(s.test.map((r) => r.text), (t) => predictIntent(classifier.read(normalise(t)), threshold));
   const rss_mb = peakRssMb(); // before serialising: saving a model is not part of training or routing
   const model_mb = Buffer.byteLength(JSON.stringify(classifier.toJSON())) / 1e6;
   return { ...score(gold, run.predictions, s.hasOos), train_s, p50_ms: run.p50, p99_ms: run.p99, rss_mb, threshold, model_mb, ablation };
@@ -378,11 +387,17 @@ function printTable(name: string, kefu: SystemResult, baseline: SystemResult | n
     ].join(' ');
   console.log(`\nbench:nlu ${name}${hasOos ? ` (oos threshold ${kefu.threshold?.toFixed(3)}, tuned on the tuning split)` : ''}`);
   console.log([head[0]!.padEnd(28), ...head.slice(1).map((h, i) => h.padStart([8, 8, 10, 8, 7, 7, 7, 6][i]!))].join(' '));
-  console.log(row('kefu (svm + net + softmax)', kefu));
+  console.log(row('kefu (4-part ensemble)', kefu));
   if (baseline) console.log(row('node-nlp defaults', baseline));
   for (const [part, m] of Object.entries(kefu.ablation ?? {})) {
     const label =
-      { linear: '  kefu: linear SVM alone', network: '  kefu: node-nlp net alone', softmax: '  kefu: softmax regr. alone', ensemble: '  kefu: ensemble' }[part] ??
+      {
+        linear: '  kefu: linear SVM alone',
+        network: '  kefu: node-nlp net alone',
+        softmax: '  kefu: softmax regr. alone',
+        hidden: '  kefu: hidden-layer net alone',
+        ensemble: '  kefu: ensemble',
+      }[part] ??
       part;
     console.log(row(label, m));
   }

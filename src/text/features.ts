@@ -73,6 +73,8 @@ export interface FeaturiserJSON {
 export interface Featuriser {
   readonly options: Readonly<FeatureOptions>;
   readonly size: number;
+  /** Non-zeros of the training texts' vectors (the sum of the kept terms' document frequencies): sizes their matrix. */
+  readonly trainingNonZeros: number;
   /** The index of a term, or undefined when it was not in the training texts. */
   indexOf(term: string): number | undefined;
   /** The TF-IDF vector of an already normalised text; unknown terms are ignored. */
@@ -193,9 +195,12 @@ function buildFeaturiser(options: Readonly<FeatureOptions>, documents: number, t
     return { indices: Int32Array.from(idx), values: Float32Array.from(val) };
   };
 
+  let nonZeros = 0;
+  for (const d of df) nonZeros += d;
   return {
     options,
     size: terms.length,
+    trainingNonZeros: nonZeros,
     indexOf: (term) => vocab.get(term),
     transformTerms,
     transform: (normalised) => transformTerms(extractTerms(normalised, options)),

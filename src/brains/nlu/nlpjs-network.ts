@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { ClassWeightsSink } from './linear-svm.ts';
-import { seededRandom, type SparseMatrix } from './sparse-matrix.ts';
+import { createTrainingWorkspace, seededRandom, type SparseMatrix, type TrainingWorkspace } from './sparse-matrix.ts';
 
 /**
  * node-nlp's intent network (@nlpjs/neural NeuralNetwork: one perceptron per intent, leaky-ReLU output,
@@ -78,8 +78,26 @@ class TypedNeuralNetwork extends (NeuralNetwork as NeuralNetworkClass) {
     settings: Record<string, unknown>,
     private readonly features: number,
     private readonly outputs: readonly string[],
+    private readonly workspace: TrainingWorkspace,
   ) {
     super(settings);
+  }
+
+  initialize(numInputs: number, outputNames: readonly string[]): void {
+    // Upstream's initialize with the perceptrons' arrays (zeroed, as upstream's are) carved from the shared training
+    // workspace: 2 × labels × features floats (CLINC150: ~40 MB) that would otherwise be one more set of large
+    // arrays alive beside the other trainers' garbage.
+    const arrays = this.workspace(outputNames.flatMap(() => [numInputs, numInputs]));
+    const self = this as unknown as { perceptronsByName: Record<string, Perceptron>; outputs: Record<string, number>; numPerceptrons: number };
+    self.perceptronsByName = {};
+    self.outputs = {};
+    self.numPerceptrons = outputNames.length;
+    this.perceptrons = outputNames.map((name, i) => {
+      const p = { name, id: i, weights: arrays[2 * i]!, changes: arrays[2 * i + 1]!, bias: 0 };
+      self.outputs[name] = 0;
+      self.perceptronsByName[name] = p;
+      return p;
+    });
   }
 
   prepareCorpus(corpus: Example[]): Example[] {
@@ -128,6 +146,7 @@ export function trainNlpjsNetwork(
   classes: number,
   options: Partial<NetworkOptions>,
   sink: ClassWeightsSink,
+  workspace: TrainingWorkspace = createTrainingWorkspace(),
 ): { epochs: number; error: number } {
   const opts: NetworkOptions = { ...DEFAULT_NETWORK_OPTIONS, ...options };
   const order = Array.from({ length: x.rows }, (_, i) => i);
@@ -143,7 +162,7 @@ export function trainNlpjsNetwork(
   });
   const names = Array.from({ length: classes }, (_, k) => String(k));
   const { seed: _seed, shuffle: _shuffle, ...settings } = opts;
-  const net = new TypedNeuralNetwork({ ...settings, log: false }, x.cols, names);
+  const net = new TypedNeuralNetwork({ ...settings, log: false }, x.cols, names, workspace);
   const status = net.train(corpus);
   const w = new Float64Array(x.cols);
   for (let k = 0; k < classes; k++) {

@@ -1,6 +1,6 @@
 import type { Candidate, Entity } from '../../domain/types.ts';
 import { extractEntities } from './entities.ts';
-import { OOS_LABEL, type TextClassifier } from './text-classifier.ts';
+import type { TextClassifier } from './text-classifier.ts';
 
 /** What the NLU brain understood of one message. */
 export interface NluResult {
@@ -19,13 +19,8 @@ export interface NluBrain {
 export function createNluBrain(classifier: TextClassifier): NluBrain {
   return {
     understand(normalised, raw, k = 5) {
-      const ranked = classifier.classify(normalised, k + 1);
-      const oos = ranked.find((c) => c.topic === OOS_LABEL);
-      return {
-        candidates: ranked.filter((c) => c.topic !== OOS_LABEL).slice(0, k),
-        outOfScope: oos?.confidence ?? 0,
-        entities: extractEntities(raw),
-      };
+      const { candidates, outOfScope } = classifier.read(normalised, k);
+      return { candidates, outOfScope, entities: extractEntities(raw) };
     },
   };
 }

@@ -1,4 +1,4 @@
-import { seededRandom, type SparseMatrix } from './sparse-matrix.ts';
+import { createTrainingWorkspace, seededRandom, type SparseMatrix, type TrainingWorkspace } from './sparse-matrix.ts';
 import type { ClassWeightsSink } from './linear-svm.ts';
 
 /**
@@ -23,12 +23,17 @@ export interface SoftmaxOptions {
 
 export const DEFAULT_SOFTMAX_OPTIONS: Readonly<SoftmaxOptions> = Object.freeze({ epochs: 4, learningRate: 0.02, batch: 64, l2: 0, seed: 1 });
 
-export function trainSoftmaxRegression(x: SparseMatrix, y: Int32Array, K: number, options: Partial<SoftmaxOptions>, sink: ClassWeightsSink): void {
+export function trainSoftmaxRegression(
+  x: SparseMatrix,
+  y: Int32Array,
+  K: number,
+  options: Partial<SoftmaxOptions>,
+  sink: ClassWeightsSink,
+  workspace: TrainingWorkspace = createTrainingWorkspace(),
+): void {
   const o: SoftmaxOptions = { ...DEFAULT_SOFTMAX_OPTIONS, ...options };
   const V = x.cols;
-  const W = new Float32Array(V * K);
-  const mW = new Float32Array(V * K);
-  const vW = new Float32Array(V * K);
+  const [W, mW, vW] = workspace([V * K, V * K, V * K]) as [Float32Array, Float32Array, Float32Array];
   const b = new Float64Array(K);
   const mb = new Float64Array(K);
   const vb = new Float64Array(K);

@@ -11,7 +11,7 @@ import {
 } from '../../../src/brains/nlu/text-classifier.ts';
 import { UpstreamNeuralNetwork, trainNlpjsNetwork } from '../../../src/brains/nlu/nlpjs-network.ts';
 import { toSparseMatrix } from '../../../src/brains/nlu/sparse-matrix.ts';
-import { fitLogitWeights } from '../../../src/brains/nlu/calibration.ts';
+import { fitLogitWeights, fitOutOfScopeDetector } from '../../../src/brains/nlu/calibration.ts';
 
 const PHRASES: Record<string, string[]> = {
   card_lost: ['信用卡遺失了', '我的卡不見了', '卡片掉了怎麼辦', '信用卡要掛失', '錢包被偷卡也不見', '卡弄丟了要停卡', 'lost my credit card', 'my card was stolen'],
@@ -70,7 +70,7 @@ describe('trainTextClassifier', () => {
   });
 
   it('gives each part its own calibrated answer', () => {
-    for (const part of ['linear', 'network', 'softmax', 'ensemble'] as const) {
+    for (const part of ['linear', 'network', 'softmax', 'hidden', 'ensemble'] as const) {
       const [top] = classifyWithPart(classifier, normalise('我要換外幣'), part, 1);
       expect(top!.topic).toBe('exchange');
     }
@@ -102,6 +102,41 @@ describe('trainTextClassifier', () => {
     expect(c.classify(normalise('卡片遺失'))[0]!.topic).toBe('card_lost');
   });
 
+  it('reads real topics apart from the out-of-scope probability', () => {
+    const read = classifier.read(normalise('查詢餘額'), 10);
+    expect(read.candidates.map((c) => c.topic)).not.toContain(OOS_LABEL);
+    expect(read.candidates).toHaveLength(4);
+    expect(read.candidates[0]!.topic).toBe('balance');
+    const all = classifier.classify(normalise('查詢餘額'), 10);
+    expect(read.outOfScope).toBeCloseTo(all.find((c) => c.topic === OOS_LABEL)!.confidence, 12);
+    expect(read.candidates).toEqual(all.filter((c) => c.topic !== OOS_LABEL));
+  });
+
+  it('fits an out-of-scope detector when the held-out examples include out-of-scope ones', async () => {
+    const validation = [
+      ...['卡片遺失', '信用卡掉了', '餘額多少', '查一下餘額', '我要借錢', '房貸怎麼辦', '匯率查詢', '換日圓'].map((t, i) => ({
+        text: normalise(t),
+        label: ['card_lost', 'card_lost', 'balance', 'balance', 'loan', 'loan', 'exchange', 'exchange'][i]!,
+      })),
+      ...['明天會下雨嗎', '推薦餐廳', '唱首歌', '幾點了', '你是誰', '訂機票'].map((t) => ({ text: normalise(t), label: OOS_LABEL })),
+    ];
+    const c = await trainTextClassifier(samples(), { validation });
+    const json = JSON.parse(JSON.stringify(c.toJSON())) as { version: number; calibration: { detector?: Record<string, number[]> } };
+    expect(json.version).toBe(3);
+    expect(Object.keys(json.calibration.detector ?? {}).sort()).toEqual(['ensemble', 'hidden', 'linear', 'network', 'softmax']);
+    const known = c.read(normalise('我的帳戶還有多少錢'));
+    const unknown = c.read(normalise('今天天氣如何'));
+    expect(known.candidates[0]!.topic).toBe('balance');
+    expect(unknown.outOfScope).toBeGreaterThan(known.outOfScope);
+    expect(unknown.outOfScope).toBeLessThan(1);
+    // The topics keep the joint softmax's probabilities; only the out-of-scope figure comes from the detector.
+    expect(c.read(normalise('我的帳戶還有多少錢'), 10).candidates).toEqual(c.classify(normalise('我的帳戶還有多少錢'), 10).filter((x) => x.topic !== OOS_LABEL));
+    const loaded = loadTextClassifier(json);
+    for (const text of ['信用卡遺失了', '今天天氣如何', 'qqq', ''].map(normalise)) expect(loaded.read(text, 5)).toEqual(c.read(text, 5));
+    const broken = { ...json, calibration: { ...json.calibration, detector: { ensemble: [0, -1] } } };
+    expect(() => loadTextClassifier(broken)).toThrow(expect.objectContaining({ code: 'KEFU_MODEL_INVALID' }));
+  });
+
   it('rejects training data it cannot learn from', async () => {
     await expect(trainTextClassifier([])).rejects.toSatisfy((e) => isKefuError(e, 'KEFU_DATASET_INVALID'));
     await expect(trainTextClassifier([{ text: 'a', label: 'x' }])).rejects.toSatisfy((e) => isKefuError(e, 'KEFU_DATASET_INVALID'));
@@ -118,8 +153,9 @@ describe('loadTextClassifier', () => {
     ['null', () => null],
     ['a string', () => 'model'],
     ['another format', (j) => ({ ...j, format: 'other' })],
-    ['a future version', (j) => ({ ...j, version: 3 })],
+    ['a future version', (j) => ({ ...j, version: 4 })],
     ['softmax weights for other features', (j) => ({ ...j, softmax: { ...(j.softmax as object), features: 1 } })],
+    ['a hidden layer for other features', (j) => ({ ...j, hidden: { ...(j.hidden as object), hidden: { ...((j.hidden as { hidden: object }).hidden), features: 1 } } })],
     ['missing labels', (j) => ({ ...j, labels: undefined })],
     ['truncated weights', (j) => ({ ...j, linear: { ...(j.linear as object), q: 'AAAA' } })],
     ['weights for other labels', (j) => ({ ...j, labels: [...(j.labels as string[]), 'extra'] })],
@@ -129,6 +165,13 @@ describe('loadTextClassifier', () => {
   it('still loads a version 1 model (two parts, no softmax regression) and scores as it did', () => {
     const v1 = { ...json, version: 1, softmax: undefined, calibration: { ...(json.calibration as object), ensemble: (json.calibration as { ensemble: number[] }).ensemble.slice(0, 2), softmax: undefined } };
     const c = loadTextClassifier(v1);
+    expect(c.classify(normalise('信用卡遺失了'))[0]!.topic).toBe('card_lost');
+  });
+
+  it('still loads a version 2 model (three parts, no hidden layer) and scores as it did', () => {
+    const cal = json.calibration as { ensemble: number[] };
+    const v2 = { ...json, version: 2, hidden: undefined, calibration: { ...cal, ensemble: cal.ensemble.slice(0, 3), hidden: undefined, detector: undefined } };
+    const c = loadTextClassifier(v2);
     expect(c.classify(normalise('信用卡遺失了'))[0]!.topic).toBe('card_lost');
   });
 
@@ -190,6 +233,35 @@ describe('calibration', () => {
     const [a] = fitLogitWeights({ scores: [scores], labels: Int32Array.from(labels) }, [10]);
     // softmax([a, 0])[0] should be 0.7 → a = ln(0.7 / 0.3)
     expect(a).toBeCloseTo(Math.log(0.7 / 0.3), 3);
+  });
+});
+
+describe('out-of-scope detector', () => {
+  it('learns that a higher score means out of scope, and needs enough examples of each kind', () => {
+    const scores = [-5, -4, -4.5, -3, -6, -5.5, -1, -0.5, -0.8, -0.2, -1.2, -2];
+    const isOos = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0];
+    const d = fitOutOfScopeDetector(scores, isOos)!;
+    expect(d[1]).toBeGreaterThan(0);
+    const p = (m: number): number => 1 / (1 + Math.exp(-(d[0] + d[1] * m)));
+    expect(p(-0.3)).toBeGreaterThan(0.5);
+    expect(p(-5)).toBeLessThan(0.5);
+    expect(fitOutOfScopeDetector(scores.slice(0, 9), isOos.slice(0, 9))).toBeNull();
+  });
+});
+
+describe('hidden-layer network', () => {
+  it('learns classes that no single feature separates', async () => {
+    const { trainHiddenLayerNetwork, scoreHiddenLayer } = await import('../../../src/brains/nlu/hidden-layer-network.ts');
+    // Exclusive or: class 1 has exactly one of features 0 and 1, so a linear model cannot get all four right.
+    const rows = [[], [0], [1], [0, 1]].map((f) => ({ indices: Int32Array.from([...f, 2]), values: Float32Array.from([...f.map(() => 1), 1]) }));
+    const data = Array.from({ length: 40 }, (_, i) => rows[i % 4]!);
+    const x = toSparseMatrix(data, 3);
+    const y = Int32Array.from(data, (_, i) => (i % 4 === 1 || i % 4 === 2 ? 1 : 0));
+    const w = trainHiddenLayerNetwork(x, y, 2, { hidden: 16, epochs: 200, batch: 4, dropout: 0, learningRate: 0.02 }, 16);
+    rows.forEach((r, i) => {
+      const s = scoreHiddenLayer(w, r.indices, r.values, new Float64Array(2));
+      expect(s[1]! > s[0]!).toBe(i === 1 || i === 2);
+    });
   });
 });
 
