@@ -188,7 +188,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     localRooms: true,
     modelLoaded: () => current !== null,
   });
-  const detachAgentSocket = attachAgentSocket(io, { accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength });
+  const detachAgentSocket = attachAgentSocket(io, {
+    accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength, localRooms: true,
+  });
 
   let loading: Promise<void> | null = null;
   const loadModel = (): Promise<void> => {

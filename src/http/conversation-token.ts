@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 
 // A token is `v1.` + base64url(HMAC-SHA256(secret, "conversation:" + id)): it proves its holder was given that
 // conversation, costs no storage, and survives restarts as long as the secret does. The version prefix lets the
@@ -15,7 +15,9 @@ export interface ConversationTokens {
 
 /** Issues and checks per-conversation access tokens signed with `secret`. */
 export function createConversationTokens(secret: string | Buffer): ConversationTokens {
-  const sign = (id: string): Buffer => createHmac('sha256', secret).update(`conversation:${id}`).digest();
+  // A key object made once: from a string or buffer, createHmac prepares the key again on every call (every message).
+  const key = createSecretKey(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret);
+  const sign = (id: string): Buffer => createHmac('sha256', key).update(`conversation:${id}`).digest();
   return {
     issueConversationToken(id) {
       return PREFIX + sign(id).toString('base64url');
