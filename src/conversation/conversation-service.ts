@@ -176,9 +176,10 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     handleCustomerMessage(id, { text, clientMessageId, origin }) {
       return track(
         mutex.run(id, async () => {
-          const conversation = await mustGet(id);
-          if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [id]);
-          const { message: customer, duplicate, conversation: afterCustomer } = await store.appendMessage({ conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null });
+          // One round trip to the store: the closed check is the append's own, in its transaction.
+          const { message: customer, duplicate, conversation } = await store.appendMessage({
+            conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null, requireOpen: true,
+          });
           if (duplicate && customer.author !== 'customer') {
             // Client ids are the sender's own: the customer's clashes with another sender's message.
             throw new KefuError('KEFU_VALIDATION', ['clientMessageId: already used by another message of this conversation']);
@@ -187,11 +188,11 @@ export function createConversationService(opts: ConversationServiceOptions): Con
             // A retry: give back the reply already sent, or answer now if the first attempt died before replying.
             const existing = await store.findReply(id, customer.id);
             if (existing || conversation.state !== 'bot') return { conversation, customer, reply: existing, duplicate };
-            const r = await answer(afterCustomer, customer, origin);
+            const r = await answer(conversation, customer, origin);
             return { ...r, customer, duplicate };
           }
-          emit({ type: 'message', conversation: afterCustomer, message: customer, origin });
-          const r = await answer(afterCustomer, customer, origin);
+          emit({ type: 'message', conversation, message: customer, origin });
+          const r = await answer(conversation, customer, origin);
           return { ...r, customer, duplicate };
         }),
       );

@@ -164,13 +164,19 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
   // Runs inside write()'s savepoint. The stored row is not read back: the message is built from what was inserted,
   // which saves a read and a JSON.parse of the router's trace on every bot turn (bench:chat's profile).
   const append = (input: NewMessage): { message: Message; duplicate: boolean; conversation: Conversation } => {
+    const refuseClosed = (c: Conversation): Conversation => {
+      if (input.requireOpen && c.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [c.id]);
+      return c;
+    };
     if (input.clientMessageId) {
       const existing = q.byClientId.get(input.conversationId, input.clientMessageId) as MessageRow | undefined;
-      if (existing) return { message: toMessage(existing), duplicate: true, conversation: mustGetConv(input.conversationId) };
+      if (existing) return { message: toMessage(existing), duplicate: true, conversation: refuseClosed(mustGetConv(input.conversationId)) };
     }
     const at = now();
     const bumped = q.bumpSeq.get(at, input.conversationId) as ConversationRow | undefined;
     if (!bumped) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
+    // Refused after the bump: the savepoint write() wraps this in rolls the bump back with the error.
+    if (input.requireOpen && bumped.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [input.conversationId]);
     const message: Message = {
       id: randomUUID(), conversationId: input.conversationId, seq: bumped.last_seq, author: input.author, text: input.text,
       quickReplies: input.quickReplies ?? [], outcome: input.outcome ?? null, clientMessageId: input.clientMessageId ?? null,

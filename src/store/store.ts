@@ -21,6 +21,11 @@ export interface NewMessage {
   replyTo?: string | null;
   /** The writer of an agent message. */
   agent?: { id: string; displayName: string } | null;
+  /**
+   * Refuse with KEFU_CONVERSATION_CLOSED when the conversation is closed, checked in the same transaction as the
+   * append (a customer's message: checking first and appending after would be two round trips and a race).
+   */
+  requireOpen?: boolean;
 }
 
 export type ConversationPatch = Partial<Pick<Conversation, 'state' | 'locale' | 'consecutiveFallbacks'>>;

@@ -43,6 +43,19 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       expect(list[1]).toEqual(m2);
     });
 
+    it('refuses an append that requires an open conversation once it is closed, storing nothing', async () => {
+      const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
+      await store.appendMessage({ conversationId: c.id, author: 'customer', text: 'hi', clientMessageId: 'm1', requireOpen: true });
+      await store.updateConversation(c.id, { state: 'closed' });
+      await expect(store.appendMessage({ conversationId: c.id, author: 'customer', text: 'again', clientMessageId: 'm2', requireOpen: true })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
+      // A retry of a message stored before the close is refused the same way, not answered.
+      await expect(store.appendMessage({ conversationId: c.id, author: 'customer', text: 'hi', clientMessageId: 'm1', requireOpen: true })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
+      expect((await store.listMessages(c.id)).map((m) => m.text)).toEqual(['hi']);
+      expect((await store.getConversation(c.id))?.updatedAt).toBe((await store.getConversation(c.id))?.closedAt);
+      // Without the flag (a system notice, say) the append goes ahead.
+      expect((await store.appendMessage({ conversationId: c.id, author: 'system', text: '已結束' })).duplicate).toBe(false);
+    });
+
     it('hands back the conversation as each append leaves it', async () => {
       const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
       const r = await store.appendMessage({ conversationId: c.id, author: 'customer', text: 'hi' });
