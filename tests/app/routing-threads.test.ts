@@ -37,17 +37,23 @@ describe('routing on worker threads', () => {
     const app = await appWith(1);
     const before = await ask(app, '信用卡遺失了要怎麼掛失');
     await vi.waitFor(() => expect(app.routingThreads()).toBe(1), { timeout: 30_000, interval: 50 });
+    // From now on the main thread's router is not asked: the thread answers.
+    const local = vi.spyOn(app.router()!, 'route');
     const after = await ask(app, '信用卡遺失了要怎麼掛失');
     expect(after).toMatchObject({ text: before.text, outcome: { outcome: 'answer', topic: 'card.lost' } });
     expect((await ask(app, '我要找真人')).outcome).toMatchObject({ outcome: 'handoff', topic: 'human.agent' });
+    expect(local).not.toHaveBeenCalled();
   });
 
   it('routes on the main thread a router put in service by hand, and with workers: 0', async () => {
     const threaded = await appWith(1);
     await vi.waitFor(() => expect(threaded.routingThreads()).toBe(1), { timeout: 30_000, interval: 50 });
-    threaded.setRouter(scriptedRouter());
+    const byHand = scriptedRouter();
+    const local = vi.spyOn(byHand, 'route');
+    threaded.setRouter(byHand);
     expect(threaded.routingThreads()).toBe(0);
     expect((await ask(threaded, '信用卡遺失了要怎麼掛失')).text).toBe('回覆:信用卡遺失了要怎麼掛失');
+    expect(local).toHaveBeenCalledOnce();
 
     const single = await appWith(0);
     expect(single.routingThreads()).toBe(0);
