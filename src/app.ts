@@ -5,7 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { Server as SocketServer } from 'socket.io';
 import { routingWorkers, storeOnThread, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
-import { KefuError } from './errors.ts';
+import { KefuError, isKefuError } from './errors.ts';
 import type { Router } from './router/router.ts';
 import type { Store } from './store/store.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
@@ -13,7 +13,7 @@ import { openSqliteStoreOnThread } from './store/sqlite-threaded-store.ts';
 import { startEngine, type Engine } from './engine.ts';
 import { serializeModel } from './model/build-model.ts';
 import { createRoutingPool, type RoutingPool } from './routing/routing-pool.ts';
-import { createConversationService, type ConversationService } from './conversation/conversation-service.ts';
+import { createConversationService, type ConversationService, type TurnRouter } from './conversation/conversation-service.ts';
 import { createRateLimiter, type RateLimiter } from './conversation/rate-limiter.ts';
 import { createConversationTokens, type ConversationTokens } from './http/conversation-token.ts';
 import { resolveServerSecret } from './http/server-secret.ts';
@@ -119,11 +119,23 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   // a router put in service by setRouter() routes on the main thread, as does any router while the threads load.
   let pool: RoutingPool | null = null;
   let pooled: Router | null = null;
+  const onThreads = (): RoutingPool | null => (pool && pooled !== null && pooled === current && pool.ready() ? pool : null);
+  // A request the threads could not answer (a thread died mid-batch, the pool is closing) is routed here instead:
+  // the customer's message is stored already and deserves its answer; the router's own refusals stand.
+  const threadedRouter = (threads: RoutingPool, local: Router): TurnRouter => ({
+    route: (text, state) =>
+      threads.route(text, state).catch((err: unknown) => {
+        if (isKefuError(err) && err.code !== 'KEFU_NOT_READY') throw err;
+        log.warn({ err }, 'routing thread did not answer; routed on the main thread');
+        return local.route(text, state);
+      }),
+  });
   const service = createConversationService({
     store,
     router: () => {
       if (!current) throw new KefuError('KEFU_NOT_READY', ['the model is still loading']);
-      return pool && pooled === current && pool.ready() ? pool : current;
+      const threads = onThreads();
+      return threads ? threadedRouter(threads, current) : current;
     },
     log,
     defaultLocale: config.locale,
@@ -220,7 +232,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
         pooled = engine.router;
         log.info({ threads }, 'routing on worker threads');
       },
-      (err: unknown) => log.error({ err }, 'routing threads could not load the model; routing on the main thread'),
+      (err: unknown) => {
+        if (!stopping) log.error({ err }, 'routing threads could not load the model; routing on the main thread');
+      },
     );
   };
 
@@ -262,7 +276,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     presence,
     log,
     router: () => current,
-    routingThreads: () => (pool && pooled !== null && pooled === current && pool.ready() ? routingWorkers(config) : 0),
+    routingThreads: () => onThreads()?.size() ?? 0,
     setRouter(router) {
       current = router;
       log.info('router replaced');

@@ -174,16 +174,42 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   });
 }
 
+/**
+ * Cores this process may use: the machine's, or fewer when a container's CPU quota says so (cgroup v2 `cpu.max`,
+ * else v1's cfs quota). Node 20's availableParallelism() counts the host's cores, so a pod limited to one CPU on a
+ * 16-core host would otherwise start four routing threads, each with its own copy of the model.
+ */
+export function usableCores(readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): number {
+  const cores = availableParallelism();
+  const quota = (text: string, period?: string): number | null => {
+    const [q, p] = period === undefined ? text.trim().split(/\s+/) : [text.trim(), period.trim()];
+    const n = Number(q);
+    const d = Number(p);
+    return q === 'max' || !(n > 0) || !(d > 0) ? null : n / d;
+  };
+  let limit: number | null = null;
+  try {
+    limit = quota(readFile('/sys/fs/cgroup/cpu.max'));
+  } catch {
+    try {
+      limit = quota(readFile('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'), readFile('/sys/fs/cgroup/cpu/cpu.cfs_period_us'));
+    } catch {
+      // No cgroup CPU files (not Linux, or not in a container): the machine's count stands.
+    }
+  }
+  return limit === null ? cores : Math.max(1, Math.min(cores, Math.floor(limit)));
+}
+
 /** Whether the SQLite store runs on a thread of its own on this machine. */
 export function storeOnThread(config: Config): boolean {
   const t = config.database.thread;
-  return t === 'auto' ? availableParallelism() > 1 : t;
+  return t === 'auto' ? usableCores() > 1 : t;
 }
 
 /** How many routing threads config.router.workers asks for on this machine. */
 export function routingWorkers(config: Config): number {
   const w = config.router.workers;
-  return w === 'auto' ? Math.min(4, Math.max(0, availableParallelism() - 1)) : w;
+  return w === 'auto' ? Math.min(4, Math.max(0, usableCores() - 1)) : w;
 }
 
 /** Thresholds in force: the defaults, then those `npm run evaluate` tuned for this pack, then the config file's. */

@@ -72,12 +72,19 @@ export class KefuError extends Error {
     return { code: this.code, message: this.message, details: this.facts ?? this.details };
   }
 
-  /** The error again from its toJSON(), after crossing a thread or process boundary; null when it is not one. */
+  /**
+   * The error again from its toJSON(), after crossing a thread or process boundary (code, message, details or facts;
+   * not the stack or cause); null when it is not one.
+   */
   static fromJSON(json: unknown): KefuError | null {
     const j = json as { code?: unknown; message?: unknown; details?: unknown } | null;
     if (!j || typeof j.code !== 'string' || !Object.hasOwn(ERRORS, j.code) || typeof j.message !== 'string') return null;
+    // toJSON() sends facts in place of the list: an object there is the facts.
     const details = Array.isArray(j.details) ? j.details.map(String) : [];
-    const err = new KefuError(j.code as KefuErrorCode, [], { details });
+    const facts = j.details && typeof j.details === 'object' && !Array.isArray(j.details)
+      ? Object.fromEntries(Object.entries(j.details as Record<string, unknown>).map(([k, v]) => [k, v === null ? null : String(v)]))
+      : undefined;
+    const err = new KefuError(j.code as KefuErrorCode, [], { details, ...(facts ? { facts } : {}) });
     err.message = j.message;
     return err;
   }

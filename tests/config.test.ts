@@ -2,7 +2,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, resolveThresholds, DEFAULT_THRESHOLDS } from '../src/config.ts';
+import { loadConfig, resolveThresholds, usableCores, DEFAULT_THRESHOLDS } from '../src/config.ts';
+import { availableParallelism } from 'node:os';
 
 describe('config', () => {
   const dirs: string[] = [];
@@ -61,5 +62,26 @@ describe('config', () => {
     expect(resolveThresholds(c, { name: 'demo', hash: 'other' }).source).toMatch(/older version/);
     expect(resolveThresholds(c, { name: 'mini', hash: 'abc' }).thresholds.faq).toBe(DEFAULT_THRESHOLDS.faq);
     expect(resolveThresholds(loadConfig({ cwd: d }), { name: 'demo', hash: 'abc' })).toEqual({ thresholds: DEFAULT_THRESHOLDS, source: 'defaults' });
+  });
+});
+
+describe('usable cores (container CPU quota)', () => {
+  const files = (map: Record<string, string>) => (path: string): string => {
+    const v = map[path];
+    if (v === undefined) throw Object.assign(new Error(`ENOENT ${path}`), { code: 'ENOENT' });
+    return v;
+  };
+  const machine = availableParallelism();
+  it('follows a cgroup v2 quota, rounding down, never below one', () => {
+    expect(usableCores(files({ '/sys/fs/cgroup/cpu.max': '100000 100000\n' }))).toBe(1);
+    expect(usableCores(files({ '/sys/fs/cgroup/cpu.max': '150000 100000' }))).toBe(1);
+    expect(usableCores(files({ '/sys/fs/cgroup/cpu.max': '50000 100000' }))).toBe(1);
+    expect(usableCores(files({ '/sys/fs/cgroup/cpu.max': `${machine * 400000} 100000` }))).toBe(machine);
+  });
+  it('uses cgroup v1 when v2 is absent, and the machine when neither limits', () => {
+    expect(usableCores(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '100000', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' }))).toBe(1);
+    expect(usableCores(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' }))).toBe(machine);
+    expect(usableCores(files({ '/sys/fs/cgroup/cpu.max': 'max 100000' }))).toBe(machine);
+    expect(usableCores(files({}))).toBe(machine);
   });
 });

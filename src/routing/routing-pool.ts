@@ -16,6 +16,8 @@ export interface RoutingPool {
   load(spec: RouterSpec): Promise<void>;
   /** True once a router is loaded and a thread is up to use it. */
   ready(): boolean;
+  /** Threads that have a router now. */
+  size(): number;
   route(text: string, state: RouteState): Promise<Outcome>;
   /** Stops the threads; requests still waiting fail with KEFU_NOT_READY. */
   close(): Promise<void>;
@@ -119,7 +121,20 @@ export function createRoutingPool(options: { size: number; log: Logger }): Routi
       if (t.queue.length === 0) continue;
       const requests = t.queue;
       t.queue = [];
-      post(t, { type: 'route', requests });
+      try {
+        post(t, { type: 'route', requests });
+      } catch {
+        // One request that cannot be copied to the thread must fail alone, not the batch (nor, thrown from
+        // setImmediate, the process).
+        for (const r of requests) {
+          try {
+            post(t, { type: 'route', requests: [r] });
+          } catch (err) {
+            t.pending.get(r.id)?.reject(err instanceof Error ? err : new Error(String(err)));
+            t.pending.delete(r.id);
+          }
+        }
+      }
     }
   };
 
@@ -127,14 +142,31 @@ export function createRoutingPool(options: { size: number; log: Logger }): Routi
     load(next) {
       if (closing) return Promise.reject(notReady('the server is stopping'));
       while (threads.length < size) threads.push(spawn());
-      spec = next;
       const g = ++generation;
+      const previous = spec;
       return new Promise<void>((resolve, reject) => {
-        loadWaiters.set(g, { left: new Set(threads), resolve, reject });
+        loadWaiters.set(g, {
+          left: new Set(threads),
+          // Only a spec every thread loaded is the one a replacement thread gets.
+          resolve: () => {
+            spec = next;
+            resolve();
+          },
+          // A thread that refused it leaves the others on it: all go back to the last good one, so no two threads
+          // answer from different models.
+          reject: (err) => {
+            if (previous && !closing) {
+              const back = ++generation;
+              for (const t of threads) post(t, { type: 'load', generation: back, spec: previous });
+            }
+            reject(err);
+          },
+        });
         for (const t of threads) post(t, { type: 'load', generation: g, spec: next });
       });
     },
     ready: () => !closing && threads.some((t) => t.loaded > 0),
+    size: () => (closing ? 0 : threads.filter((t) => t.loaded > 0).length),
     route(text, state) {
       if (closing) return Promise.reject(notReady('the server is stopping'));
       // The least busy thread that has a router; with one thread per spare core that is usually the only one.

@@ -38,7 +38,18 @@ function serve(store: Store): void {
   const flush = (): void => {
     const out = results;
     results = [];
-    send({ type: 'results', results: out });
+    try {
+      send({ type: 'results', results: out });
+    } catch {
+      // A value that cannot be copied back fails its own call only.
+      for (const r of out) {
+        try {
+          send({ type: 'results', results: [r] });
+        } catch (err) {
+          send({ type: 'results', results: [{ id: r.id, error: errorOf(err) }] });
+        }
+      }
+    }
   };
   const settle = (r: CallResult): void => {
     if (results.length === 0) setImmediate(flush);

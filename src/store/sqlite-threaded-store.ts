@@ -6,6 +6,7 @@ import type { Store } from './store.ts';
 import type { CallResult, FromStoreThread, StoreCall } from './sqlite-thread-protocol.ts';
 
 const ENTRY = new URL('./sqlite-store-thread.ts', import.meta.url);
+const CLOSE_GRACE_MS = 5_000;
 
 const toError = (e: NonNullable<CallResult['error']>): Error => {
   const kefu = e.kefu === undefined ? null : KefuError.fromJSON(e.kefu);
@@ -37,7 +38,26 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
     if (!open || queue.length === 0) return;
     const calls = queue;
     queue = [];
-    worker.postMessage({ type: 'calls', calls });
+    try {
+      worker.postMessage({ type: 'calls', calls });
+    } catch {
+      // One call whose arguments cannot be copied to the thread must fail alone, not the batch (nor, thrown from
+      // setImmediate, the process).
+      for (const c of calls) {
+        try {
+          worker.postMessage({ type: 'calls', calls: [c] });
+        } catch (err) {
+          settle(c.id, (p) => p.reject(err instanceof Error ? err : new Error(String(err))));
+        }
+      }
+    }
+  };
+  const settle = (id: number, how: (p: { resolve(v: unknown): void; reject(e: Error): void }) => void): void => {
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+    how(p);
   };
   const schedule = (): void => {
     if (flushScheduled) return;
@@ -51,14 +71,7 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
       let opened = false;
       worker.on('message', (m: FromStoreThread) => {
         if (m.type === 'results') {
-          for (const r of m.results) {
-            const p = pending.get(r.id);
-            if (!p) continue;
-            pending.delete(r.id);
-            if (pending.size === 0) worker.unref();
-            if (r.error) p.reject(toError(r.error));
-            else p.resolve(r.value);
-          }
+          for (const r of m.results) settle(r.id, (p) => (r.error ? p.reject(toError(r.error)) : p.resolve(r.value)));
         } else if (m.type === 'opened') {
           opened = open = true;
           if (pending.size === 0) worker.unref();
@@ -109,14 +122,20 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
 
   const store: Record<string, unknown> = { kind };
   for (const name of methods) store[name] = (...args: unknown[]) => call(name, args);
-  store.close = async () => {
-    if (closing) return;
-    try {
-      await call('close', []);
-    } finally {
+  // Calls after close() starts are refused at once; the thread gets a few seconds to commit and close the database
+  // before it is stopped anyway, so a stuck thread cannot hold up a shutdown.
+  let closed: Promise<void> | null = null;
+  store.close = () => {
+    closed ??= (async () => {
+      const closeCall = call('close', []);
       closing = true;
-      await worker.terminate();
-    }
+      try {
+        await Promise.race([closeCall, new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]);
+      } finally {
+        await worker.terminate();
+      }
+    })();
+    return closed;
   };
   // The thread's store has exactly the Store's methods (it is openSqliteStore's), each now a message away.
   return store as unknown as Store;

@@ -51,6 +51,15 @@ describe('routing pool (routers on worker threads)', () => {
     expect((await pool.route('信用卡遺失了要怎麼掛失', state)).topic).toBe('card.lost');
   });
 
+  it('fails only the request that cannot cross to the thread, not the others sent with it', async () => {
+    pool = createRoutingPool({ size: 1, log });
+    await pool.load(spec);
+    const odd = { consecutiveFallbacks: 0, locale: 'zh-TW', extra: () => 0 } as unknown as typeof state;
+    const [good, bad] = await Promise.allSettled([pool.route('信用卡遺失了要怎麼掛失', state), pool.route('卡', odd)]);
+    expect(good).toMatchObject({ status: 'fulfilled', value: { topic: 'card.lost' } });
+    expect(bad).toMatchObject({ status: 'rejected', reason: { name: 'DataCloneError' } });
+  });
+
   it('puts a newly loaded router in service for the requests after it', async () => {
     pool = createRoutingPool({ size: 1, log });
     await pool.load(spec);

@@ -41,6 +41,19 @@ describe('sqlite store on its own thread', () => {
     await direct.close();
   });
 
+  it('fails only the call whose arguments cannot cross to the thread, not the others made with it', async () => {
+    const threaded = await openSqliteStoreOnThread(join(dir, 'clone', 'kefu.sqlite'), { log });
+    const c = await threaded.createConversation({ channel: 'web', customerId: 'u1', locale: 'zh-TW' });
+    const [good, bad] = await Promise.allSettled([
+      threaded.appendMessage({ conversationId: c.id, author: 'customer', text: 'ok' }),
+      threaded.appendMessage({ conversationId: c.id, author: 'customer', text: 'bad', quickReplies: [{ topic: 'x', title: (() => 'no') as unknown as string }] }),
+    ]);
+    expect(good.status).toBe('fulfilled');
+    expect(bad).toMatchObject({ status: 'rejected', reason: { name: 'DataCloneError' } });
+    expect((await threaded.listMessages(c.id)).map((m) => m.text)).toEqual(['ok']);
+    await threaded.close();
+  });
+
   it("gives back the store's coded errors as they are", async () => {
     const threaded = await openSqliteStoreOnThread(join(dir, 'errors', 'kefu.sqlite'), { log });
     await expect(threaded.appendMessage({ conversationId: 'nope', author: 'customer', text: 'x' })).rejects.toMatchObject({
