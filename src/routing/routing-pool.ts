@@ -4,7 +4,9 @@ import type { Logger } from '../log.ts';
 import type { RouteState } from '../router/router.ts';
 import { KefuError } from '../errors.ts';
 import { startTsWorker } from '../workers/ts-worker.ts';
-import type { FromRoutingThread, RouteReply, RouteRequest, RouterSpec, ToRoutingThread } from './routing-protocol.ts';
+import { createCallBatch, type CallBatch } from '../workers/call-batch.ts';
+import { decodeThreadError } from '../workers/thread-error.ts';
+import type { FromRoutingThread, RouteRequest, RouterSpec, ToRoutingThread } from './routing-protocol.ts';
 
 /**
  * Routers on worker threads. Routing is pure CPU (normalise, two brains, decide) and was a quarter of the chat
@@ -23,15 +25,9 @@ export interface RoutingPool {
   close(): Promise<void>;
 }
 
-interface Pending {
-  resolve(o: Outcome): void;
-  reject(e: Error): void;
-}
-
 interface Thread {
   worker: Worker;
-  pending: Map<number, Pending>;
-  queue: RouteRequest[];
+  calls: CallBatch<RouteRequest, Outcome>;
   /** The generation of the router this thread has loaded (0: none yet). */
   loaded: number;
 }
@@ -49,34 +45,19 @@ export function createRoutingPool(options: { size: number; log: Logger }): Routi
   let generation = 0;
   let nextId = 0;
   let closing = false;
-  let flushScheduled = false;
   const loadWaiters = new Map<number, { left: Set<Thread>; resolve(): void; reject(e: Error): void }>();
 
   const post = (t: Thread, m: ToRoutingThread): void => t.worker.postMessage(m);
 
-  // Queued requests are pending too: rejecting the pending ones covers both.
-  const failAll = (t: Thread, err: Error): void => {
-    for (const p of t.pending.values()) p.reject(err);
-    t.pending.clear();
-    t.queue = [];
-  };
-
-  const settleReply = (t: Thread, r: RouteReply): void => {
-    const p = t.pending.get(r.id);
-    if (!p) return;
-    t.pending.delete(r.id);
-    if ('outcome' in r) p.resolve(r.outcome);
-    else p.reject(KefuError.fromJSON(r.error) ?? new Error(`routing thread: ${r.error.message}`));
-  };
 
   const spawn = (): Thread => {
     const worker = startTsWorker(ENTRY, { name: 'kefu-routing' });
     // An idle routing thread must not keep a process alive that has nothing else to do.
     worker.unref();
-    const t: Thread = { worker, pending: new Map(), queue: [], loaded: 0 };
+    const t: Thread = { worker, calls: createCallBatch((requests) => post(t, { type: 'route', requests })), loaded: 0 };
     worker.on('message', (m: FromRoutingThread) => {
       if (m.type === 'routed') {
-        for (const r of m.replies) settleReply(t, r);
+        for (const r of m.replies) t.calls.settle(r.id, 'outcome' in r ? { value: r.outcome } : { error: decodeThreadError(r.error) });
         return;
       }
       const waiter = loadWaiters.get(m.generation);
@@ -93,7 +74,7 @@ export function createRoutingPool(options: { size: number; log: Logger }): Routi
     worker.on('exit', (code) => {
       const at = threads.indexOf(t);
       if (at >= 0) threads.splice(at, 1);
-      failAll(t, closing ? notReady('the server is stopping') : new Error(`routing thread exited with code ${code}`));
+      t.calls.failAll(closing ? notReady('the server is stopping') : new Error(`routing thread exited with code ${code}`));
       for (const [g, w] of loadWaiters) {
         if (!w.left.has(t)) continue;
         loadWaiters.delete(g);
@@ -111,31 +92,6 @@ export function createRoutingPool(options: { size: number; log: Logger }): Routi
       if (spec) post(fresh, { type: 'load', generation, spec });
     });
     return t;
-  };
-
-  // Requests made during one turn of the event loop leave together: a message per request cost the main thread
-  // as much as routing itself.
-  const flush = (): void => {
-    flushScheduled = false;
-    for (const t of threads) {
-      if (t.queue.length === 0) continue;
-      const requests = t.queue;
-      t.queue = [];
-      try {
-        post(t, { type: 'route', requests });
-      } catch {
-        // One request that cannot be copied to the thread must fail alone, not the batch (nor, thrown from
-        // setImmediate, the process).
-        for (const r of requests) {
-          try {
-            post(t, { type: 'route', requests: [r] });
-          } catch (err) {
-            t.pending.get(r.id)?.reject(err instanceof Error ? err : new Error(String(err)));
-            t.pending.delete(r.id);
-          }
-        }
-      }
-    }
   };
 
   return {
@@ -171,23 +127,14 @@ export function createRoutingPool(options: { size: number; log: Logger }): Routi
       if (closing) return Promise.reject(notReady('the server is stopping'));
       // The least busy thread that has a router; with one thread per spare core that is usually the only one.
       let best: Thread | null = null;
-      for (const t of threads) if (t.loaded > 0 && (!best || t.pending.size < best.pending.size)) best = t;
+      for (const t of threads) if (t.loaded > 0 && (!best || t.calls.size < best.calls.size)) best = t;
       if (!best) return Promise.reject(notReady('the routing threads are still loading the model'));
-      const t = best;
-      const id = ++nextId;
-      return new Promise<Outcome>((resolve, reject) => {
-        t.pending.set(id, { resolve, reject });
-        t.queue.push({ id, text, state });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
+      return best.calls.add({ id: ++nextId, text, state });
     },
     async close() {
       closing = true;
       const stopping = threads.slice();
-      for (const t of stopping) failAll(t, notReady('the server is stopping'));
+      for (const t of stopping) t.calls.failAll(notReady('the server is stopping'));
       await Promise.all(stopping.map((t) => t.worker.terminate()));
     },
   };

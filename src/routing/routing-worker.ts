@@ -5,6 +5,8 @@ import { deserializeModel } from '../model/build-model.ts';
 import { routerFor } from '../engine.ts';
 import type { Router } from '../router/router.ts';
 import type { FromRoutingThread, RouteReply, ToRoutingThread } from './routing-protocol.ts';
+import { encodeThreadError } from '../workers/thread-error.ts';
+import { KefuError } from '../errors.ts';
 
 if (!parentPort) throw new Error('routing-worker.ts runs as a worker thread (see routing-pool.ts)');
 const port = parentPort;
@@ -25,19 +27,11 @@ port.on('message', (m: ToRoutingThread) => {
     return;
   }
   const replies: RouteReply[] = m.requests.map(({ id, text, state }) => {
-    if (!router) return { id, error: { code: 'KEFU_NOT_READY', message: 'Not ready: no router loaded on the routing thread' } };
+    if (!router) return { id, error: encodeThreadError(new KefuError('KEFU_NOT_READY', ['no router loaded on the routing thread'])) };
     try {
       return { id, outcome: router.route(text, state) };
     } catch (err) {
-      const e = err as { code?: unknown; message?: unknown; details?: unknown };
-      return {
-        id,
-        error: {
-          code: typeof e.code === 'string' ? e.code : undefined,
-          message: typeof e.message === 'string' ? e.message : String(err),
-          details: Array.isArray(e.details) ? e.details.map(String) : undefined,
-        },
-      };
+      return { id, error: encodeThreadError(err) };
     }
   });
   send({ type: 'routed', replies });

@@ -1,7 +1,7 @@
 // The store's own thread: opens the SQLite store and runs the calls the main thread sends, in the order they
 // arrive (each call is async and joins the open group commit, as on the main thread). See sqlite-threaded-store.ts.
 import { parentPort, workerData } from 'node:worker_threads';
-import { isKefuError } from '../errors.ts';
+import { encodeThreadError } from '../workers/thread-error.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import type { Store } from './store.ts';
 import type { CallResult, FromStoreThread, StoreCall, ToStoreThread } from './sqlite-thread-protocol.ts';
@@ -10,18 +10,12 @@ if (!parentPort) throw new Error('sqlite-store-thread.ts runs as a worker thread
 const port = parentPort;
 const send = (m: FromStoreThread): void => port.postMessage(m);
 
-const errorOf = (err: unknown): NonNullable<CallResult['error']> => {
-  if (isKefuError(err)) return { kefu: err.toJSON(), message: err.message };
-  const e = err as { name?: unknown; message?: unknown; code?: unknown };
-  return { message: typeof e?.message === 'string' ? e.message : String(err), name: typeof e?.name === 'string' ? e.name : 'Error', code: typeof e?.code === 'string' ? e.code : undefined };
-};
-
 let opened: Store | null = null;
 try {
   opened = openSqliteStore((workerData as { path: string }).path);
 } catch (err) {
   // Reported as a message, not thrown: a thrown SqliteError reaches the main thread without its message.
-  send({ type: 'open-failed', error: errorOf(err) });
+  send({ type: 'open-failed', error: encodeThreadError(err) });
   port.close();
 }
 if (opened) serve(opened);
@@ -46,7 +40,7 @@ function serve(store: Store): void {
         try {
           send({ type: 'results', results: [r] });
         } catch (err) {
-          send({ type: 'results', results: [{ id: r.id, error: errorOf(err) }] });
+          send({ type: 'results', results: [{ id: r.id, error: encodeThreadError(err) }] });
         }
       }
     }
@@ -58,14 +52,14 @@ function serve(store: Store): void {
 
   const run = ({ id, method, args }: StoreCall): void => {
     const fn = methods.get(method);
-    if (!fn) return settle({ id, error: { message: `no store method ${method}`, name: 'TypeError' } });
+    if (!fn) return settle({ id, error: encodeThreadError(new TypeError(`no store method ${method}`)) });
     let p: Promise<unknown>;
     try {
       p = Promise.resolve(fn(...args));
     } catch (err) {
-      return settle({ id, error: errorOf(err) });
+      return settle({ id, error: encodeThreadError(err) });
     }
-    p.then((value) => settle({ id, value }), (err: unknown) => settle({ id, error: errorOf(err) }));
+    p.then((value) => settle({ id, value }), (err: unknown) => settle({ id, error: encodeThreadError(err) }));
   };
 
   port.on('message', (m: ToStoreThread) => {

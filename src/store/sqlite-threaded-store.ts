@@ -3,16 +3,12 @@ import { KefuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { startTsWorker } from '../workers/ts-worker.ts';
 import type { Store } from './store.ts';
-import type { CallResult, FromStoreThread, StoreCall } from './sqlite-thread-protocol.ts';
+import type { FromStoreThread, StoreCall } from './sqlite-thread-protocol.ts';
+import { createCallBatch } from '../workers/call-batch.ts';
+import { decodeThreadError } from '../workers/thread-error.ts';
 
 const ENTRY = new URL('./sqlite-store-thread.ts', import.meta.url);
 const CLOSE_GRACE_MS = 5_000;
-
-const toError = (e: NonNullable<CallResult['error']>): Error => {
-  const kefu = e.kefu === undefined ? null : KefuError.fromJSON(e.kefu);
-  if (kefu) return kefu;
-  return Object.assign(new Error(e.message), { name: e.name ?? 'Error', ...(e.code ? { code: e.code } : {}) });
-};
 
 /**
  * The SQLite store on a thread of its own, behind the same Store interface: SQLite's statements, its commits and
@@ -26,44 +22,14 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
   const { log } = options;
   let worker: Worker;
   let nextId = 0;
-  let queue: StoreCall[] = [];
-  let flushScheduled = false;
-  let open = false;
   let broken: Error | null = null;
   let closing = false;
-  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-
-  const flush = (): void => {
-    flushScheduled = false;
-    if (!open || queue.length === 0) return;
-    const calls = queue;
-    queue = [];
-    try {
-      worker.postMessage({ type: 'calls', calls });
-    } catch {
-      // One call whose arguments cannot be copied to the thread must fail alone, not the batch (nor, thrown from
-      // setImmediate, the process).
-      for (const c of calls) {
-        try {
-          worker.postMessage({ type: 'calls', calls: [c] });
-        } catch (err) {
-          settle(c.id, (p) => p.reject(err instanceof Error ? err : new Error(String(err))));
-        }
-      }
-    }
-  };
-  const settle = (id: number, how: (p: { resolve(v: unknown): void; reject(e: Error): void }) => void): void => {
-    const p = pending.get(id);
-    if (!p) return;
-    pending.delete(id);
-    if (pending.size === 0) worker.unref();
-    how(p);
-  };
-  const schedule = (): void => {
-    if (flushScheduled) return;
-    flushScheduled = true;
-    setImmediate(flush);
-  };
+  // Referenced only while a call waits: an idle store thread must not keep a finished process alive, and one with a
+  // call in flight must (a CLI's last write).
+  const calls = createCallBatch<StoreCall, unknown>((batch) => worker.postMessage({ type: 'calls', calls: batch }), {
+    onBusy: () => worker.ref(),
+    onIdle: () => worker.unref(),
+  });
 
   const start = (): Promise<{ kind: Store['kind']; methods: string[] }> =>
     new Promise((resolve, reject) => {
@@ -71,14 +37,13 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
       let opened = false;
       worker.on('message', (m: FromStoreThread) => {
         if (m.type === 'results') {
-          for (const r of m.results) settle(r.id, (p) => (r.error ? p.reject(toError(r.error)) : p.resolve(r.value)));
+          for (const r of m.results) calls.settle(r.id, 'error' in r ? { error: decodeThreadError(r.error) } : { value: r.value });
         } else if (m.type === 'opened') {
-          opened = open = true;
-          if (pending.size === 0) worker.unref();
+          opened = true;
+          if (calls.size === 0) worker.unref();
           resolve({ kind: m.kind, methods: m.methods });
-          schedule();
         } else {
-          reject(toError(m.error));
+          reject(decodeThreadError(m.error));
           void worker.terminate();
         }
       });
@@ -87,11 +52,7 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
         else log.error({ err }, 'store thread failed');
       });
       worker.on('exit', (code) => {
-        open = false;
-        const failure = closing ? new KefuError('KEFU_STORE_FAILED', ['the store is closed']) : new KefuError('KEFU_STORE_FAILED', [`the store thread exited with code ${code}`]);
-        for (const p of pending.values()) p.reject(failure);
-        pending.clear();
-        queue = [];
+        calls.failAll(new KefuError('KEFU_STORE_FAILED', [closing ? 'the store is closed' : `the store thread exited with code ${code}`]));
         if (!opened) return reject(new KefuError('KEFU_STORE_FAILED', [`the store thread exited with code ${code} while opening ${path}`]));
         if (closing) return;
         log.error({ code }, 'store thread exited; reopening the database on a new one');
@@ -109,15 +70,7 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
   const call = (method: string, args: unknown[]): Promise<unknown> => {
     if (closing) return Promise.reject(new KefuError('KEFU_STORE_FAILED', ['the store is closed']));
     if (broken) return Promise.reject(new KefuError('KEFU_STORE_FAILED', [broken.message]));
-    const id = ++nextId;
-    return new Promise((resolve, reject) => {
-      // Referenced only while a call waits: an idle store thread must not keep a finished process alive, and one
-      // with a call in flight must (a CLI's last write).
-      if (pending.size === 0) worker.ref();
-      pending.set(id, { resolve, reject });
-      queue.push({ id, method, args });
-      schedule();
-    });
+    return calls.add({ id: ++nextId, method, args });
   };
 
   const store: Record<string, unknown> = { kind };
@@ -130,7 +83,8 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
       const closeCall = call('close', []);
       closing = true;
       try {
-        await Promise.race([closeCall, new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]);
+        // A thread already gone has nothing left to commit: its failure is not the caller's.
+        await Promise.race([closeCall.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]);
       } finally {
         await worker.terminate();
       }
