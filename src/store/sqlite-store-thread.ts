@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { encodeThreadError } from '../workers/thread-error.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import type { Store } from './store.ts';
-import type { CallResult, FromStoreThread, StoreCall, ToStoreThread } from './sqlite-thread-protocol.ts';
+import { OUTCOME_ECHO_OMITTED, type CallResult, type FromStoreThread, type StoreCall, type ToStoreThread } from './sqlite-thread-protocol.ts';
 
 if (!parentPort) throw new Error('sqlite-store-thread.ts runs as a worker thread (see sqlite-threaded-store.ts)');
 const port = parentPort;
@@ -19,6 +19,16 @@ try {
   port.close();
 }
 if (opened) serve(opened);
+
+// A bot reply's outcome (the router's trace, a kilobyte or two) came from the main thread with the call: sending it
+// back would have the main thread rebuild it once more per turn, and that thread is the chat server's bottleneck.
+// The main side puts its own copy back (sqlite-threaded-store.ts).
+function withoutEchoedOutcome(value: unknown, input: unknown): unknown {
+  const r = value as { message?: { outcome?: unknown } } | null;
+  const sent = (input as { outcome?: unknown } | null)?.outcome;
+  if (!r?.message || sent === undefined || sent === null || r.message.outcome !== sent) return value;
+  return { ...r, message: { ...r.message, outcome: null }, [OUTCOME_ECHO_OMITTED]: true };
+}
 
 function serve(store: Store): void {
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
@@ -59,7 +69,7 @@ function serve(store: Store): void {
     } catch (err) {
       return settle({ id, error: encodeThreadError(err) });
     }
-    p.then((value) => settle({ id, value }), (err: unknown) => settle({ id, error: encodeThreadError(err) }));
+    p.then((value) => settle({ id, value: method === 'appendMessage' ? withoutEchoedOutcome(value, args[0]) : value }), (err: unknown) => settle({ id, error: encodeThreadError(err) }));
   };
 
   port.on('message', (m: ToStoreThread) => {

@@ -18,3 +18,6 @@ export type FromStoreThread =
   | { type: 'opened'; kind: 'sqlite' | 'postgres'; methods: string[] }
   | { type: 'open-failed'; error: ThreadError }
   | { type: 'results'; results: CallResult[] };
+
+/** Set on an appendMessage result whose message.outcome was left out because the caller sent it (it is put back). */
+export const OUTCOME_ECHO_OMITTED = 'outcomeEchoOmitted';

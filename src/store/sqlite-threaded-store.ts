@@ -2,8 +2,8 @@ import type { Worker } from 'node:worker_threads';
 import { KefuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { startTsWorker } from '../workers/ts-worker.ts';
-import type { Store } from './store.ts';
-import type { FromStoreThread, StoreCall } from './sqlite-thread-protocol.ts';
+import type { NewMessage, Store } from './store.ts';
+import { OUTCOME_ECHO_OMITTED, type FromStoreThread, type StoreCall } from './sqlite-thread-protocol.ts';
 import { createCallBatch } from '../workers/call-batch.ts';
 import { decodeThreadError } from '../workers/thread-error.ts';
 
@@ -75,6 +75,12 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
 
   const store: Record<string, unknown> = { kind };
   for (const name of methods) store[name] = (...args: unknown[]) => call(name, args);
+  store.appendMessage = async (input: NewMessage) => {
+    const r = (await call('appendMessage', [input])) as Awaited<ReturnType<Store['appendMessage']>> & { [OUTCOME_ECHO_OMITTED]?: true };
+    if (!r[OUTCOME_ECHO_OMITTED]) return r;
+    const { [OUTCOME_ECHO_OMITTED]: _omitted, ...result } = r;
+    return { ...result, message: { ...result.message, outcome: input.outcome ?? null } };
+  };
   // Calls after close() starts are refused at once; the thread gets a few seconds to commit and close the database
   // before it is stopped anyway, so a stuck thread cannot hold up a shutdown.
   let closed: Promise<void> | null = null;
