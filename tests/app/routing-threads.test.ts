@@ -6,19 +6,10 @@ import { pino } from 'pino';
 import type { Worker } from 'node:worker_threads';
 import type { KefuApp } from '../../src/app.ts';
 import { scriptedRouter, startConversation, testConfig } from '../http/test-app.ts';
+import { startedWorkers } from '../workers/recording-ts-worker.ts';
 
-// Routing threads the app starts are kept here, so a test can kill one as a crash would.
-const routingThreads: Worker[] = vi.hoisted(() => []);
-vi.mock('../../src/workers/ts-worker.ts', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/workers/ts-worker.ts')>();
-  return {
-    startTsWorker: (...args: Parameters<typeof real.startTsWorker>) => {
-      const w = real.startTsWorker(...args);
-      if (args[1]?.name === 'kefu-routing') routingThreads.push(w);
-      return w;
-    },
-  };
-});
+// Threads started are recorded, so a test can kill one as a crash would.
+vi.mock('../../src/workers/ts-worker.ts', () => import('../workers/recording-ts-worker.ts'));
 const { createApp } = await import('../../src/app.ts');
 
 // The real engine on the mini pack, routed on a worker thread once the thread has the model.
@@ -63,13 +54,14 @@ describe('routing on worker threads', () => {
   it('still answers when the routing thread dies, and routes on its replacement', async () => {
     const app = await appWith(1);
     await vi.waitFor(() => expect(app.routingThreads()).toBe(1), { timeout: 30_000, interval: 50 });
-    const dying = routingThreads[routingThreads.length - 1]!;
+    const routingThreads = (): Worker[] => startedWorkers.filter((w) => w.name === 'kefu-routing').map((w) => w.worker);
+    const dying = routingThreads().at(-1)!;
     const killed = dying.terminate();
     // Sent while the thread goes: answered all the same (by the main thread if the thread cannot).
     expect((await ask(app, '信用卡遺失了要怎麼掛失')).outcome).toMatchObject({ outcome: 'answer', topic: 'card.lost' });
     await killed;
     await vi.waitFor(() => expect(app.routingThreads()).toBe(1), { timeout: 30_000, interval: 50 });
-    expect(routingThreads.at(-1)).not.toBe(dying);
+    expect(routingThreads().at(-1)).not.toBe(dying);
     const local = vi.spyOn(app.router()!, 'route');
     expect((await ask(app, '信用卡遺失了要怎麼掛失')).outcome.topic).toBe('card.lost');
     expect(local).not.toHaveBeenCalled();

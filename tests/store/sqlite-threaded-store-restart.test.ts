@@ -2,21 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
+import { startedWorkers } from '../workers/recording-ts-worker.ts';
 
-// Every store thread opened is kept here, so the test can kill one as a crash would.
-const started: Worker[] = vi.hoisted(() => []);
-vi.mock('../../src/workers/ts-worker.ts', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/workers/ts-worker.ts')>();
-  return {
-    startTsWorker: (...args: Parameters<typeof real.startTsWorker>) => {
-      const w = real.startTsWorker(...args);
-      started.push(w);
-      return w;
-    },
-  };
-});
+// Threads started are recorded, so a test can kill one as a crash would.
+vi.mock('../../src/workers/ts-worker.ts', () => import('../workers/recording-ts-worker.ts'));
 const { openSqliteStoreOnThread } = await import('../../src/store/sqlite-threaded-store.ts');
 
 const dir = mkdtempSync(join(tmpdir(), 'kefu-sqlite-thread-restart-'));
@@ -28,9 +18,9 @@ describe('sqlite store thread that dies', () => {
     const c = await store.createConversation({ channel: 'web', customerId: 'u1', locale: 'zh-TW' });
     await store.appendMessage({ conversationId: c.id, author: 'customer', text: '已存', clientMessageId: 'a' });
     const waiting = store.getConversation(c.id);
-    await started[0]!.terminate();
+    await startedWorkers[0]!.worker.terminate();
     await expect(waiting).rejects.toMatchObject({ code: 'KEFU_STORE_FAILED' });
-    await vi.waitFor(() => expect(started).toHaveLength(2), { timeout: 10_000 });
+    await vi.waitFor(() => expect(startedWorkers).toHaveLength(2), { timeout: 10_000 });
     // The new thread answers once it has the database open; what was acknowledged before is there.
     await vi.waitFor(async () => expect((await store.listMessages(c.id)).map((m) => m.text)).toEqual(['已存']), { timeout: 30_000, interval: 100 });
     await store.appendMessage({ conversationId: c.id, author: 'customer', text: '之後', clientMessageId: 'b' });
