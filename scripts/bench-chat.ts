@@ -400,7 +400,19 @@ function resetPeak(pid: number): boolean {
 
 /** CPU time a process has used (user + system), ms, from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
 function procCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time of a process's main thread alone (its event loop: sockets, JSON, the turn's bookkeeping), ms. It is what
+ * saturates first, and unlike wall-clock rates it stays comparable when other processes share the machine.
+ */
+function mainThreadCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuMs(file: string): number {
+  const stat = readFileSync(file, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15 of the full line)
 }
@@ -532,17 +544,26 @@ async function collect<T extends FromDriver['type']>(drivers: Driver[], type: T)
 }
 
 /** What /metrics said at one moment (kefu only): the reply-time histogram and the turns by outcome. */
-interface Scrape { count: number; sum: number; buckets: Map<string, number>; outcomes: Map<string, number> }
+interface Scrape {
+  count: number;
+  sum: number;
+  buckets: Map<string, number>;
+  outcomes: Map<string, number>;
+  /** The main thread's garbage collection (prom-client's default metrics), by kind: pauses and seconds. */
+  gc: Map<string, { count: number; sum: number }>;
+}
 
 async function scrape(url: string): Promise<Scrape | null> {
   try {
     const text = await (await fetch(`${url}/metrics`)).text();
-    const s: Scrape = { count: 0, sum: 0, buckets: new Map(), outcomes: new Map() };
+    const s: Scrape = { count: 0, sum: 0, buckets: new Map(), outcomes: new Map(), gc: new Map() };
+    const gcKind = (kind: string) => s.gc.get(kind) ?? (s.gc.set(kind, { count: 0, sum: 0 }), s.gc.get(kind)!);
     for (const line of text.split('\n')) {
       let m: RegExpExecArray | null;
       if ((m = /^kefu_reply_seconds_bucket\{le="([^"]+)"\} (\S+)$/.exec(line))) s.buckets.set(m[1]!, Number(m[2]));
       else if ((m = /^kefu_reply_seconds_sum (\S+)$/.exec(line))) s.sum = Number(m[1]);
       else if ((m = /^kefu_reply_seconds_count (\S+)$/.exec(line))) s.count = Number(m[1]);
+      else if ((m = /^nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} (\S+)$/.exec(line))) gcKind(m[2]!)[m[1] as 'sum' | 'count'] = Number(m[3]);
       else if ((m = /^kefu_turns_total\{outcome="([^"]+)",brain="([^"]+)"\} (\S+)$/.exec(line))) {
         const key = m[1]!;
         s.outcomes.set(key, (s.outcomes.get(key) ?? 0) + Number(m[3]));
@@ -560,6 +581,8 @@ interface ServerTurn {
    * the wait for the store's group commit (at saturation, the length of a whole turn of the server's event loop).
    */
   mean_ms: number;
+  /** The main thread's garbage collection over the phase, by kind (major, minor, incremental …): pauses and total ms. */
+  gc: Record<string, { pauses: number; ms: number }>;
   /** Upper bound of the histogram bucket holding the 99th percentile. */
   p99_bucket_ms: number | null;
   turns: number;
@@ -578,7 +601,12 @@ function turnBetween(a: Scrape | null, b: Scrape | null): ServerTurn | null {
   }
   const outcomes: Record<string, number> = {};
   for (const [k, n] of b.outcomes) if (n - (a.outcomes.get(k) ?? 0) > 0) outcomes[k] = n - (a.outcomes.get(k) ?? 0);
-  return { mean_ms: ((b.sum - a.sum) / turns) * 1000, p99_bucket_ms: p99, turns, outcomes };
+  const gc: ServerTurn['gc'] = {};
+  for (const [kind, g] of b.gc) {
+    const before = a.gc.get(kind) ?? { count: 0, sum: 0 };
+    if (g.count > before.count) gc[kind] = { pauses: g.count - before.count, ms: (g.sum - before.sum) * 1000 };
+  }
+  return { mean_ms: ((b.sum - a.sum) / turns) * 1000, gc, p99_bucket_ms: p99, turns, outcomes };
 }
 
 interface PhaseSummary {
@@ -597,6 +625,9 @@ interface PhaseSummary {
   /** Server CPU over the phase: percent of one core, and ms per message. */
   server_cpu_pct: number;
   server_cpu_ms_per_msg: number;
+  /** The server's main thread alone over the phase: percent of one core, and ms per message. */
+  server_main_thread_pct: number;
+  server_main_thread_ms_per_msg: number;
   /** Load processes' CPU over the phase, percent of one core (all together). */
   load_cpu_pct: number;
   /** CPU the rest of the machine used meanwhile (other processes on a shared machine), percent of one core. */
@@ -649,6 +680,7 @@ async function runSystem(system: System, args: Args, tmp: string): Promise<Syste
       process.stderr.write(`bench:chat: ${system}: ${phase}…\n`);
       const before = system === 'kefu' ? await scrape(server.url) : null;
       const cpu0 = procCpuMs(server.pid);
+      const main0 = mainThreadCpuMs(server.pid);
       const busy0 = machineBusyMs();
       const own0 = process.cpuUsage();
       const t0 = performance.now();
@@ -656,6 +688,7 @@ async function runSystem(system: System, args: Args, tmp: string): Promise<Syste
       const done = await collect(drivers, 'done');
       const wallMs = performance.now() - t0;
       const serverCpuMs = procCpuMs(server.pid) - cpu0;
+      const mainCpuMs = mainThreadCpuMs(server.pid) - main0;
       const own = process.cpuUsage(own0);
       const loadCpuMs = done.reduce((s, m) => s + m.result.cpuMs, 0);
       const otherCpuMs = machineBusyMs() - busy0 - serverCpuMs - loadCpuMs - (own.user + own.system) / 1000;
@@ -681,6 +714,8 @@ async function runSystem(system: System, args: Args, tmp: string): Promise<Syste
         reply_outcomes: outcomes,
         server_cpu_pct: (100 * serverCpuMs) / wallMs,
         server_cpu_ms_per_msg: replied ? serverCpuMs / replied : NaN,
+        server_main_thread_pct: (100 * mainCpuMs) / wallMs,
+        server_main_thread_ms_per_msg: replied ? mainCpuMs / replied : NaN,
         load_cpu_pct: (100 * loadCpuMs) / wallMs,
         other_cpu_pct: Math.max(0, (100 * otherCpuMs) / wallMs),
         offered_rate: phase === 'paced' ? args.rate : null,
@@ -727,10 +762,16 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
     console.log(cols('  reply p90 / max ms', e ? `${f(e.p90_ms)} / ${f(e.max_ms, 0)}` : '—', k ? `${f(k.p90_ms)} / ${f(k.max_ms, 0)}` : '—'));
     console.log(cols('  server CPU % of a core', f(e?.server_cpu_pct, 0), f(k?.server_cpu_pct, 0)));
     console.log(cols('  server CPU ms per message', f(e?.server_cpu_ms_per_msg, 3), f(k?.server_cpu_ms_per_msg, 3), ratio(e?.server_cpu_ms_per_msg, k?.server_cpu_ms_per_msg, 'cost')));
+    console.log(cols('  main thread CPU % / ms per message', e ? `${f(e.server_main_thread_pct, 0)} / ${f(e.server_main_thread_ms_per_msg, 3)}` : '—', k ? `${f(k.server_main_thread_pct, 0)} / ${f(k.server_main_thread_ms_per_msg, 3)}` : '—'));
     console.log(cols('  load processes CPU % of a core', f(e?.load_cpu_pct, 0), f(k?.load_cpu_pct, 0)));
     console.log(cols('  other processes CPU % of a core', f(e?.other_cpu_pct, 0), f(k?.other_cpu_pct, 0), 'shared machine'));
     const t = k?.server_turn;
     if (t) console.log(cols('  kefu route → reply committed ms, mean', '', f(t.mean_ms, 2), t.p99_bucket_ms !== null ? `p99 ≤ ${t.p99_bucket_ms} ms` : ''));
+    if (t && k) {
+      const gcMs = Object.values(t.gc).reduce((sum, g) => sum + g.ms, 0);
+      const byKind = Object.entries(t.gc).map(([kind, g]) => `${kind} ${g.pauses}×${f(g.ms / g.pauses, 1)}`).join(', ');
+      console.log(cols('  kefu main thread GC % of the phase', '', f((100 * gcMs) / (k.seconds * 1000), 1), byKind));
+    }
     const errs = [e, k].map((p) => (p ? Object.entries(p.errors).map(([c, n]) => `${c} ${n}`).join(', ') || 'none' : '—'));
     console.log(cols('  errors', errs[0]!, errs[1]!));
     if (k) console.log(cols('  kefu handoffs (customer restarted)', '', String(k.handoffs)));
