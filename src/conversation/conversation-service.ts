@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import { KefuError } from '../errors.ts';
 import { maskPersonalData } from '../text/mask-personal-data.ts';
 import { createKeyedMutex } from './keyed-mutex.ts';
+import { createRouteStateCache, type KnownRouteState } from './route-state-cache.ts';
 
 /** Something that happened in a conversation, for channels and consoles to push live. */
 export type ConversationEvent =
@@ -89,6 +90,15 @@ export interface ConversationServiceOptions {
    * every handoff waits in the default group at priority 0.
    */
   placeHandoff?: (request: HandoffRequest) => HandoffPlacement | Promise<HandoffPlacement>;
+  /** Conversations whose route state is kept to route a message while it is stored (default 50,000). */
+  routeStateCacheSize?: number;
+}
+
+/** A routing started before the customer's message was stored, on the route state the conversation was last seen in. */
+interface EarlyRoute {
+  state: KnownRouteState;
+  outcome: Promise<Outcome>;
+  started: number;
 }
 
 const storedOutcome = (o: Outcome): StoredOutcome => ({
@@ -106,6 +116,7 @@ const HUMAN_NOTICE: Record<Locale, string> = {
 export function createConversationService(opts: ConversationServiceOptions): ConversationService {
   const { store, log } = opts;
   const mutex = createKeyedMutex();
+  const routeStates = createRouteStateCache(opts.routeStateCacheSize ?? 50_000);
   const listeners = new Set<(e: ConversationEvent) => void>();
   const inFlight = new Set<Promise<unknown>>();
   const emit = (e: ConversationEvent): void => {
@@ -128,10 +139,30 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     return c;
   };
 
-  async function answer(conversation: Conversation, customer: Message, origin?: string): Promise<{ conversation: Conversation; reply: Message | null }> {
-    if (conversation.state !== 'bot') return { conversation, reply: null };
+  /**
+   * Starts routing `text` on the conversation's last known route state, to run beside the store's write of the
+   * message (a routing thread and the store's thread work at once instead of one after the other: one round trip
+   * fewer per turn). Null when this process has not seen the conversation with the bot yet.
+   */
+  function routeEarly(id: string, text: string, clientMessageId: string | null | undefined): EarlyRoute | null {
+    const state = routeStates.get(id);
+    // A retry of a message already seen is answered from the store: routing it again would be wasted (and a
+    // reconnect storm retries thousands at once).
+    if (!state || (clientMessageId && routeStates.seenClientMessage(id, clientMessageId))) return null;
     const started = performance.now();
-    const outcome = await opts.router().route(customer.text, { consecutiveFallbacks: conversation.consecutiveFallbacks, locale: conversation.locale });
+    const outcome = Promise.resolve().then(() => opts.router().route(text, state));
+    // Unused when the stored conversation disagrees or the message is a retry: its failure is then nobody's.
+    outcome.catch(() => undefined);
+    return { state, outcome, started };
+  }
+
+  async function answer(conversation: Conversation, customer: Message, origin?: string, early?: EarlyRoute | null): Promise<{ conversation: Conversation; reply: Message | null }> {
+    if (conversation.state !== 'bot') return { conversation, reply: null };
+    const usable = early && routeStates.matches(early.state, conversation) ? early : null;
+    const started = usable ? usable.started : performance.now();
+    const outcome = usable
+      ? await usable.outcome
+      : await opts.router().route(customer.text, { consecutiveFallbacks: conversation.consecutiveFallbacks, locale: conversation.locale });
     const { message: reply, conversation: afterReply } = await store.appendMessage({
       conversationId: conversation.id, author: 'bot', text: outcome.reply, quickReplies: outcome.options, outcome: storedOutcome(outcome), replyTo: customer.id,
     });
@@ -143,6 +174,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     // handed back the conversation, so no third write (nor a read) per turn (measured by bench:chat).
     const unchanged = patch.consecutiveFallbacks === conversation.consecutiveFallbacks;
     const updated = queued ? queued.conversation : unchanged ? afterReply : await store.updateConversation(conversation.id, patch);
+    routeStates.remember(updated);
     const ms = performance.now() - started;
     log.info({ conversationId: conversation.id, outcome: outcome.outcome, topic: outcome.topic, brain: outcome.brain, confidence: outcome.confidence, ms: Math.round(ms * 100) / 100 }, 'bot turn');
     emit({ type: 'message', conversation: updated, message: reply, origin });
@@ -164,6 +196,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
         if (open) return { conversation: open, resumed: true };
       }
       const conversation = await store.createConversation({ channel, customerId, locale: locale ?? opts.defaultLocale });
+      routeStates.remember(conversation);
       log.info({ conversationId: conversation.id, channel }, 'conversation started');
       emit({ type: 'state', conversation });
       return { conversation, resumed: false };
@@ -176,10 +209,13 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     handleCustomerMessage(id, { text, clientMessageId, origin }) {
       return track(
         mutex.run(id, async () => {
+          const early = routeEarly(id, text, clientMessageId);
           // One round trip to the store: the closed check is the append's own, in its transaction.
           const { message: customer, duplicate, conversation } = await store.appendMessage({
             conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null, requireOpen: true,
           });
+          routeStates.remember(conversation);
+          if (clientMessageId) routeStates.noteClientMessage(id, clientMessageId);
           if (duplicate && customer.author !== 'customer') {
             // Client ids are the sender's own: the customer's clashes with another sender's message.
             throw new KefuError('KEFU_VALIDATION', ['clientMessageId: already used by another message of this conversation']);
@@ -192,7 +228,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
             return { ...r, customer, duplicate };
           }
           emit({ type: 'message', conversation, message: customer, origin });
-          const r = await answer(conversation, customer, origin);
+          const r = await answer(conversation, customer, origin, early);
           return { ...r, customer, duplicate };
         }),
       );
@@ -206,6 +242,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
           const text = (opts.handoffNotice ?? ((l: Locale) => HUMAN_NOTICE[l]))(conversation.locale);
           const { message: notice } = await store.appendMessage({ conversationId: id, author: 'system', text });
           const { conversation: updated, handoff } = await enqueue(conversation, 'button', null);
+          routeStates.remember(updated);
           log.info({ conversationId: id, group: handoff.group }, 'customer asked for a human');
           emit({ type: 'message', conversation: updated, message: notice });
           emit({ type: 'state', conversation: updated });
@@ -229,6 +266,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
         mutex.run(id, async () => {
           await mustGet(id);
           const c = await store.updateConversation(id, { state: 'closed' });
+          routeStates.remember(c);
           emit({ type: 'state', conversation: c });
           return c;
         }),
@@ -249,6 +287,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       return { conversation, message, duplicate };
     },
     announceState(conversation) {
+      routeStates.remember(conversation);
       emit({ type: 'state', conversation });
     },
     exclusive(id, task) {

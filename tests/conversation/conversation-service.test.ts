@@ -2,7 +2,7 @@ import { describe, it, expect, beforeEach } from 'vitest';
 import { pino } from 'pino';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { createConversationService, type ConversationEvent } from '../../src/conversation/conversation-service.ts';
-import type { Router } from '../../src/router/router.ts';
+import type { RouteState, Router } from '../../src/router/router.ts';
 import type { Outcome, OutcomeKind } from '../../src/domain/types.ts';
 import type { Store } from '../../src/store/store.ts';
 
@@ -167,5 +167,78 @@ describe('conversation service', () => {
     await service.close(conversation.id);
     await expect(service.handleCustomerMessage(conversation.id, { text: '卡' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
     await expect(service.handleCustomerMessage('nope', { text: '卡' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_NOT_FOUND' });
+  });
+
+  describe('routing beside the store write', () => {
+    // A router whose answer names the route state it was given, so a test can see which state an answer came from.
+    const stateRouter = (seen: RouteState[]): Router => {
+      const base = scriptedRouter([]);
+      const route = (text: string, state?: RouteState): Outcome => {
+        seen.push({ ...state! });
+        return { ...base.route(text), topic: `fallbacks-${state?.consecutiveFallbacks}`, reply: `${state?.locale}:${state?.consecutiveFallbacks}` };
+      };
+      return { ...base, route, decide: (t) => route(t) };
+    };
+
+    it('routes on the state the conversation was last seen in, and uses that answer when the store agrees', async () => {
+      const seen: RouteState[] = [];
+      const s = createConversationService({ store, router: () => stateRouter(seen), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+      const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+      let slowStore = 0;
+      const append = store.appendMessage.bind(store);
+      // The store answers after the router has been asked: routing did not wait for the write.
+      store.appendMessage = async (input) => {
+        if (input.author === 'customer') slowStore = seen.length;
+        await new Promise((r) => setTimeout(r, 5));
+        return append(input);
+      };
+      const r = await s.handleCustomerMessage(conversation.id, { text: '卡' });
+      expect(r.reply?.text).toBe('zh-TW:0');
+      expect(seen).toEqual([{ consecutiveFallbacks: 0, locale: 'zh-TW' }]);
+      expect(slowStore).toBe(0);
+    });
+
+    it('routes again when the stored conversation changed behind its back (another instance, a restart)', async () => {
+      const seen: RouteState[] = [];
+      const s = createConversationService({ store, router: () => stateRouter(seen), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+      const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+      await store.updateConversation(conversation.id, { consecutiveFallbacks: 2, locale: 'en' });
+      const r = await s.handleCustomerMessage(conversation.id, { text: '卡' });
+      expect(seen).toEqual([{ consecutiveFallbacks: 0, locale: 'zh-TW' }, { consecutiveFallbacks: 2, locale: 'en' }]);
+      expect(r.reply?.text).toBe('en:2');
+      expect(r.reply?.outcome?.topic).toBe('fallbacks-2');
+    });
+
+    it('stays silent when a person took the conversation behind its back, whatever the early routing said', async () => {
+      const seen: RouteState[] = [];
+      const s = createConversationService({ store, router: () => stateRouter(seen), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+      const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+      await store.updateConversation(conversation.id, { state: 'agent' });
+      const r = await s.handleCustomerMessage(conversation.id, { text: '卡' });
+      expect(r.reply).toBeNull();
+      expect((await store.listMessages(conversation.id)).map((m) => m.author)).toEqual(['customer']);
+      // Now known to be with a person: the next message is not routed at all.
+      await s.handleCustomerMessage(conversation.id, { text: '還在嗎' });
+      expect(seen).toHaveLength(1);
+    });
+
+    it("fails the turn with the router's error only when the early answer is the one used", async () => {
+      // This router fails on a conversation with no fallbacks and answers the others.
+      const base = scriptedRouter([]);
+      const picky: Router = {
+        ...base,
+        route: (t, state) => {
+          if (state?.consecutiveFallbacks === 0) throw new Error('router down');
+          return base.route(t);
+        },
+      };
+      const s = createConversationService({ store, router: () => picky, log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+      const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+      await expect(s.handleCustomerMessage(conversation.id, { text: '卡' })).rejects.toThrow('router down');
+      // The early routing (on 0 fallbacks, as last seen) fails; the stored conversation says 1, and that routing is used.
+      await store.updateConversation(conversation.id, { consecutiveFallbacks: 1 });
+      const r = await s.handleCustomerMessage(conversation.id, { text: '卡' });
+      expect(r.reply?.text).toBe('回覆:卡');
+    });
   });
 });
