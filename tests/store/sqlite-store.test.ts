@@ -116,3 +116,15 @@ describe('sqlite migrations', () => {
     db.close();
   });
 });
+
+describe('sqlite message ids', () => {
+  it('are time-ordered UUIDs (v7), so new rows go to the end of the id index', async () => {
+    const store = openSqliteStore(':memory:');
+    const { id } = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push((await store.appendMessage({ conversationId: id, author: 'customer', text: `m${i}` })).message.id);
+    for (const m of ids) expect(m).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    await store.close();
+  });
+});
