@@ -181,8 +181,8 @@ export function combineScores(parts: readonly Float64Array[], weights: readonly 
  * u adds what m cannot see: words no classifier has a weight for add nothing to any topic's score, so a query
  * about an untaught subject can still land on the one topic its few known words point to. With the classifier
  * trained on CLINC150's in-scope rows only, adding u raised in-scope accuracy at 80 % recall on out-of-scope
- * queries the detector was not fitted on by 0.7–1.3 points (91.1 → 92.2 on train's oos rows with the detector fitted on val,
- * 92.1 → 92.8 on val's the other way round; docs/nlu-classifier.md). b = [b0, b1, b2] is a logistic regression
+ * queries the detector was not fitted on by about a point: 91.1 → 92.1 on train's oos rows with the detector fitted
+ * on val, 92.1 → 92.8 on val's the other way round (docs/nlu-classifier.md). b = [b0, b1, b2] is a logistic regression
  * fitted on the held-out examples; a model saved before u existed has [b0, b1] and is scored on m alone.
  */
 export function outOfScopeScore(z: ArrayLike<number>, oos: number): number {

@@ -159,6 +159,13 @@ describe('trainTextClassifier', () => {
     expect(all.reduce((a, x) => a + x.confidence, 0)).toBeCloseTo(1, 9);
     const loaded = loadTextClassifier(json);
     for (const text of ['信用卡遺失了', '今天天氣如何', 'qqq', ''].map(normalise)) expect(loaded.read(text, 5)).toEqual(c.read(text, 5));
+    // A model saved before the unknown-word share was a feature has [b0, b1] and is read on mean − max alone.
+    const [b0, b1] = json.calibration.detector!.ensemble!;
+    const older = loadTextClassifier({ ...json, calibration: { ...json.calibration, detector: { ensemble: [b0, b1] } } });
+    const p = older.read(normalise('今天天氣如何'), 200);
+    const z = p.candidates.map((x) => Math.log(x.confidence));
+    const m = z.reduce((a, x) => a + x, 0) / z.length - Math.max(...z);
+    expect(p.outOfScope).toBeCloseTo(1 / (1 + Math.exp(-(b0! + b1! * m))), 9);
   });
 
   it('rejects training data it cannot learn from', async () => {
