@@ -227,6 +227,22 @@ export function fitFeaturiser(texts: readonly string[], options: Partial<Feature
   return buildFeaturiser(opts, texts.length, terms, df);
 }
 
+/**
+ * Share of an already normalised text's words (as the word block segments them) that are not in the featuriser's
+ * vocabulary: 0 when every word was seen in training, 1 when none was or the text has no words (0 always for a
+ * featuriser without a word block, which has no word vocabulary to ask). Out-of-scope detection uses it: a query about something the bot was never
+ * taught tends to bring words it never saw, which the classifiers cannot score and so cannot count against a topic.
+ */
+export function unknownWordShare(featuriser: Featuriser, normalised: string): number {
+  if (featuriser.options.wordNgramMax < 1) return 0;
+  const text = featuriser.options.foldDigits ? normalised.replace(DIGIT, '0') : normalised;
+  const words = segmentWords(text);
+  if (words.length === 0) return 1;
+  let unknown = 0;
+  for (const w of words) if (featuriser.indexOf('w' + w) === undefined) unknown++;
+  return unknown / words.length;
+}
+
 /** Rebuilds a featuriser from toJSON() output; returns a reason string when the JSON is not one. */
 export function loadFeaturiser(json: unknown): Featuriser | string {
   if (typeof json !== 'object' || json === null) return 'featuriser is not an object';

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { extractTerms, fitFeaturiser, loadFeaturiser, DEFAULT_FEATURE_OPTIONS } from '../../src/text/features.ts';
+import { extractTerms, fitFeaturiser, loadFeaturiser, unknownWordShare, DEFAULT_FEATURE_OPTIONS } from '../../src/text/features.ts';
 import { normalise } from '../../src/text/normalise.ts';
 
 const texts = ['i lost my card', 'my card has not arrived', 'how do i top up', '信用卡遺失了', '我要查詢餘額'].map(normalise);
@@ -70,5 +70,27 @@ describe('fitFeaturiser', () => {
   it('reports why a JSON is not a featuriser', () => {
     expect(loadFeaturiser(null)).toMatch(/not an object/);
     expect(loadFeaturiser({ documents: 1, terms: ['a'], df: [], options: {} })).toMatch(/df/);
+  });
+});
+
+describe('unknownWordShare', () => {
+  const f = fitFeaturiser(['check my balance', 'lost my card', 'card balance'].map(normalise), { minDf: 1 });
+
+  it('counts the words the vocabulary has never seen', () => {
+    expect(unknownWordShare(f, normalise('check my card'))).toBe(0);
+    expect(unknownWordShare(f, normalise('check the weather'))).toBeCloseTo(2 / 3, 12);
+    expect(unknownWordShare(f, normalise('sing a song'))).toBe(1);
+  });
+
+  it('treats a text without words as unknown, and a featuriser without words as knowing nothing to ask', () => {
+    expect(unknownWordShare(f, normalise('?!'))).toBe(1);
+    const charsOnly = fitFeaturiser(['check my balance'], { wordNgramMax: 0, minDf: 1 });
+    expect(unknownWordShare(charsOnly, normalise('sing a song'))).toBe(0);
+  });
+
+  it('asks the vocabulary kept after minDf, so a word seen once is unknown at minDf 2', () => {
+    const f2 = fitFeaturiser(['check my balance', 'lost my card', 'card balance'].map(normalise), { minDf: 2 });
+    expect(unknownWordShare(f2, normalise('my card'))).toBe(0);
+    expect(unknownWordShare(f2, normalise('lost card'))).toBe(0.5);
   });
 });

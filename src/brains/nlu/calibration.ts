@@ -165,8 +165,10 @@ export function combineScores(parts: readonly Float64Array[], weights: readonly 
 }
 
 /**
- * Out-of-scope detection: p(out of scope) = σ(b0 + b1 · m) with m = mean_k z_k − max_k z_k over the real topics'
- * calibrated logits: near 0 when no topic stands out from the rest, very negative when one does.
+ * Out-of-scope detection: p(out of scope) = σ(b0 + b1 · m + b2 · u), where
+ *  - m = mean_k z_k − max_k z_k over the real topics' calibrated logits: near 0 when no topic stands out from the
+ *    rest, very negative when one does;
+ *  - u = the share of the message's words the featuriser never saw in training (`unknownWordShare`).
  *
  * The joint softmax already gives p(oos), but its top in-scope probability also drops when two real topics are
  * close, which is a reason to ask, not to reject. On CLINC150's validation split, ranking by m kept 92.3 % of
@@ -174,65 +176,112 @@ export function combineScores(parts: readonly Float64Array[], weights: readonly 
  * at 90 % recall). m leaves out the out-of-scope class's own logit on purpose: ranking by the margin of that
  * logit over the best topic was as good on the validation split, but its threshold did not carry over to
  * CLINC150's test queries (oos recall 66.7 % instead of 80 %): a hundred out-of-scope training examples describe
- * their own kind of query, not everything a model was not trained on. b0 and b1 are a logistic regression fitted
- * on the held-out examples.
+ * their own kind of query, not everything a model was not trained on.
+ *
+ * u adds what m cannot see: words no classifier has a weight for add nothing to any topic's score, so a query
+ * about an untaught subject can still land on the one topic its few known words point to. With the classifier
+ * trained on CLINC150's in-scope rows only, adding u raised in-scope accuracy at 80 % recall on out-of-scope
+ * queries the detector was not fitted on by about a point: 91.1 → 92.1 on train's oos rows with the detector fitted
+ * on val, 92.1 → 92.8 on val's the other way round (docs/nlu-classifier.md). b = [b0, b1, b2] is a logistic regression
+ * fitted on the held-out examples; a model saved before u existed has [b0, b1] and is scored on m alone.
  */
 export function outOfScopeScore(z: ArrayLike<number>, oos: number): number {
   let best = -Infinity;
   let sum = 0;
+  let n = 0;
   for (let k = 0; k < z.length; k++) {
     if (k === oos) continue;
     sum += z[k]!;
+    n++;
     if (z[k]! > best) best = z[k]!;
   }
-  return sum / (z.length - 1) - best;
+  return sum / n - best;
 }
 
 /** Fewest held-out examples of each kind (in scope, out of scope) for fitting the detector. */
 export const MIN_DETECTOR_EXAMPLES = 5;
 
 /**
- * Fits [b0, b1] of the out-of-scope detector by Newton's method on the held-out scores m (isOos[i] = 1 for an
- * out-of-scope example); null when there are too few of either kind or the fit does not make a larger m mean
- * more out of scope. A small ridge on b1 keeps separable data finite.
+ * Fits b = [b0, b1, …, bd] of the out-of-scope detector by Newton's method on held-out feature rows
+ * (features[i] = [m, u, …] for example i; isOos[i] = 1 for an out-of-scope example); null when there are too few
+ * of either kind or the fit does not make a larger m mean more out of scope.
+ *
+ * Each kind weighs half of the fit (class-balanced), because what matters is how the detector ranks out-of-scope
+ * queries against in-scope ones, and held-out sets have few out-of-scope ones (100 of 3,100 in CLINC150's val):
+ * an unweighted fit spends itself on the in-scope bulk and gave u a fifth of the weight (in-scope accuracy at 80 %
+ * recall on CLINC150's unseen train oos rows 91.2 against 92.1 balanced). The intercept is then moved by
+ * ln(n_oos / n_in), the prior shift that makes p(oos) a probability at the held-out examples' own mix again.
+ * Features are standardised for the fit, so the small ridge on the slopes (it keeps separable data finite) weighs
+ * each feature alike whatever its scale.
  */
-export function fitOutOfScopeDetector(scores: ArrayLike<number>, isOos: ArrayLike<number>): [number, number] | null {
-  const n = scores.length;
+export function fitOutOfScopeDetector(features: readonly (readonly number[])[], isOos: ArrayLike<number>): number[] | null {
+  const n = features.length;
   let nOos = 0;
   for (let i = 0; i < n; i++) nOos += isOos[i]! ? 1 : 0;
   if (nOos < MIN_DETECTOR_EXAMPLES || n - nOos < MIN_DETECTOR_EXAMPLES) return null;
-  const ridge = 1e-3 * n;
-  let b0 = 0;
-  let b1 = 0;
-  for (let iter = 0; iter < 50; iter++) {
-    let g0 = 0;
-    let g1 = ridge * b1;
-    let h00 = 1e-9;
-    let h01 = 0;
-    let h11 = ridge;
-    for (let i = 0; i < n; i++) {
-      const m = scores[i]!;
-      const p = 1 / (1 + Math.exp(-(b0 + b1 * m)));
-      const r = p - (isOos[i]! ? 1 : 0);
-      const w = p * (1 - p);
-      g0 += r;
-      g1 += r * m;
-      h00 += w;
-      h01 += w * m;
-      h11 += w * m * m;
-    }
-    const det = h00 * h11 - h01 * h01;
-    if (!(det > 0)) break;
-    const d0 = (h11 * g0 - h01 * g1) / det;
-    const d1 = (h00 * g1 - h01 * g0) / det;
-    b0 -= d0;
-    b1 -= d1;
-    if (Math.abs(d0) + Math.abs(d1) < 1e-10) break;
+  const d = 1 + features[0]!.length;
+  const mean = new Float64Array(d);
+  const sd = new Float64Array(d).fill(1);
+  for (let j = 1; j < d; j++) {
+    let s = 0;
+    for (const row of features) s += row[j - 1]!;
+    mean[j] = s / n;
+    let v = 0;
+    for (const row of features) v += (row[j - 1]! - mean[j]!) ** 2;
+    sd[j] = Math.sqrt(v / n) || 1;
   }
-  return Number.isFinite(b0) && Number.isFinite(b1) && b1 > 0 ? [b0, b1] : null;
+  const weightOf = (oos: boolean): number => (oos ? n / (2 * nOos) : n / (2 * (n - nOos)));
+  const ridge = 1e-3 * n;
+  const b = new Array<number>(d).fill(0);
+  const x = new Float64Array(d);
+  x[0] = 1;
+  for (let iter = 0; iter < 50; iter++) {
+    const g = new Float64Array(d);
+    const H = new Float64Array(d * d);
+    for (let j = 1; j < d; j++) {
+      g[j] = ridge * b[j]!;
+      H[j * d + j] = ridge;
+    }
+    H[0] = 1e-9;
+    for (let i = 0; i < n; i++) {
+      const row = features[i]!;
+      let t = b[0]!;
+      for (let j = 1; j < d; j++) {
+        x[j] = (row[j - 1]! - mean[j]!) / sd[j]!;
+        t += b[j]! * x[j]!;
+      }
+      const oos = isOos[i]! ? 1 : 0;
+      const c = weightOf(oos === 1);
+      const p = 1 / (1 + Math.exp(-t));
+      const r = c * (p - oos);
+      const w = c * p * (1 - p);
+      for (let j = 0; j < d; j++) {
+        g[j]! += r * x[j]!;
+        for (let k = j; k < d; k++) H[j * d + k]! += w * x[j]! * x[k]!;
+      }
+    }
+    for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) H[j * d + k] = H[k * d + j]!;
+    const step = solve(H, g, d);
+    let moved = 0;
+    for (let j = 0; j < d; j++) {
+      b[j]! -= step[j]!;
+      moved += Math.abs(step[j]!);
+    }
+    if (!b.every(Number.isFinite)) return null;
+    if (moved < 1e-10) break;
+  }
+  // Back to the features' own scale, and to the held-out mix of the two kinds.
+  const out = b.map((v, j) => (j === 0 ? v : v / sd[j]!));
+  for (let j = 1; j < d; j++) out[0]! -= out[j]! * mean[j]!;
+  out[0]! += Math.log(nOos / (n - nOos));
+  return out[1]! > 0 && out.every(Number.isFinite) ? out : null;
 }
 
-/** The detector's out-of-scope probability for one example's calibrated logits. */
-export function detectorProbability(z: ArrayLike<number>, oos: number, detector: readonly number[]): number {
-  return 1 / (1 + Math.exp(-(detector[0]! + detector[1]! * outOfScopeScore(z, oos))));
+/**
+ * The detector's out-of-scope probability for one example's calibrated logits and unknown-word share; a detector
+ * of two numbers (saved before the share was a feature) ignores the share.
+ */
+export function detectorProbability(z: ArrayLike<number>, oos: number, unknownShare: number, detector: readonly number[]): number {
+  const t = detector[0]! + detector[1]! * outOfScopeScore(z, oos) + (detector.length > 2 ? detector[2]! * unknownShare : 0);
+  return 1 / (1 + Math.exp(-t));
 }

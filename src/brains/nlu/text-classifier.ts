@@ -1,6 +1,6 @@
 import type { Candidate } from '../../domain/types.ts';
 import { KefuError } from '../../errors.ts';
-import { fitFeaturiser, loadFeaturiser, type FeatureOptions, type Featuriser, type SparseVector } from '../../text/features.ts';
+import { fitFeaturiser, loadFeaturiser, unknownWordShare, type FeatureOptions, type Featuriser, type SparseVector } from '../../text/features.ts';
 import {
   combineLogits,
   detectorProbability,
@@ -58,7 +58,10 @@ export interface ClassifierOptions {
   softmax: Partial<SoftmaxOptions> | false;
   /** One-hidden-layer network on the linear model's features, or false to leave it out. */
   hidden: Partial<HiddenLayerOptions> | false;
-  /** Held-out samples to calibrate on; when null a stratified slice of the training samples is held out. */
+  /**
+   * Held-out samples to calibrate on; when null a stratified slice of the training samples is held out. Samples
+   * labelled OOS_LABEL here fit the out-of-scope detector even when no training sample has that label.
+   */
   validation: TrainingSample[] | null;
   /** Fraction of each label's samples held out for calibration when no validation set is given. */
   holdout: number;
@@ -116,10 +119,11 @@ interface Calibration {
   softmax: number[];
   hidden: number[];
   /**
-   * Out-of-scope detector [b0, b1] of each scorer, fitted when the held-out examples had enough out-of-scope ones
-   * (version 3); a scorer without one uses its joint softmax's p(oos).
+   * Out-of-scope detector [b0, b1, b2] of each scorer (see calibration.ts), fitted when the held-out examples had
+   * enough out-of-scope ones (version 3; models saved before the unknown-word share have [b0, b1]); a scorer
+   * without one uses its joint softmax's p(oos).
    */
-  detector?: Partial<Record<ClassifierPart, [number, number]>>;
+  detector?: Partial<Record<ClassifierPart, number[]>>;
 }
 
 interface Parts {
@@ -253,8 +257,21 @@ function stratifiedSplit(samples: readonly TrainingSample[], fraction: number): 
   return { train, heldOut };
 }
 
-function fitCalibration(scores: (Float64Array | null)[][], labels: Int32Array, parts: Parts, oos: number): Calibration {
+/** Held-out examples as calibration sees them: each part's raw scores, the label, and the unknown-word share. */
+interface HeldOut {
+  scores: (Float64Array | null)[][];
+  /** Label index, or -1 for an out-of-scope example when the classifier has no OOS_LABEL class. */
+  labels: Int32Array;
+  unknownShares: Float64Array;
+}
+
+function fitCalibration(heldOut: HeldOut, parts: Parts, oos: number): Calibration {
   const present = [true, parts.network !== null, parts.softmax !== null, parts.hidden !== null];
+  // The logit weights are fitted on examples of trained labels; out-of-scope ones without a class of their own
+  // only fit the detector.
+  const keep = Array.from(heldOut.labels, (y, i) => (y >= 0 ? i : -1)).filter((i) => i >= 0);
+  const scores = keep.map((i) => heldOut.scores[i]!);
+  const labels = Int32Array.from(keep, (i) => heldOut.labels[i]!);
   if (labels.length === 0) return { ...UNCALIBRATED, ensemble: UNCALIBRATED.ensemble.map((a, m) => (present[m] ? a : 0)) };
   const one = (m: number): number[] => (present[m] ? fitLogitWeights({ scores: [scores.map((s) => s[m]!)], labels }, [1]) : [0]);
   const used = [0, 1, 2, 3].filter((m) => present[m]);
@@ -263,10 +280,10 @@ function fitCalibration(scores: (Float64Array | null)[][], labels: Int32Array, p
   const ensemble = [0, 0, 0, 0];
   used.forEach((m, i) => (ensemble[m] = fitted[i]!));
   const calibration: Calibration = { ensemble, linear: one(0), network: one(1), softmax: one(2), hidden: one(3) };
-  if (oos < 0) return calibration;
-  // The detector is fitted on the same held-out examples, on each scorer's calibrated logits.
-  const isOos = labels.map((y) => (y === oos ? 1 : 0));
-  const detector: Partial<Record<ClassifierPart, [number, number]>> = {};
+  // The detector is fitted on all held-out examples, out-of-scope ones included, on each scorer's calibrated logits.
+  const isOos = heldOut.labels.map((y) => (y < 0 || y === oos ? 1 : 0));
+  if (!isOos.some((x) => x === 1)) return calibration;
+  const detector: Partial<Record<ClassifierPart, number[]>> = {};
   const K = parts.linear.classes;
   const zero = new Float64Array(K);
   const scorers: [ClassifierPart, (s: (Float64Array | null)[]) => Float64Array[], number[]][] = [
@@ -278,8 +295,8 @@ function fitCalibration(scores: (Float64Array | null)[][], labels: Int32Array, p
   ];
   for (const [part, pick, weights] of scorers) {
     if ((part === 'network' && !present[1]) || (part === 'softmax' && !present[2]) || (part === 'hidden' && !present[3])) continue;
-    const oosScores = scores.map((s) => outOfScopeScore(combineLogits(pick(s), weights, new Float64Array(K)), oos));
-    const d = fitOutOfScopeDetector(oosScores, isOos);
+    const rows = heldOut.scores.map((s, i) => [outOfScopeScore(combineLogits(pick(s), weights, new Float64Array(K)), oos), heldOut.unknownShares[i]!]);
+    const d = fitOutOfScopeDetector(rows, isOos);
     if (d) detector[part] = d;
   }
   return Object.keys(detector).length > 0 ? { ...calibration, detector } : calibration;
@@ -315,8 +332,9 @@ function buildClassifier(labels: readonly string[], parts: Parts, calibration: C
     // knowledge pack's 5-fold CV (its out-of-scope class is well trained), routing on (1 − p_detector) × topic
     // share answered 77.0 % of in-scope phrasings right and let 11.1 % of out-of-scope ones through, against 88.6 %
     // and 9.1 % on the joint softmax. The detector only says "none of these".
-    const detector = oos >= 0 ? calibration.detector?.[used] : undefined;
-    return { p, outOfScope: oos < 0 ? 0 : detector ? detectorProbability(z, oos, detector) : p[oos]! };
+    const detector = calibration.detector?.[used];
+    if (detector) return { p, outOfScope: detectorProbability(z, oos, unknownWordShare(parts.featuriser, text), detector) };
+    return { p, outOfScope: oos < 0 ? 0 : p[oos]! };
   };
   const toJSON = (): ClassifierJSON => ({
     format: FORMAT,
@@ -374,7 +392,8 @@ export async function trainTextClassifier(samples: TrainingSample[], options: Pa
   let heldOut: TrainingSample[];
   if (opts.validation && opts.validation.length > 0) {
     parts = fitParts(samples, labelIndex, opts, workspace);
-    heldOut = opts.validation.filter((s) => labelIndex.has(s.label));
+    // Out-of-scope examples are kept even without a class of their own: they fit the detector.
+    heldOut = opts.validation.filter((s) => labelIndex.has(s.label) || s.label === OOS_LABEL);
   } else {
     const split = stratifiedSplit(samples, opts.holdout);
     heldOut = split.heldOut;
@@ -383,8 +402,11 @@ export async function trainTextClassifier(samples: TrainingSample[], options: Pa
   const refit = !opts.validation && opts.refit && heldOut.length > 0;
   if (!refit) workspace = null;
   const calibration = fitCalibration(
-    heldOut.map((s) => partScores(parts, s.text)),
-    Int32Array.from(heldOut, (s) => labelIndex.get(s.label)!),
+    {
+      scores: heldOut.map((s) => partScores(parts, s.text)),
+      labels: Int32Array.from(heldOut, (s) => labelIndex.get(s.label) ?? -1),
+      unknownShares: Float64Array.from(heldOut, (s) => unknownWordShare(parts.featuriser, s.text)),
+    },
     parts,
     labelIndex.get(OOS_LABEL) ?? -1,
   );
@@ -468,8 +490,8 @@ export function loadTextClassifier(json: unknown): TextClassifier {
   ) {
     return fail('calibration is missing or malformed');
   }
-  // Version 3 may add an out-of-scope detector per scorer: two finite numbers, the slope positive.
-  const detectorOk = (d: unknown): boolean => Array.isArray(d) && d.length === 2 && d.every(Number.isFinite) && (d[1] as number) > 0;
+  // Version 3 may add an out-of-scope detector per scorer: [b0, b1] or [b0, b1, b2], finite, m's slope b1 positive.
+  const detectorOk = (d: unknown): boolean => Array.isArray(d) && (d.length === 2 || d.length === 3) && d.every(Number.isFinite) && (d[1] as number) > 0;
   if (c.detector !== undefined && (j.version !== 3 || typeof c.detector !== 'object' || c.detector === null || !Object.values(c.detector).every(detectorOk))) {
     return fail('calibration.detector is malformed');
   }

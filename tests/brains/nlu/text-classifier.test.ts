@@ -11,7 +11,7 @@ import {
 } from '../../../src/brains/nlu/text-classifier.ts';
 import { UpstreamNeuralNetwork, trainNlpjsNetwork } from '../../../src/brains/nlu/nlpjs-network.ts';
 import { toSparseMatrix } from '../../../src/brains/nlu/sparse-matrix.ts';
-import { fitLogitWeights, fitOutOfScopeDetector } from '../../../src/brains/nlu/calibration.ts';
+import { detectorProbability, fitLogitWeights, fitOutOfScopeDetector } from '../../../src/brains/nlu/calibration.ts';
 
 const PHRASES: Record<string, string[]> = {
   card_lost: ['信用卡遺失了', '我的卡不見了', '卡片掉了怎麼辦', '信用卡要掛失', '錢包被偷卡也不見', '卡弄丟了要停卡', 'lost my credit card', 'my card was stolen'],
@@ -137,6 +137,37 @@ describe('trainTextClassifier', () => {
     expect(() => loadTextClassifier(broken)).toThrow(expect.objectContaining({ code: 'KEFU_MODEL_INVALID' }));
   });
 
+  it('fits the detector on held-out out-of-scope examples when none was trained as a class', async () => {
+    const inScope = samples().filter((s) => s.label !== OOS_LABEL);
+    const validation = [
+      ...['卡片遺失', '信用卡掉了', '餘額多少', '查一下餘額', '我要借錢', '房貸怎麼辦', '匯率查詢', '換日圓'].map((t, i) => ({
+        text: normalise(t),
+        label: ['card_lost', 'card_lost', 'balance', 'balance', 'loan', 'loan', 'exchange', 'exchange'][i]!,
+      })),
+      ...['明天會下雨嗎', '推薦餐廳', '唱首歌', '幾點了', '你是誰', '訂機票', ...OOS].map((t) => ({ text: normalise(t), label: OOS_LABEL })),
+    ];
+    const c = await trainTextClassifier(inScope, { validation });
+    expect(c.labels).not.toContain(OOS_LABEL);
+    const json = JSON.parse(JSON.stringify(c.toJSON())) as { calibration: { detector?: Record<string, number[]> } };
+    expect(json.calibration.detector?.ensemble).toHaveLength(3);
+    const known = c.read(normalise('我的帳戶還有多少錢'));
+    const unknown = c.read(normalise('今天天氣如何'));
+    expect(known.candidates[0]!.topic).toBe('balance');
+    expect(unknown.outOfScope).toBeGreaterThan(known.outOfScope);
+    // Without an out-of-scope class the topics share all of the softmax.
+    const all = c.read(normalise('今天天氣如何'), 10).candidates;
+    expect(all.reduce((a, x) => a + x.confidence, 0)).toBeCloseTo(1, 9);
+    const loaded = loadTextClassifier(json);
+    for (const text of ['信用卡遺失了', '今天天氣如何', 'qqq', ''].map(normalise)) expect(loaded.read(text, 5)).toEqual(c.read(text, 5));
+    // A model saved before the unknown-word share was a feature has [b0, b1] and is read on mean − max alone.
+    const [b0, b1] = json.calibration.detector!.ensemble!;
+    const older = loadTextClassifier({ ...json, calibration: { ...json.calibration, detector: { ensemble: [b0, b1] } } });
+    const p = older.read(normalise('今天天氣如何'), 200);
+    const z = p.candidates.map((x) => Math.log(x.confidence));
+    const m = z.reduce((a, x) => a + x, 0) / z.length - Math.max(...z);
+    expect(p.outOfScope).toBeCloseTo(1 / (1 + Math.exp(-(b0! + b1! * m))), 9);
+  });
+
   it('rejects training data it cannot learn from', async () => {
     await expect(trainTextClassifier([])).rejects.toSatisfy((e) => isKefuError(e, 'KEFU_DATASET_INVALID'));
     await expect(trainTextClassifier([{ text: 'a', label: 'x' }])).rejects.toSatisfy((e) => isKefuError(e, 'KEFU_DATASET_INVALID'));
@@ -240,12 +271,24 @@ describe('out-of-scope detector', () => {
   it('learns that a higher score means out of scope, and needs enough examples of each kind', () => {
     const scores = [-5, -4, -4.5, -3, -6, -5.5, -1, -0.5, -0.8, -0.2, -1.2, -2];
     const isOos = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0];
-    const d = fitOutOfScopeDetector(scores, isOos)!;
+    const d = fitOutOfScopeDetector(scores.map((m) => [m]), isOos)!;
     expect(d[1]).toBeGreaterThan(0);
-    const p = (m: number): number => 1 / (1 + Math.exp(-(d[0] + d[1] * m)));
+    const p = (m: number): number => 1 / (1 + Math.exp(-(d[0]! + d[1]! * m)));
     expect(p(-0.3)).toBeGreaterThan(0.5);
     expect(p(-5)).toBeLessThan(0.5);
-    expect(fitOutOfScopeDetector(scores.slice(0, 9), isOos.slice(0, 9))).toBeNull();
+    expect(fitOutOfScopeDetector(scores.slice(0, 9).map((m) => [m]), isOos.slice(0, 9))).toBeNull();
+  });
+
+  it('weighs the unknown-word share beside the score, and a two-number detector ignores it', () => {
+    // The score m alone cannot tell the last two examples of each kind apart; the unknown-word share can.
+    const rows = [[-5, 0], [-4, 0.1], [-4.5, 0], [-3, 0], [-2, 0], [-2, 0.1], [-1, 0.4], [-0.5, 0.5], [-0.8, 0.3], [-2, 0.9], [-2, 0.8]];
+    const isOos = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1];
+    const d = fitOutOfScopeDetector(rows, isOos)!;
+    expect(d).toHaveLength(3);
+    expect(d[2]).toBeGreaterThan(0);
+    const z = [0, 2, 0]; // m = 2/3 − 2 over the three topics
+    expect(detectorProbability(z, -1, 0.9, d)).toBeGreaterThan(detectorProbability(z, -1, 0, d));
+    expect(detectorProbability(z, -1, 0.9, d.slice(0, 2))).toBe(detectorProbability(z, -1, 0, d.slice(0, 2)));
   });
 });
 
