@@ -12,7 +12,8 @@ const send = (m: FromStoreThread): void => port.postMessage(m);
 
 let opened: Store | null = null;
 try {
-  opened = openSqliteStore((workerData as { path: string }).path);
+  const { path, externalCheckpoints } = workerData as { path: string; externalCheckpoints: boolean };
+  opened = openSqliteStore(path, { externalCheckpoints });
 } catch (err) {
   // Reported as a message, not thrown: a thrown SqliteError reaches the main thread without its message.
   send({ type: 'open-failed', error: encodeThreadError(err) });

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { v7 as timeOrderedUuid } from 'uuid';
 import Database from 'better-sqlite3';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES } from './sqlite-checkpointer.ts';
 import type { Conversation, ConversationState, Message } from '../domain/conversation.ts';
 import { CONVERSATION_STATES } from '../domain/conversation.ts';
 import type { Locale } from '../domain/types.ts';
@@ -60,8 +61,12 @@ export function migrateSqlite(db: Database.Database): number[] {
   return applied;
 }
 
-/** Opens (creating if needed) the SQLite database at `path` (':memory:' for tests), in WAL mode, migrated. */
-export function openSqliteStore(path: string, options: { now?: () => Date } = {}): Store {
+/**
+ * Opens (creating if needed) the SQLite database at `path` (':memory:' for tests), in WAL mode, migrated. With
+ * `externalCheckpoints`, another connection checkpoints the WAL (sqlite-checkpointer.ts) and this one does so only
+ * as a backstop.
+ */
+export function openSqliteStore(path: string, options: { now?: () => Date; externalCheckpoints?: boolean } = {}): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   // WAL lets readers run beside the writer; NORMAL sync is durable across a process crash (only an OS crash can
@@ -70,6 +75,7 @@ export function openSqliteStore(path: string, options: { now?: () => Date } = {}
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  if (options.externalCheckpoints) db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
   migrateSqlite(db);
   const now = (): string => (options.now ?? (() => new Date()))().toISOString();
 

@@ -6,6 +6,7 @@ import type { NewMessage, Store } from './store.ts';
 import { OUTCOME_ECHO_OMITTED, type FromStoreThread, type StoreCall } from './sqlite-thread-protocol.ts';
 import { createCallBatch } from '../workers/call-batch.ts';
 import { decodeThreadError } from '../workers/thread-error.ts';
+import { startCheckpointer, type Checkpointer, type CheckpointerData } from './sqlite-checkpointer.ts';
 
 const ENTRY = new URL('./sqlite-store-thread.ts', import.meta.url);
 const CLOSE_GRACE_MS = 5_000;
@@ -16,10 +17,16 @@ const CLOSE_GRACE_MS = 5_000;
  * stood between sockets and routing. Each call crosses as a message (calls of one event-loop turn together) and
  * settles when the thread's store settles it, after its COMMIT as before. If the thread dies, the calls waiting
  * fail with KEFU_STORE_FAILED and a new thread reopens the database (nothing acknowledged is lost: it was
- * committed); if it cannot reopen, every later call fails the same way.
+ * committed); if it cannot reopen, every later call fails the same way. A database file (not ':memory:') gets its
+ * WAL checkpoints on a third thread (sqlite-checkpointer.ts) unless `checkpoints` is false.
  */
-export async function openSqliteStoreOnThread(path: string, options: { log: Logger }): Promise<Store> {
+export async function openSqliteStoreOnThread(
+  path: string,
+  options: { log: Logger; checkpoints?: false | Partial<Omit<CheckpointerData, 'path'>> },
+): Promise<Store> {
   const { log } = options;
+  const externalCheckpoints = path !== ':memory:' && options.checkpoints !== false;
+  let checkpointer: Checkpointer | null = null;
   let worker: Worker;
   let nextId = 0;
   let broken: Error | null = null;
@@ -33,7 +40,7 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
 
   const start = (): Promise<{ kind: Store['kind']; methods: string[] }> =>
     new Promise((resolve, reject) => {
-      worker = startTsWorker(ENTRY, { name: 'kefu-store', workerData: { path } });
+      worker = startTsWorker(ENTRY, { name: 'kefu-store', workerData: { path, externalCheckpoints } });
       let opened = false;
       worker.on('message', (m: FromStoreThread) => {
         if (m.type === 'results') {
@@ -67,6 +74,15 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
     });
 
   const { kind, methods } = await start();
+  // Started once the store has created and migrated the file; it outlives a store thread that is replaced.
+  if (externalCheckpoints) {
+    try {
+      checkpointer = await startCheckpointer(path, { log, ...(options.checkpoints || {}) });
+    } catch (err) {
+      // The store works without it: its backstop checkpoint bounds the WAL, with longer pauses.
+      log.error({ err }, 'checkpoint thread could not start');
+    }
+  }
   const call = (method: string, args: unknown[]): Promise<unknown> => {
     if (closing) return Promise.reject(new KefuError('KEFU_STORE_FAILED', ['the store is closed']));
     if (broken) return Promise.reject(new KefuError('KEFU_STORE_FAILED', [broken.message]));
@@ -86,6 +102,7 @@ export async function openSqliteStoreOnThread(path: string, options: { log: Logg
   let closed: Promise<void> | null = null;
   store.close = () => {
     closed ??= (async () => {
+      await checkpointer?.stop();
       const closeCall = call('close', []);
       closing = true;
       try {

@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { openSqliteStoreOnThread } from '../../src/store/sqlite-threaded-store.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINT_DEFAULTS, startCheckpointer } from '../../src/store/sqlite-checkpointer.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'kefu-checkpoint-'));
+const log = pino({ level: 'silent' });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const until = async (what: () => boolean, ms = 5_000): Promise<void> => {
+  const by = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > by) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('WAL checkpoints on their own thread', () => {
+  it('copies the WAL into the database file while the store writes, and restarts the WAL once it is long', async () => {
+    const path = join(dir, 'a', 'kefu.sqlite');
+    const store = openSqliteStore(path, { externalCheckpoints: true });
+    const checkpointer = await startCheckpointer(path, { log, intervalMs: 10, restartFrames: 50 });
+    const before = statSync(path).size;
+    const { id } = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
+    for (let i = 0; i < 400; i++) await store.appendMessage({ conversationId: id, author: 'customer', text: `第${i}則 ${'字'.repeat(300)}` });
+    await until(() => checkpointer.runs.restart > 0 && statSync(path).size > before);
+    await checkpointer.stop();
+    await store.close();
+    // Everything written is there, read by another connection.
+    const db = new Database(path, { readonly: true });
+    expect((db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n).toBe(400);
+    db.close();
+  });
+
+  it("leaves the store's own connection only a backstop checkpoint: without the thread, nothing is copied yet", async () => {
+    const write = async (path: string, externalCheckpoints: boolean): Promise<{ before: number; after: number }> => {
+      const store = openSqliteStore(path, { externalCheckpoints });
+      const before = statSync(path).size;
+      const { id } = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
+      // Well over SQLite's default of 1,000 WAL pages, well under the backstop.
+      for (let i = 0; i < 400; i++) await store.appendMessage({ conversationId: id, author: 'customer', text: `第${i}則 ${'字'.repeat(300)}` });
+      const after = statSync(path).size;
+      await store.close();
+      return { before, after };
+    };
+    const own = await write(join(dir, 'b', 'kefu.sqlite'), false);
+    expect(own.after).toBeGreaterThan(own.before);
+    const external = await write(join(dir, 'c', 'kefu.sqlite'), true);
+    expect(external.after).toBe(external.before);
+    expect(BACKSTOP_AUTOCHECKPOINT_PAGES).toBeGreaterThan(CHECKPOINT_DEFAULTS.restartFrames);
+  });
+
+  it('runs with the threaded store on a file and stops before it closes, keeping every write', async () => {
+    const path = join(dir, 'd', 'kefu.sqlite');
+    const store = await openSqliteStoreOnThread(path, { log, checkpoints: { intervalMs: 10, restartFrames: 50 } });
+    const { id } = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => store.appendMessage({ conversationId: id, author: 'customer', text: `m${i} ${'字'.repeat(200)}`, clientMessageId: `k${i}` })));
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    expect((db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n).toBe(300);
+    db.close();
+  });
+});
