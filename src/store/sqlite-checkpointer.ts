@@ -6,13 +6,16 @@ import { startTsWorker } from '../workers/ts-worker.ts';
  * WAL checkpoints on a thread of their own. SQLite's automatic checkpoint runs inside the COMMIT that crosses its
  * threshold: it copies the WAL into the database file and fsyncs both, and on the chat server's store thread every
  * turn waited for it, tens to hundreds of milliseconds every few seconds on this machine's disk (bench:chat's reply
- * p99 at 2,000 messages/s). Here a second connection copies pages on a timer without blocking the store, and
- * restarts the WAL (holding the store back only for the last few frames) once it has grown past `restartFrames`.
- * The store's own connection keeps an automatic checkpoint only as a backstop far above that.
+ * p99 at 2,000 messages/s). Here a second connection copies pages on a timer (PASSIVE: it never holds the store
+ * back). Under steady traffic the store commits during every pass, so the WAL is never wholly copied and would never
+ * start over: once a pass finds it past `restartFrames`, the thread stops and says so in `walState`, and the store's
+ * own thread restarts the WAL right after its next commit (`restartWalIfDue` in sqlite-store.ts): as the writer it
+ * waits for no lock, and only the frames of the last interval are left to copy. The store's connection keeps an
+ * automatic checkpoint only as a backstop far above that.
  */
 export interface Checkpointer {
-  /** Checkpoints run so far, by mode (for tests and logs). */
-  readonly runs: { passive: number; restart: number };
+  /** Passive passes run so far (for tests and logs). */
+  readonly passes: number;
   /** Runs a last checkpoint and stops the thread. */
   stop(): Promise<void>;
 }
@@ -20,6 +23,8 @@ export interface Checkpointer {
 /** What the checkpoint thread is started with. */
 export interface CheckpointerData {
   path: string;
+  /** Shared with the store's thread: see WAL_FRAMES. */
+  walState: Int32Array;
   intervalMs: number;
   restartFrames: number;
   /** A checkpoint longer than this is logged (the disk is slow). */
@@ -29,38 +34,51 @@ export interface CheckpointerData {
 /** Checkpoint thread → main thread. */
 export type FromCheckpointThread =
   | { type: 'started' }
-  | { type: 'checkpointed'; mode: 'PASSIVE' | 'RESTART'; frames: number; walFrames: number; ms: number }
-  | { type: 'slow'; mode: 'PASSIVE' | 'RESTART'; ms: number; frames: number }
+  | { type: 'checkpointed'; frames: number; walFrames: number; ms: number }
+  | { type: 'slow'; ms: number; frames: number }
   | { type: 'failed'; message: string };
+
+/**
+ * Index in `walState` of the WAL's length in frames at the checkpoint thread's last pass. At or past the restart
+ * threshold, the thread makes no more passes until the store has restarted the WAL and set it back to 0.
+ */
+export const WAL_FRAMES = 0;
+
+/** The state the checkpoint thread and the store's thread share (one Int32 per field, in a SharedArrayBuffer). */
+export function createWalState(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+}
 
 /** WAL pages the store's own connection lets pile up before it checkpoints itself (128 MB at 4 KB pages). */
 export const BACKSTOP_AUTOCHECKPOINT_PAGES = 32_768;
 
 /**
- * Defaults, from bench:chat at 2,000 messages/s on this machine's disk: a passive pass every 100 ms keeps up with
- * the WAL; a RESTART pauses the store for ~30–40 ms (two fsyncs, whatever is left to copy), so it is done once the
- * WAL reaches ~64 MB rather than every 16 MB (27 pauses of 39 ms in 20 s instead of 91 of 28 ms; reply p99 the same
- * within noise, the store held back less than half as long).
+ * Defaults, from bench:chat at 2,000 messages/s on this machine's disk: a passive pass every 50 ms keeps what the
+ * store has left to copy at a restart small; a restart once the WAL holds 16,000 frames (~64 MB) is one every
+ * second or so at that rate.
  */
-export const CHECKPOINT_DEFAULTS = { intervalMs: 100, restartFrames: 16_000, slowMs: 1_000 } as const;
+export const CHECKPOINT_DEFAULTS = { intervalMs: 50, restartFrames: 16_000, slowMs: 1_000 } as const;
 
 const ENTRY = new URL('./sqlite-checkpoint-thread.ts', import.meta.url);
 const STOP_GRACE_MS = 5_000;
 
 /** Starts checkpointing the WAL of the SQLite database at `path`. */
-export async function startCheckpointer(path: string, options: { log: Logger } & Partial<Omit<CheckpointerData, 'path'>>): Promise<Checkpointer> {
-  const { log, ...tuning } = options;
-  const data: CheckpointerData = { path, ...CHECKPOINT_DEFAULTS, ...tuning };
+export async function startCheckpointer(
+  path: string,
+  options: { log: Logger; walState: Int32Array } & Partial<Omit<CheckpointerData, 'path' | 'walState'>>,
+): Promise<Checkpointer> {
+  const { log, ...rest } = options;
+  const data: CheckpointerData = { path, ...CHECKPOINT_DEFAULTS, ...rest };
   const worker: Worker = startTsWorker(ENTRY, { name: 'kefu-checkpoint', workerData: data });
-  const runs = { passive: 0, restart: 0 };
+  let passes = 0;
   let stopping = false;
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`checkpoint thread exited with code ${code} while starting`)));
     worker.on('message', (m: FromCheckpointThread) => {
       if (m.type === 'started') resolve();
-      else if (m.type === 'checkpointed') runs[m.mode === 'RESTART' ? 'restart' : 'passive']++;
-      else if (m.type === 'slow') log.warn({ mode: m.mode, ms: Math.round(m.ms), frames: m.frames }, 'slow WAL checkpoint (disk)');
+      else if (m.type === 'checkpointed') passes++;
+      else if (m.type === 'slow') log.warn({ ms: Math.round(m.ms), frames: m.frames }, 'slow WAL checkpoint (disk)');
       else log.error({ reason: m.message }, 'WAL checkpoint failed');
     });
   });
@@ -74,7 +92,9 @@ export async function startCheckpointer(path: string, options: { log: Logger } &
   worker.unref();
   let stopped: Promise<void> | null = null;
   return {
-    runs,
+    get passes() {
+      return passes;
+    },
     stop() {
       stopped ??= (async () => {
         stopping = true;

@@ -12,7 +12,7 @@ const send = (m: FromStoreThread): void => port.postMessage(m);
 
 let opened: Store | null = null;
 try {
-  const { path, externalCheckpoints } = workerData as { path: string; externalCheckpoints: boolean };
+  const { path, externalCheckpoints } = workerData as { path: string; externalCheckpoints?: { walState: Int32Array; restartFrames: number } };
   opened = openSqliteStore(path, { externalCheckpoints });
 } catch (err) {
   // Reported as a message, not thrown: a thrown SqliteError reaches the main thread without its message.

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { v7 as timeOrderedUuid } from 'uuid';
 import Database from 'better-sqlite3';
-import { BACKSTOP_AUTOCHECKPOINT_PAGES } from './sqlite-checkpointer.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, WAL_FRAMES } from './sqlite-checkpointer.ts';
 import type { Conversation, ConversationState, Message } from '../domain/conversation.ts';
 import { CONVERSATION_STATES } from '../domain/conversation.ts';
 import type { Locale } from '../domain/types.ts';
@@ -63,10 +63,13 @@ export function migrateSqlite(db: Database.Database): number[] {
 
 /**
  * Opens (creating if needed) the SQLite database at `path` (':memory:' for tests), in WAL mode, migrated. With
- * `externalCheckpoints`, another connection checkpoints the WAL (sqlite-checkpointer.ts) and this one does so only
- * as a backstop.
+ * `externalCheckpoints`, another connection copies the WAL into the file (sqlite-checkpointer.ts), this one restarts
+ * the WAL when that connection says it is due, and checkpoints by itself only as a backstop.
  */
-export function openSqliteStore(path: string, options: { now?: () => Date; externalCheckpoints?: boolean } = {}): Store {
+export function openSqliteStore(
+  path: string,
+  options: { now?: () => Date; externalCheckpoints?: { walState: Int32Array; restartFrames: number } } = {},
+): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   // WAL lets readers run beside the writer; NORMAL sync is durable across a process crash (only an OS crash can
@@ -105,6 +108,28 @@ export function openSqliteStore(path: string, options: { now?: () => Date; exter
     return st;
   };
 
+  const external = options.externalCheckpoints;
+  // The checkpoint thread has copied nearly all of a long WAL: restarting it now copies only the frames of its last
+  // interval, and this connection, the only writer, waits for no lock to do it. Run after the batch's results are
+  // on their way (two event-loop turns after the COMMIT), so no caller waits for it.
+  let restartQueued = false;
+  const restartWalIfDue = (): void => {
+    if (!external || restartQueued || Atomics.load(external.walState, WAL_FRAMES) < external.restartFrames) return;
+    restartQueued = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        restartQueued = false;
+        if (!db.open || db.inTransaction) return;
+        try {
+          db.pragma('wal_checkpoint(RESTART)');
+        } catch {
+          // Busy or failed: the checkpoint thread tries again, and the backstop bounds the WAL meanwhile.
+        }
+        Atomics.store(external.walState, WAL_FRAMES, 0);
+      }),
+    );
+  };
+
   // Group commit. A commit writes every page it touched to the WAL (and now and then checkpoints with an fsync);
   // at two or three commits per customer message that was the largest single cost in bench:chat's profile
   // (a fifth of the server's CPU). So every write made in one turn of the event loop joins one transaction,
@@ -130,6 +155,7 @@ export function openSqliteStore(path: string, options: { now?: () => Date; exter
       }
     }
     for (const settle of waiting) settle(failure);
+    restartWalIfDue();
   };
   /** Settles once the batch open now (if any) has committed. */
   const committed = (): Promise<void> =>

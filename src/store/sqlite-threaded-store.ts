@@ -6,7 +6,7 @@ import type { NewMessage, Store } from './store.ts';
 import { OUTCOME_ECHO_OMITTED, type FromStoreThread, type StoreCall } from './sqlite-thread-protocol.ts';
 import { createCallBatch } from '../workers/call-batch.ts';
 import { decodeThreadError } from '../workers/thread-error.ts';
-import { startCheckpointer, type Checkpointer, type CheckpointerData } from './sqlite-checkpointer.ts';
+import { CHECKPOINT_DEFAULTS, createWalState, startCheckpointer, type Checkpointer, type CheckpointerData } from './sqlite-checkpointer.ts';
 
 const ENTRY = new URL('./sqlite-store-thread.ts', import.meta.url);
 const CLOSE_GRACE_MS = 5_000;
@@ -22,10 +22,13 @@ const CLOSE_GRACE_MS = 5_000;
  */
 export async function openSqliteStoreOnThread(
   path: string,
-  options: { log: Logger; checkpoints?: false | Partial<Omit<CheckpointerData, 'path'>> },
+  options: { log: Logger; checkpoints?: false | Partial<Omit<CheckpointerData, 'path' | 'walState'>> },
 ): Promise<Store> {
   const { log } = options;
-  const externalCheckpoints = path !== ':memory:' && options.checkpoints !== false;
+  const tuning = { ...CHECKPOINT_DEFAULTS, ...(options.checkpoints || {}) };
+  // Shared by the store's thread (and any that replaces it) and the checkpoint thread.
+  const externalCheckpoints =
+    path !== ':memory:' && options.checkpoints !== false ? { walState: createWalState(), restartFrames: tuning.restartFrames } : undefined;
   let checkpointer: Checkpointer | null = null;
   let worker: Worker;
   let nextId = 0;
@@ -77,7 +80,7 @@ export async function openSqliteStoreOnThread(
   // Started once the store has created and migrated the file; it outlives a store thread that is replaced.
   if (externalCheckpoints) {
     try {
-      checkpointer = await startCheckpointer(path, { log, ...(options.checkpoints || {}) });
+      checkpointer = await startCheckpointer(path, { log, ...tuning, walState: externalCheckpoints.walState });
     } catch (err) {
       // The store works without it: its backstop checkpoint bounds the WAL, with longer pauses.
       log.error({ err }, 'checkpoint thread could not start');

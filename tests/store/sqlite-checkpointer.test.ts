@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { openSqliteStoreOnThread } from '../../src/store/sqlite-threaded-store.ts';
-import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINT_DEFAULTS, startCheckpointer } from '../../src/store/sqlite-checkpointer.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINT_DEFAULTS, WAL_FRAMES, createWalState, startCheckpointer } from '../../src/store/sqlite-checkpointer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kefu-checkpoint-'));
 const log = pino({ level: 'silent' });
@@ -21,25 +21,33 @@ const until = async (what: () => boolean, ms = 5_000): Promise<void> => {
 };
 
 describe('WAL checkpoints on their own thread', () => {
-  it('copies the WAL into the database file while the store writes, and restarts the WAL once it is long', async () => {
+  it('copies the WAL into the database file while the store writes, and the store restarts the WAL when told', async () => {
     const path = join(dir, 'a', 'kefu.sqlite');
-    const store = openSqliteStore(path, { externalCheckpoints: true });
-    const checkpointer = await startCheckpointer(path, { log, intervalMs: 10, restartFrames: 50 });
+    const walState = createWalState();
+    const store = openSqliteStore(path, { externalCheckpoints: { walState, restartFrames: 200 } });
+    const checkpointer = await startCheckpointer(path, { log, walState, intervalMs: 5, restartFrames: 200 });
     const before = statSync(path).size;
     const { id } = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
-    for (let i = 0; i < 400; i++) await store.appendMessage({ conversationId: id, author: 'customer', text: `第${i}則 ${'字'.repeat(300)}` });
-    await until(() => checkpointer.runs.restart > 0 && statSync(path).size > before);
+    for (let i = 0; i < 600; i++) {
+      await store.appendMessage({ conversationId: id, author: 'customer', text: `第${i}則 ${'字'.repeat(300)}` });
+      await new Promise((r) => setImmediate(() => setImmediate(r)));
+    }
+    expect(checkpointer.passes).toBeGreaterThan(0);
+    expect(statSync(path).size).toBeGreaterThan(before);
+    // 600 appends write well over 3,000 WAL frames (12 MB), and the store's own backstop is far above that: a WAL
+    // file under 2,000 frames means the store restarted it (written from its start again) when the thread said so.
+    expect(statSync(`${path}-wal`).size).toBeLessThan(2_000 * 4096);
+    expect(Atomics.load(walState, WAL_FRAMES)).toBeLessThan(2_000);
     await checkpointer.stop();
     await store.close();
-    // Everything written is there, read by another connection.
     const db = new Database(path, { readonly: true });
-    expect((db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n).toBe(400);
+    expect((db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n).toBe(600);
     db.close();
   });
 
   it("leaves the store's own connection only a backstop checkpoint: without the thread, nothing is copied yet", async () => {
-    const write = async (path: string, externalCheckpoints: boolean): Promise<{ before: number; after: number }> => {
-      const store = openSqliteStore(path, { externalCheckpoints });
+    const write = async (path: string, external: boolean): Promise<{ before: number; after: number }> => {
+      const store = openSqliteStore(path, external ? { externalCheckpoints: { walState: createWalState(), restartFrames: 16_000 } } : {});
       const before = statSync(path).size;
       const { id } = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
       // Well over SQLite's default of 1,000 WAL pages, well under the backstop.
