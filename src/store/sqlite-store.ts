@@ -12,6 +12,9 @@ import type { ConversationPatch, NewConversation, NewMessage, Store } from './st
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import { sqliteHandoffStore } from './sqlite-handoff-store.ts';
 
+/** How long a statement waits for another connection's lock. */
+const BUSY_TIMEOUT_MS = 5_000;
+
 export interface ConversationRow {
   id: string; channel: string; customer_id: string; state: string; locale: string; created_at: string; updated_at: string;
   closed_at: string | null; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null; rated_at: string | null;
@@ -77,7 +80,7 @@ export function openSqliteStore(
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (options.externalCheckpoints) db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
   migrateSqlite(db);
   const now = (): string => (options.now ?? (() => new Date()))().toISOString();
@@ -120,10 +123,16 @@ export function openSqliteStore(
       setImmediate(() => {
         restartQueued = false;
         if (!db.open || db.inTransaction) return;
+        // RESTART waits (busy handler) for every reader to leave the WAL: a connection holding an old snapshot (a
+        // backup, litestream, a shell) would stop this thread, and every call of the server, for the whole
+        // busy_timeout. Without a wait it copies what it can, like PASSIVE, and the next pass tries again.
+        db.pragma('busy_timeout = 0');
         try {
           db.pragma('wal_checkpoint(RESTART)');
         } catch {
-          // Busy or failed: the checkpoint thread tries again, and the backstop bounds the WAL meanwhile.
+          // Failed: the checkpoint thread tries again, and the backstop bounds the WAL meanwhile.
+        } finally {
+          db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
         }
         Atomics.store(external.walState, WAL_FRAMES, 0);
       }),
