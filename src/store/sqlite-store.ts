@@ -14,6 +14,8 @@ import { sqliteHandoffStore } from './sqlite-handoff-store.ts';
 
 /** How long a statement waits for another connection's lock. */
 const BUSY_TIMEOUT_MS = 5_000;
+/** Times a due WAL restart may wait for the next commit because a batch is open (see restartWalIfDue). */
+const MAX_RESTARTS_PUT_OFF = 3;
 
 export interface ConversationRow {
   id: string; channel: string; customer_id: string; state: string; locale: string; created_at: string; updated_at: string;
@@ -116,13 +118,23 @@ export function openSqliteStore(
   // interval, and this connection, the only writer, waits for no lock to do it. Run after the batch's results are
   // on their way (two event-loop turns after the COMMIT), so no caller waits for it.
   let restartQueued = false;
+  // Turns at which a batch was open, so the restart waited for the next commit. A store thread that receives a call
+  // in every turn always has one open then: after a few the open batch is committed first (its callers wait for the
+  // restart), else the WAL would grow to the backstop, which checkpoints inside a COMMIT.
+  let restartsPutOff = 0;
   const restartWalIfDue = (): void => {
     if (!external || restartQueued || Atomics.load(external.walState, WAL_FRAMES) < external.restartFrames) return;
     restartQueued = true;
     setImmediate(() =>
       setImmediate(() => {
+        if (!db.open) return void (restartQueued = false);
+        if (db.inTransaction) {
+          if (++restartsPutOff < MAX_RESTARTS_PUT_OFF) return void (restartQueued = false);
+          commitBatch(); // restartQueued is still set: it does not queue another restart
+        }
         restartQueued = false;
-        if (!db.open || db.inTransaction) return;
+        restartsPutOff = 0;
+        if (db.inTransaction) return; // still open only if its COMMIT and ROLLBACK both failed
         // RESTART waits (busy handler) for every reader to leave the WAL: a connection holding an old snapshot (a
         // backup, litestream, a shell) would stop this thread, and every call of the server, for the whole
         // busy_timeout. Without a wait it copies what it can, like PASSIVE, and the next pass tries again.

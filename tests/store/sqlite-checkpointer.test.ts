@@ -84,6 +84,23 @@ describe('WAL checkpoints on their own thread', () => {
     await store.close();
   }, 15_000);
 
+  it('restarts a WAL that is due even when a write arrives in every turn of the event loop', async () => {
+    const path = join(dir, 'f', 'kefu.sqlite');
+    const walState = createWalState();
+    const store = openSqliteStore(path, { externalCheckpoints: { walState, restartFrames: 100 } });
+    const { id } = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
+    Atomics.store(walState, WAL_FRAMES, 1_000);
+    // One write per turn, as a busy store thread receives calls: a batch is open whenever the restart's turn comes.
+    const writes: Promise<unknown>[] = [];
+    for (let turn = 0; turn < 50; turn++) {
+      writes.push(store.appendMessage({ conversationId: id, author: 'customer', text: `m${turn}` }));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(writes);
+    expect(Atomics.load(walState, WAL_FRAMES)).toBe(0);
+    await store.close();
+  });
+
   it('runs with the threaded store on a file and stops before it closes, keeping every write', async () => {
     const path = join(dir, 'd', 'kefu.sqlite');
     const store = await openSqliteStoreOnThread(path, { log, checkpoints: { intervalMs: 10, restartFrames: 50 } });
