@@ -85,7 +85,9 @@ export async function startCheckpointer(
   worker.removeAllListeners('error').removeAllListeners('exit');
   worker.on('error', (err) => log.error({ err }, 'checkpoint thread failed'));
   // Without it the store's backstop checkpoint still bounds the WAL: longer pauses, nothing lost.
+  let gone = false;
   worker.on('exit', (code) => {
+    gone = true;
     if (!stopping) log.error({ code }, "checkpoint thread exited; only the store's backstop checkpoint bounds the WAL now");
   });
   // It only ever waits for a timer: it must not keep a finished process alive.
@@ -98,6 +100,9 @@ export async function startCheckpointer(
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        // Gone already: there is no exit to wait for (the wait's timer, unreferenced, would not even keep a
+        // shutting-down process alive to the store's close).
+        if (gone) return;
         // Held by its last checkpoint, it must keep the process alive (the server's shutdown awaits it).
         worker.ref();
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
