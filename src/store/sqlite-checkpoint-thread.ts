@@ -2,7 +2,7 @@
 // store's thread, which commits every turn, does not stop for that. See sqlite-checkpointer.ts.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { WAL_FRAMES, type CheckpointerData, type FromCheckpointThread } from './sqlite-checkpointer.ts';
+import { CHECKPOINTER_ALIVE, PASSES, WAL_FRAMES, type CheckpointerData, type FromCheckpointThread } from './sqlite-checkpointer.ts';
 
 if (!parentPort) throw new Error('sqlite-checkpoint-thread.ts runs as a worker thread (see sqlite-checkpointer.ts)');
 const port = parentPort;
@@ -20,7 +20,7 @@ const pass = (): void => {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
     const ms = performance.now() - started;
     Atomics.store(walState, WAL_FRAMES, r?.log ?? 0);
-    send({ type: 'checkpointed', frames: r?.checkpointed ?? 0, walFrames: r?.log ?? 0, ms });
+    Atomics.add(walState, PASSES, 1);
     if (ms > slowMs) send({ type: 'slow', ms, frames: r?.checkpointed ?? 0 });
   } catch (err) {
     send({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
@@ -36,7 +36,9 @@ port.on('message', (m: { type: 'stop' }) => {
   if (m.type !== 'stop') return;
   clearInterval(timer);
   pass();
+  Atomics.store(walState, CHECKPOINTER_ALIVE, 0);
   db.close();
   port.close();
 });
+Atomics.store(walState, CHECKPOINTER_ALIVE, 1);
 send({ type: 'started' });

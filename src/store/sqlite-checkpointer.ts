@@ -10,8 +10,9 @@ import { startTsWorker } from '../workers/ts-worker.ts';
  * back). Under steady traffic the store commits during every pass, so the WAL is never wholly copied and would never
  * start over: once a pass finds it past `restartFrames`, the thread stops and says so in `walState`, and the store's
  * own thread restarts the WAL right after its next commit (`restartWalIfDue` in sqlite-store.ts): as the writer it
- * waits for no lock, and only the frames of the last interval are left to copy. The store's connection keeps an
- * automatic checkpoint only as a backstop far above that.
+ * waits for no lock, and only the frames of the last interval are left to copy. While the thread is alive (a flag
+ * in `walState`) the store's connection keeps an automatic checkpoint only as a backstop far above that; when it is
+ * not (not started yet, failed, died) the store checkpoints by itself as SQLite does by default.
  */
 export interface Checkpointer {
   /** Passive passes run so far (for tests and logs). */
@@ -31,10 +32,9 @@ export interface CheckpointerData {
   slowMs: number;
 }
 
-/** Checkpoint thread → main thread. */
+/** Checkpoint thread → main thread: only what is worth a log line (a pass is counted in `walState`, not posted). */
 export type FromCheckpointThread =
   | { type: 'started' }
-  | { type: 'checkpointed'; frames: number; walFrames: number; ms: number }
   | { type: 'slow'; ms: number; frames: number }
   | { type: 'failed'; message: string };
 
@@ -43,11 +43,21 @@ export type FromCheckpointThread =
  * threshold, the thread makes no more passes until the store has restarted the WAL and set it back to 0.
  */
 export const WAL_FRAMES = 0;
+/** Index in `walState` of 1 while the checkpoint thread runs, else 0: the store checkpoints by itself at 0. */
+export const CHECKPOINTER_ALIVE = 1;
+/** Index in `walState` of the passes the checkpoint thread has made. */
+export const PASSES = 2;
 
 /** The state the checkpoint thread and the store's thread share (one Int32 per field, in a SharedArrayBuffer). */
 export function createWalState(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
 }
+
+/** SQLite's own automatic checkpoint, in WAL pages: what the store uses while no checkpoint thread runs. */
+export const DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
+
+/** A failing checkpoint (disk error, file gone) is logged once, then at most once a minute with a count. */
+const FAILURE_LOG_EVERY_MS = 60_000;
 
 /** WAL pages the store's own connection lets pile up before it checkpoints itself (128 MB at 4 KB pages). */
 export const BACKSTOP_AUTOCHECKPOINT_PAGES = 32_768;
@@ -69,33 +79,47 @@ export async function startCheckpointer(
 ): Promise<Checkpointer> {
   const { log, ...rest } = options;
   const data: CheckpointerData = { path, ...CHECKPOINT_DEFAULTS, ...rest };
+  const { walState } = data;
   const worker: Worker = startTsWorker(ENTRY, { name: 'kefu-checkpoint', workerData: data });
-  let passes = 0;
   let stopping = false;
-  await new Promise<void>((resolve, reject) => {
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`checkpoint thread exited with code ${code} while starting`)));
-    worker.on('message', (m: FromCheckpointThread) => {
-      if (m.type === 'started') resolve();
-      else if (m.type === 'checkpointed') passes++;
-      else if (m.type === 'slow') log.warn({ ms: Math.round(m.ms), frames: m.frames }, 'slow WAL checkpoint (disk)');
-      else log.error({ reason: m.message }, 'WAL checkpoint failed');
+  let failures = 0;
+  let failureLoggedAt = -Infinity;
+  const onFailure = (reason: string): void => {
+    failures++;
+    if (performance.now() - failureLoggedAt < FAILURE_LOG_EVERY_MS) return;
+    failureLoggedAt = performance.now();
+    log.error({ reason, failures }, 'WAL checkpoint failed');
+    failures = 0;
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`checkpoint thread exited with code ${code} while starting`)));
+      worker.on('message', (m: FromCheckpointThread) => {
+        if (m.type === 'started') resolve();
+        else if (m.type === 'slow') log.warn({ ms: Math.round(m.ms), frames: m.frames }, 'slow WAL checkpoint (disk)');
+        else onFailure(m.message);
+      });
     });
-  });
+  } catch (err) {
+    Atomics.store(walState, CHECKPOINTER_ALIVE, 0);
+    throw err;
+  }
   worker.removeAllListeners('error').removeAllListeners('exit');
   worker.on('error', (err) => log.error({ err }, 'checkpoint thread failed'));
-  // Without it the store's backstop checkpoint still bounds the WAL: longer pauses, nothing lost.
   let gone = false;
   worker.on('exit', (code) => {
     gone = true;
-    if (!stopping) log.error({ code }, "checkpoint thread exited; only the store's backstop checkpoint bounds the WAL now");
+    // The store sees it after its next commit and checkpoints by itself again, as SQLite does by default.
+    Atomics.store(walState, CHECKPOINTER_ALIVE, 0);
+    if (!stopping) log.error({ code }, 'checkpoint thread exited; the store checkpoints the WAL itself from now on');
   });
   // It only ever waits for a timer: it must not keep a finished process alive.
   worker.unref();
   let stopped: Promise<void> | null = null;
   return {
     get passes() {
-      return passes;
+      return Atomics.load(walState, PASSES);
     },
     stop() {
       stopped ??= (async () => {

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { v7 as timeOrderedUuid } from 'uuid';
 import Database from 'better-sqlite3';
-import { BACKSTOP_AUTOCHECKPOINT_PAGES, WAL_FRAMES } from './sqlite-checkpointer.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINTER_ALIVE, DEFAULT_AUTOCHECKPOINT_PAGES, WAL_FRAMES } from './sqlite-checkpointer.ts';
 import type { Conversation, ConversationState, Message } from '../domain/conversation.ts';
 import { CONVERSATION_STATES } from '../domain/conversation.ts';
 import type { Locale } from '../domain/types.ts';
@@ -83,7 +83,6 @@ export function openSqliteStore(
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  if (options.externalCheckpoints) db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
   migrateSqlite(db);
   const now = (): string => (options.now ?? (() => new Date()))().toISOString();
 
@@ -122,7 +121,18 @@ export function openSqliteStore(
   // in every turn always has one open then: after a few the open batch is committed first (its callers wait for the
   // restart), else the WAL would grow to the backstop, which checkpoints inside a COMMIT.
   let restartsPutOff = 0;
+  // SQLite's own checkpoint while no checkpoint thread runs (before it has started, or after it failed or died),
+  // only a backstop while one does: followed after every commit.
+  let ownCheckpoints = true;
+  const followCheckpointer = (): void => {
+    if (!external) return;
+    const alive = Atomics.load(external.walState, CHECKPOINTER_ALIVE) === 1;
+    if (alive !== ownCheckpoints) return;
+    ownCheckpoints = !alive;
+    db.pragma(`wal_autocheckpoint = ${alive ? BACKSTOP_AUTOCHECKPOINT_PAGES : DEFAULT_AUTOCHECKPOINT_PAGES}`);
+  };
   const restartWalIfDue = (): void => {
+    followCheckpointer();
     if (!external || restartQueued || Atomics.load(external.walState, WAL_FRAMES) < external.restartFrames) return;
     restartQueued = true;
     setImmediate(() =>

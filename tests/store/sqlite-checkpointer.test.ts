@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { openSqliteStoreOnThread } from '../../src/store/sqlite-threaded-store.ts';
-import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINT_DEFAULTS, WAL_FRAMES, createWalState, startCheckpointer } from '../../src/store/sqlite-checkpointer.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINTER_ALIVE, CHECKPOINT_DEFAULTS, WAL_FRAMES, createWalState, startCheckpointer } from '../../src/store/sqlite-checkpointer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kefu-checkpoint-'));
 const log = pino({ level: 'silent' });
@@ -45,22 +45,42 @@ describe('WAL checkpoints on their own thread', () => {
     db.close();
   });
 
-  it("leaves the store's own connection only a backstop checkpoint: without the thread, nothing is copied yet", async () => {
-    const write = async (path: string, external: boolean): Promise<{ before: number; after: number }> => {
-      const store = openSqliteStore(path, external ? { externalCheckpoints: { walState: createWalState(), restartFrames: 16_000 } } : {});
-      const before = statSync(path).size;
+  it('checkpoints by itself while no checkpoint thread runs, and leaves it to the thread while one does', async () => {
+    const write = async (path: string, walState: Int32Array | null, between?: () => void): Promise<number[]> => {
+      const store = openSqliteStore(path, walState ? { externalCheckpoints: { walState, restartFrames: 16_000 } } : {});
+      const sizes = [statSync(path).size];
       const { id } = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
-      // Well over SQLite's default of 1,000 WAL pages, well under the backstop.
-      for (let i = 0; i < 400; i++) await store.appendMessage({ conversationId: id, author: 'customer', text: `第${i}則 ${'字'.repeat(300)}` });
-      const after = statSync(path).size;
+      // Each round is well over SQLite's default of 1,000 WAL pages and well under the backstop.
+      for (const round of [0, 1]) {
+        if (round === 1) between?.();
+        for (let i = 0; i < 400; i++) await store.appendMessage({ conversationId: id, author: 'customer', text: `第${i}則 ${'字'.repeat(300)}` });
+        sizes.push(statSync(path).size);
+      }
       await store.close();
-      return { before, after };
+      return sizes;
     };
-    const own = await write(join(dir, 'b', 'kefu.sqlite'), false);
-    expect(own.after).toBeGreaterThan(own.before);
-    const external = await write(join(dir, 'c', 'kefu.sqlite'), true);
-    expect(external.after).toBe(external.before);
+    // No thread at all: SQLite's own checkpoint copies pages into the file.
+    const own = await write(join(dir, 'b', 'kefu.sqlite'), null);
+    expect(own[1]).toBeGreaterThan(own[0]!);
+    // A live thread (the flag set) and then one that died (the flag cleared): nothing copied, then copies again.
+    const walState = createWalState();
+    Atomics.store(walState, CHECKPOINTER_ALIVE, 1);
+    const handedOff = await write(join(dir, 'c', 'kefu.sqlite'), walState, () => Atomics.store(walState, CHECKPOINTER_ALIVE, 0));
+    expect(handedOff[1]).toBe(handedOff[0]);
+    expect(handedOff[2]).toBeGreaterThan(handedOff[1]!);
     expect(BACKSTOP_AUTOCHECKPOINT_PAGES).toBeGreaterThan(CHECKPOINT_DEFAULTS.restartFrames);
+  });
+
+  it('marks the thread alive while it runs and not once it has stopped', async () => {
+    const path = join(dir, 'g', 'kefu.sqlite');
+    const store = openSqliteStore(path);
+    const walState = createWalState();
+    const checkpointer = await startCheckpointer(path, { log, walState, intervalMs: 5 });
+    expect(Atomics.load(walState, CHECKPOINTER_ALIVE)).toBe(1);
+    await until(() => checkpointer.passes > 0);
+    await checkpointer.stop();
+    expect(Atomics.load(walState, CHECKPOINTER_ALIVE)).toBe(0);
+    await store.close();
   });
 
   it('does not hold the store up when another connection keeps reading an old snapshot (a backup, litestream, a shell)', async () => {
