@@ -577,8 +577,8 @@ async function scrape(url: string): Promise<Scrape | null> {
 
 interface ServerTurn {
   /**
-   * Mean ms from routing a message to its stored reply, from kefu_reply_seconds: the router, the reply's write and
-   * the wait for the store's group commit (at saturation, the length of a whole turn of the server's event loop).
+   * Mean ms from a message reaching the conversation service to its stored reply, from kefu_reply_seconds: storing
+   * it, the router, the reply's write and the waits for the store's group commits.
    */
   mean_ms: number;
   /** The main thread's garbage collection over the phase, by kind (major, minor, incremental …): pauses and total ms. */
@@ -766,7 +766,7 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
     console.log(cols('  load processes CPU % of a core', f(e?.load_cpu_pct, 0), f(k?.load_cpu_pct, 0)));
     console.log(cols('  other processes CPU % of a core', f(e?.other_cpu_pct, 0), f(k?.other_cpu_pct, 0), 'shared machine'));
     const t = k?.server_turn;
-    if (t) console.log(cols('  kefu route → reply committed ms, mean', '', f(t.mean_ms, 2), t.p99_bucket_ms !== null ? `p99 ≤ ${t.p99_bucket_ms} ms` : ''));
+    if (t) console.log(cols('  kefu received → reply committed ms, mean', '', f(t.mean_ms, 2), t.p99_bucket_ms !== null ? `p99 ≤ ${t.p99_bucket_ms} ms` : ''));
     if (t && k) {
       const gcMs = Object.values(t.gc).reduce((sum, g) => sum + g.ms, 0);
       const byKind = Object.entries(t.gc).map(([kind, g]) => `${kind} ${g.pauses}×${f(g.ms / g.pauses, 1)}`).join(', ');

@@ -98,7 +98,6 @@ export interface ConversationServiceOptions {
 interface EarlyRoute {
   state: KnownRouteState;
   outcome: Promise<Outcome>;
-  started: number;
 }
 
 const storedOutcome = (o: Outcome): StoredOutcome => ({
@@ -135,7 +134,12 @@ export function createConversationService(opts: ConversationServiceOptions): Con
   };
   const mustGet = async (id: string): Promise<Conversation> => {
     const c = await store.getConversation(id);
-    if (!c) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
+    if (!c) {
+      routeStates.forget(id);
+      throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
+    }
+    // A conversation read on its own (a resumed page's history) is one a message may follow.
+    routeStates.remember(c);
     return c;
   };
 
@@ -149,17 +153,22 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     // A retry of a message already seen is answered from the store: routing it again would be wasted (and a
     // reconnect storm retries thousands at once).
     if (!state || (clientMessageId && routeStates.seenClientMessage(id, clientMessageId))) return null;
-    const started = performance.now();
     const outcome = Promise.resolve().then(() => opts.router().route(text, state));
     // Unused when the stored conversation disagrees or the message is a retry: its failure is then nobody's.
     outcome.catch(() => undefined);
-    return { state, outcome, started };
+    return { state, outcome };
   }
 
-  async function answer(conversation: Conversation, customer: Message, origin?: string, early?: EarlyRoute | null): Promise<{ conversation: Conversation; reply: Message | null }> {
+  /** `received`: when the customer's message reached this service (the turn's time runs from there to the stored reply). */
+  async function answer(
+    conversation: Conversation,
+    customer: Message,
+    received: number,
+    origin?: string,
+    early?: EarlyRoute | null,
+  ): Promise<{ conversation: Conversation; reply: Message | null }> {
     if (conversation.state !== 'bot') return { conversation, reply: null };
     const usable = early && routeStates.matches(early.state, conversation) ? early : null;
-    const started = usable ? usable.started : performance.now();
     const outcome = usable
       ? await usable.outcome
       : await opts.router().route(customer.text, { consecutiveFallbacks: conversation.consecutiveFallbacks, locale: conversation.locale });
@@ -175,7 +184,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     const unchanged = patch.consecutiveFallbacks === conversation.consecutiveFallbacks;
     const updated = queued ? queued.conversation : unchanged ? afterReply : await store.updateConversation(conversation.id, patch);
     routeStates.remember(updated);
-    const ms = performance.now() - started;
+    const ms = performance.now() - received;
     log.info({ conversationId: conversation.id, outcome: outcome.outcome, topic: outcome.topic, brain: outcome.brain, confidence: outcome.confidence, ms: Math.round(ms * 100) / 100 }, 'bot turn');
     emit({ type: 'message', conversation: updated, message: reply, origin });
     emit({ type: 'turn', conversation: updated, outcome, ms });
@@ -193,7 +202,10 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     async start({ channel, customerId, locale, resume }) {
       if (resume) {
         const open = await store.findOpenConversation(channel, customerId);
-        if (open) return { conversation: open, resumed: true };
+        if (open) {
+          routeStates.remember(open);
+          return { conversation: open, resumed: true };
+        }
       }
       const conversation = await store.createConversation({ channel, customerId, locale: locale ?? opts.defaultLocale });
       routeStates.remember(conversation);
@@ -207,13 +219,18 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       return { conversation, messages: await store.listMessages(id, { afterSeq }) };
     },
     handleCustomerMessage(id, { text, clientMessageId, origin }) {
+      const received = performance.now();
       return track(
         mutex.run(id, async () => {
           const early = routeEarly(id, text, clientMessageId);
           // One round trip to the store: the closed check is the append's own, in its transaction.
-          const { message: customer, duplicate, conversation } = await store.appendMessage({
-            conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null, requireOpen: true,
-          });
+          const { message: customer, duplicate, conversation } = await store
+            .appendMessage({ conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null, requireOpen: true })
+            .catch((err: unknown) => {
+              // Closed or gone behind this process's back: no early routing for its next messages.
+              if (err instanceof KefuError && (err.code === 'KEFU_CONVERSATION_CLOSED' || err.code === 'KEFU_CONVERSATION_NOT_FOUND')) routeStates.forget(id);
+              throw err;
+            });
           routeStates.remember(conversation);
           if (clientMessageId) routeStates.noteClientMessage(id, clientMessageId);
           if (duplicate && customer.author !== 'customer') {
@@ -224,11 +241,11 @@ export function createConversationService(opts: ConversationServiceOptions): Con
             // A retry: give back the reply already sent, or answer now if the first attempt died before replying.
             const existing = await store.findReply(id, customer.id);
             if (existing || conversation.state !== 'bot') return { conversation, customer, reply: existing, duplicate };
-            const r = await answer(conversation, customer, origin);
+            const r = await answer(conversation, customer, received, origin);
             return { ...r, customer, duplicate };
           }
           emit({ type: 'message', conversation, message: customer, origin });
-          const r = await answer(conversation, customer, origin, early);
+          const r = await answer(conversation, customer, received, origin, early);
           return { ...r, customer, duplicate };
         }),
       );

@@ -17,6 +17,8 @@ export interface RouteStateCache {
   /** Records the conversation as the store returned it; one the bot no longer holds is forgotten. */
   remember(conversation: Conversation): void;
   get(id: string): KnownRouteState | undefined;
+  /** Drops a conversation found closed or gone. */
+  forget(id: string): void;
   /** Notes a customer message id of the conversation, so that a retry of it is known for one before it is stored. */
   noteClientMessage(id: string, clientMessageId: string): void;
   /** True when `clientMessageId` is one of the conversation's last few customer message ids. */
@@ -47,6 +49,7 @@ export function createRouteStateCache(capacity: number): RouteStateCache {
       if (entries.size > capacity) entries.delete(entries.keys().next().value!);
     },
     get: (id) => entries.get(id)?.state,
+    forget: (id) => void entries.delete(id),
     noteClientMessage(id, clientMessageId) {
       const e = entries.get(id);
       if (!e || e.recent.includes(clientMessageId)) return;

@@ -26,7 +26,7 @@ export function createMetrics(deps: { service: ConversationService; store: Store
   });
   const replySeconds = new Histogram({
     name: 'kefu_reply_seconds',
-    help: 'Time from routing a customer message to its stored reply',
+    help: 'Time from a customer message reaching the conversation service to its stored reply (storing it, routing, storing the reply)',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });

@@ -170,6 +170,20 @@ describe('conversation service', () => {
   });
 
   describe('routing beside the store write', () => {
+    // Slows the store's customer appends and records, as each one completes, how many routings had been asked for.
+    const slowCustomerAppends = (seen: RouteState[]): number[] => {
+      const atStored: number[] = [];
+      const append = store.appendMessage.bind(store);
+      store.appendMessage = async (input) => {
+        if (input.author !== 'customer') return append(input);
+        await new Promise((r) => setTimeout(r, 5));
+        const r = await append(input);
+        atStored.push(seen.length);
+        return r;
+      };
+      return atStored;
+    };
+
     // A router whose answer names the route state it was given, so a test can see which state an answer came from.
     const stateRouter = (seen: RouteState[]): Router => {
       const base = scriptedRouter([]);
@@ -184,18 +198,32 @@ describe('conversation service', () => {
       const seen: RouteState[] = [];
       const s = createConversationService({ store, router: () => stateRouter(seen), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
       const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
-      let slowStore = 0;
-      const append = store.appendMessage.bind(store);
-      // The store answers after the router has been asked: routing did not wait for the write.
-      store.appendMessage = async (input) => {
-        if (input.author === 'customer') slowStore = seen.length;
-        await new Promise((r) => setTimeout(r, 5));
-        return append(input);
-      };
+      const routedBeforeStored = slowCustomerAppends(seen);
       const r = await s.handleCustomerMessage(conversation.id, { text: '卡' });
       expect(r.reply?.text).toBe('zh-TW:0');
       expect(seen).toEqual([{ consecutiveFallbacks: 0, locale: 'zh-TW' }]);
-      expect(slowStore).toBe(0);
+      // The router had answered before the store did: routing did not wait for the write.
+      expect(routedBeforeStored).toEqual([1]);
+    });
+
+    it('routes early for a conversation this process only resumed (a reload after a restart)', async () => {
+      const { conversation } = await service.start({ channel: 'web', customerId: 'reloading' });
+      const seen: RouteState[] = [];
+      const fresh = createConversationService({ store, router: () => stateRouter(seen), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+      expect((await fresh.start({ channel: 'web', customerId: 'reloading', resume: true })).resumed).toBe(true);
+      const routedBeforeStored = slowCustomerAppends(seen);
+      await fresh.handleCustomerMessage(conversation.id, { text: '卡' });
+      expect(routedBeforeStored).toEqual([1]);
+    });
+
+    it('stops routing early for a conversation found closed behind its back', async () => {
+      const seen: RouteState[] = [];
+      const s = createConversationService({ store, router: () => stateRouter(seen), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+      const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+      await store.updateConversation(conversation.id, { state: 'closed' });
+      await expect(s.handleCustomerMessage(conversation.id, { text: '一' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
+      await expect(s.handleCustomerMessage(conversation.id, { text: '二' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
+      expect(seen).toHaveLength(1); // the first, routed early before the store said closed; not the second
     });
 
     it('routes again when the stored conversation changed behind its back (another instance, a restart)', async () => {
