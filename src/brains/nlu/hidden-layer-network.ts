@@ -1,3 +1,4 @@
+import { BatchGradientRows } from './batch-gradient-rows.ts';
 import { createTrainingWorkspace, seededRandom, type SparseMatrix, type TrainingWorkspace } from './sparse-matrix.ts';
 import { createQuantisedWeights, scoreInto, setClassWeights, type QuantisedWeights } from './weight-codec.ts';
 
@@ -90,10 +91,7 @@ export function trainHiddenLayerNetwork(
   const mb2: Moments = { m: new Float32Array(K), v: new Float32Array(K) };
 
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  const stamp = new Int32Array(V).fill(-1);
-  const slot = new Int32Array(V);
-  const touched = new Int32Array(Math.max(1, Math.min(V, x.indices.length)));
-  let g1 = new Float32Array(1024 * H);
+  const g1 = new BatchGradientRows(V, H, Math.min(V, x.indices.length));
   const gb1 = new Float32Array(H);
   const g2 = new Float32Array(H * K);
   const gb2 = new Float32Array(K);
@@ -105,7 +103,6 @@ export function trainHiddenLayerNetwork(
   const beta2 = 0.999;
   const keep = 1 - o.dropout;
   let t = 0;
-  let batchNo = 0;
 
   const adam = (w: Float32Array, g: Float32Array, st: Moments, from: number, gFrom: number, len: number, lr: number): void => {
     const { m, v } = st;
@@ -130,7 +127,6 @@ export function trainHiddenLayerNetwork(
     }
     for (let s = 0; s < n; s += o.batch) {
       const B = Math.min(o.batch, n - s);
-      let nTouched = 0;
       gb1.fill(0);
       g2.fill(0);
       gb2.fill(0);
@@ -181,22 +177,10 @@ export function trainHiddenLayerNetwork(
           gb1[j]! += dh[j]!;
         }
         for (let q = start; q < end; q++) {
-          const f = x.indices[q]!;
           const v = x.values[q]!;
-          if (stamp[f] !== batchNo) {
-            stamp[f] = batchNo;
-            slot[f] = nTouched;
-            touched[nTouched] = f;
-            if ((nTouched + 1) * H > g1.length) {
-              const grown = new Float32Array(g1.length * 2);
-              grown.set(g1);
-              g1 = grown;
-            }
-            g1.fill(0, nTouched * H, (nTouched + 1) * H);
-            nTouched++;
-          }
-          const g = slot[f]! * H;
-          for (let j = 0; j < H; j++) g1[g + j]! += v * dh[j]!;
+          const g = g1.row(x.indices[q]!);
+          const rows = g1.values;
+          for (let j = 0; j < H; j++) rows[g + j]! += v * dh[j]!;
         }
       }
       t++;
@@ -204,8 +188,8 @@ export function trainHiddenLayerNetwork(
       adam(b2, gb2, mb2, 0, 0, K, lr);
       adam(W2, g2, mo2, 0, 0, H * K, lr);
       adam(b1, gb1, mb1, 0, 0, H, lr);
-      for (let i = 0; i < nTouched; i++) adam(W1, g1, mo1, touched[i]! * H, i * H, H, lr);
-      batchNo++;
+      for (let i = 0; i < g1.count; i++) adam(W1, g1.values, mo1, g1.features[i]! * H, i * H, H, lr);
+      g1.nextBatch();
     }
   }
 

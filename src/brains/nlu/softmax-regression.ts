@@ -1,3 +1,4 @@
+import { BatchGradientRows } from './batch-gradient-rows.ts';
 import { createTrainingWorkspace, seededRandom, type SparseMatrix, type TrainingWorkspace } from './sparse-matrix.ts';
 import type { ClassWeightsSink } from './linear-svm.ts';
 
@@ -40,17 +41,13 @@ export function trainSoftmaxRegression(
   const rand = seededRandom(o.seed);
   const n = x.rows;
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  // Gradient of the batch, feature-major, for the features it touches (stamp marks which are in use).
-  const stamp = new Int32Array(V).fill(-1);
-  const touched = new Int32Array(Math.max(1, Math.min(V, x.indices.length)));
-  const gSlot = new Int32Array(V);
-  let gW = new Float32Array(Math.max(K, 1024 * K));
+  // Gradient of the batch, feature-major, for the features it touches.
+  const gW = new BatchGradientRows(V, K, Math.min(V, x.indices.length));
   const gb = new Float64Array(K);
   const p = new Float64Array(K);
   const beta1 = 0.9;
   const beta2 = 0.999;
   let t = 0;
-  let batchNo = 0;
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     for (let i = n - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
@@ -60,7 +57,6 @@ export function trainSoftmaxRegression(
     }
     for (let s = 0; s < n; s += o.batch) {
       const B = Math.min(o.batch, n - s);
-      let nTouched = 0;
       gb.fill(0);
       for (let bi = 0; bi < B; bi++) {
         const r = order[s + bi]!;
@@ -84,22 +80,10 @@ export function trainSoftmaxRegression(
         p[y[r]!]! -= 1 / B;
         for (let k = 0; k < K; k++) gb[k]! += p[k]!;
         for (let q = start; q < end; q++) {
-          const f = x.indices[q]!;
           const v = x.values[q]!;
-          if (stamp[f] !== batchNo) {
-            stamp[f] = batchNo;
-            gSlot[f] = nTouched;
-            touched[nTouched] = f;
-            if ((nTouched + 1) * K > gW.length) {
-              const grown = new Float32Array(gW.length * 2);
-              grown.set(gW);
-              gW = grown;
-            }
-            gW.fill(0, nTouched * K, (nTouched + 1) * K);
-            nTouched++;
-          }
-          const g = gSlot[f]! * K;
-          for (let k = 0; k < K; k++) gW[g + k]! += v * p[k]!;
+          const g = gW.row(x.indices[q]!);
+          const rows = gW.values;
+          for (let k = 0; k < K; k++) rows[g + k]! += v * p[k]!;
         }
       }
       t++;
@@ -110,12 +94,12 @@ export function trainSoftmaxRegression(
         vb[k] = beta2 * vb[k]! + (1 - beta2) * g * g;
         b[k]! -= (lr * mb[k]!) / (Math.sqrt(vb[k]!) + 1e-8);
       }
-      for (let i = 0; i < nTouched; i++) {
-        const off = touched[i]! * K;
+      for (let i = 0; i < gW.count; i++) {
+        const off = gW.features[i]! * K;
         const g0 = i * K;
         for (let k = 0; k < K; k++) {
           const w = off + k;
-          const g = gW[g0 + k]! + o.l2 * W[w]!;
+          const g = gW.values[g0 + k]! + o.l2 * W[w]!;
           const m = beta1 * mW[w]! + (1 - beta1) * g;
           const v = beta2 * vW[w]! + (1 - beta2) * g * g;
           mW[w] = m;
@@ -123,7 +107,7 @@ export function trainSoftmaxRegression(
           W[w]! -= (lr * m) / (Math.sqrt(v) + 1e-8);
         }
       }
-      batchNo++;
+      gW.nextBatch();
     }
   }
   const w = new Float64Array(V);
