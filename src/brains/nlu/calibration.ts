@@ -7,22 +7,12 @@
  * Newton steps find the optimum; no learning rate to tune.
  */
 
+import { softmaxInto } from '../../math/softmax.ts';
+
 /** Held-out scores: scores[m][i] holds model m's K raw scores for example i. */
 export interface HeldOutScores {
   readonly scores: readonly (readonly Float64Array[])[];
   readonly labels: Int32Array;
-}
-
-export function softmaxInto(z: Float64Array, out: Float64Array): void {
-  let max = -Infinity;
-  for (let k = 0; k < z.length; k++) if (z[k]! > max) max = z[k]!;
-  let sum = 0;
-  for (let k = 0; k < z.length; k++) {
-    const e = Math.exp(z[k]! - max);
-    out[k] = e;
-    sum += e;
-  }
-  for (let k = 0; k < z.length; k++) out[k]! /= sum;
 }
 
 /** Mean negative log-likelihood of the held-out labels under weights `a`. */

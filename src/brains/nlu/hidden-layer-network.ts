@@ -1,3 +1,4 @@
+import { softmaxInto } from '../../math/softmax.ts';
 import { BatchGradientRows } from './batch-gradient-rows.ts';
 import { createTrainingWorkspace, seededRandom, type SparseMatrix, type TrainingWorkspace } from './sparse-matrix.ts';
 import { createQuantisedWeights, scoreInto, setClassWeights, type QuantisedWeights } from './weight-codec.ts';
@@ -153,16 +154,9 @@ export function trainHiddenLayerNetwork(
           const off = j * K;
           for (let k = 0; k < K; k++) p[k]! += hj * W2[off + k]!;
         }
-        let max = -Infinity;
-        for (let k = 0; k < K; k++) if (p[k]! > max) max = p[k]!;
-        let z = 0;
-        for (let k = 0; k < K; k++) {
-          const e = Math.exp(p[k]! - max);
-          p[k] = e;
-          z += e;
-        }
+        softmaxInto(p, p);
         // Backward: dz = (p - onehot) / B.
-        for (let k = 0; k < K; k++) p[k] = p[k]! / z / B;
+        for (let k = 0; k < K; k++) p[k] = p[k]! / B;
         p[y[r]!]! -= 1 / B;
         for (let k = 0; k < K; k++) gb2[k]! += p[k]!;
         for (let j = 0; j < H; j++) {

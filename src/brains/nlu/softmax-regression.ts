@@ -1,3 +1,4 @@
+import { softmaxInto } from '../../math/softmax.ts';
 import { BatchGradientRows } from './batch-gradient-rows.ts';
 import { createTrainingWorkspace, seededRandom, type SparseMatrix, type TrainingWorkspace } from './sparse-matrix.ts';
 import type { ClassWeightsSink } from './linear-svm.ts';
@@ -68,15 +69,8 @@ export function trainSoftmaxRegression(
           const v = x.values[q]!;
           for (let k = 0; k < K; k++) p[k]! += v * W[f + k]!;
         }
-        let max = -Infinity;
-        for (let k = 0; k < K; k++) if (p[k]! > max) max = p[k]!;
-        let z = 0;
-        for (let k = 0; k < K; k++) {
-          const e = Math.exp(p[k]! - max);
-          p[k] = e;
-          z += e;
-        }
-        for (let k = 0; k < K; k++) p[k] = p[k]! / z / B;
+        softmaxInto(p, p);
+        for (let k = 0; k < K; k++) p[k] = p[k]! / B;
         p[y[r]!]! -= 1 / B;
         for (let k = 0; k < K; k++) gb[k]! += p[k]!;
         for (let q = start; q < end; q++) {

@@ -1,3 +1,4 @@
+import { softmaxInto } from '../../math/softmax.ts';
 import type { Candidate } from '../../domain/types.ts';
 import { KefuError } from '../../errors.ts';
 import { fitFeaturiser, loadFeaturiser, unknownWordShare, type FeatureOptions, type Featuriser, type SparseVector } from '../../text/features.ts';
@@ -7,7 +8,6 @@ import {
   fitLogitWeights,
   fitOutOfScopeDetector,
   outOfScopeScore,
-  softmaxInto,
   type HeldOutScores,
 } from './calibration.ts';
 import { hiddenUnits, scoreHiddenLayer, trainHiddenLayerNetwork, type HiddenLayerOptions, type HiddenLayerWeights } from './hidden-layer-network.ts';
