@@ -118,7 +118,10 @@ export function createConversationService(opts: ConversationServiceOptions): Con
   const routeStates = createRouteStateCache(opts.routeStateCacheSize ?? 50_000);
   const listeners = new Set<(e: ConversationEvent) => void>();
   const inFlight = new Set<Promise<unknown>>();
+  // Every conversation the service announces is the newest this process has of it: the route state cache follows
+  // the announcements (and reads: mustGet, a resume) rather than each path that changes a conversation.
   const emit = (e: ConversationEvent): void => {
+    routeStates.remember(e.conversation);
     for (const l of listeners) {
       try {
         l(e);
@@ -183,7 +186,6 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     // handed back the conversation, so no third write (nor a read) per turn (measured by bench:chat).
     const unchanged = patch.consecutiveFallbacks === conversation.consecutiveFallbacks;
     const updated = queued ? queued.conversation : unchanged ? afterReply : await store.updateConversation(conversation.id, patch);
-    routeStates.remember(updated);
     const ms = performance.now() - received;
     log.info({ conversationId: conversation.id, outcome: outcome.outcome, topic: outcome.topic, brain: outcome.brain, confidence: outcome.confidence, ms: Math.round(ms * 100) / 100 }, 'bot turn');
     emit({ type: 'message', conversation: updated, message: reply, origin });
@@ -208,7 +210,6 @@ export function createConversationService(opts: ConversationServiceOptions): Con
         }
       }
       const conversation = await store.createConversation({ channel, customerId, locale: locale ?? opts.defaultLocale });
-      routeStates.remember(conversation);
       log.info({ conversationId: conversation.id, channel }, 'conversation started');
       emit({ type: 'state', conversation });
       return { conversation, resumed: false };
@@ -259,7 +260,6 @@ export function createConversationService(opts: ConversationServiceOptions): Con
           const text = (opts.handoffNotice ?? ((l: Locale) => HUMAN_NOTICE[l]))(conversation.locale);
           const { message: notice } = await store.appendMessage({ conversationId: id, author: 'system', text });
           const { conversation: updated, handoff } = await enqueue(conversation, 'button', null);
-          routeStates.remember(updated);
           log.info({ conversationId: id, group: handoff.group }, 'customer asked for a human');
           emit({ type: 'message', conversation: updated, message: notice });
           emit({ type: 'state', conversation: updated });
@@ -283,7 +283,6 @@ export function createConversationService(opts: ConversationServiceOptions): Con
         mutex.run(id, async () => {
           await mustGet(id);
           const c = await store.updateConversation(id, { state: 'closed' });
-          routeStates.remember(c);
           emit({ type: 'state', conversation: c });
           return c;
         }),
@@ -304,7 +303,6 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       return { conversation, message, duplicate };
     },
     announceState(conversation) {
-      routeStates.remember(conversation);
       emit({ type: 'state', conversation });
     },
     exclusive(id, task) {
