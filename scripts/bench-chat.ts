@@ -747,7 +747,8 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
   console.log(`\nbench:chat — ${args.conversations} conversations, ${load} per phase, ${args.warmup} warm-up messages each, ` +
     `${args.drivers} load process${args.drivers > 1 ? 'es' : ''}, websocket transport, 127.0.0.1`);
   console.log(`kefu: log level ${args.logLevel}, SQLite ${args.db ?? 'temporary file'}, rate limits raised to 10^9 a minute by a temporary config file (the benchmark floods on purpose)`);
-  const cols = (label: string, e: string, k: string, ratio = ''): string => `${label.padEnd(36)}${e.padStart(16)}${k.padStart(16)}${ratio.padStart(16)}`;
+  // The last column is free text: a space keeps a long one from running into the kefu figure.
+  const cols = (label: string, e: string, k: string, ratio = ''): string => `${label.padEnd(36)}${e.padStart(16)}${k.padStart(16)} ${ratio.padStart(15)}`;
   /** How many times kefu's figure is the echo server's (for costs), or how many times slower kefu is (for rates). */
   const ratio = (e: number | undefined, k: number | undefined, kind: 'rate' | 'cost'): string =>
     e && k ? (kind === 'rate' ? `${(e / k).toFixed(2)}× slower` : `${(k / e).toFixed(1)}×`) : '';

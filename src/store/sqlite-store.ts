@@ -132,7 +132,6 @@ export function openSqliteStore(
     db.pragma(`wal_autocheckpoint = ${alive ? BACKSTOP_AUTOCHECKPOINT_PAGES : DEFAULT_AUTOCHECKPOINT_PAGES}`);
   };
   const restartWalIfDue = (): void => {
-    followCheckpointer();
     if (!external || restartQueued || Atomics.load(external.walState, WAL_FRAMES) < external.restartFrames) return;
     restartQueued = true;
     setImmediate(() =>
@@ -186,6 +185,7 @@ export function openSqliteStore(
       }
     }
     for (const settle of waiting) settle(failure);
+    followCheckpointer();
     restartWalIfDue();
   };
   /** Settles once the batch open now (if any) has committed. */

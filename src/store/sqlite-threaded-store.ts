@@ -82,7 +82,7 @@ export async function openSqliteStoreOnThread(
     try {
       checkpointer = await startCheckpointer(path, { log, ...tuning, walState: externalCheckpoints.walState });
     } catch (err) {
-      // The store works without it: its backstop checkpoint bounds the WAL, with longer pauses.
+      // The store works without it: it checkpoints by itself, as SQLite does by default (the flag in walState).
       log.error({ err }, 'checkpoint thread could not start');
     }
   }
