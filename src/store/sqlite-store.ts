@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { v7 as timeOrderedUuid } from 'uuid';
 import Database from 'better-sqlite3';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINTER_ALIVE, DEFAULT_AUTOCHECKPOINT_PAGES, WAL_FRAMES } from './sqlite-checkpointer.ts';
 import type { Conversation, ConversationState, Message } from '../domain/conversation.ts';
@@ -10,6 +9,7 @@ import type { Locale } from '../domain/types.ts';
 import { KefuError } from '../errors.ts';
 import type { ConversationPatch, NewConversation, NewMessage, Store } from './store.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
+import { timeOrderedId } from './message-ids.ts';
 import { sqliteHandoffStore } from './sqlite-handoff-store.ts';
 
 /** How long a statement waits for another connection's lock. */
@@ -242,9 +242,7 @@ export function openSqliteStore(
     // Refused after the bump: the savepoint write() wraps this in rolls the bump back with the error.
     if (input.requireOpen && bumped.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [input.conversationId]);
     const message: Message = {
-      // Time-ordered (UUIDv7): each new id lands at the right edge of the id index instead of on a random page of
-      // it, so a WAL checkpoint writes a few pages there rather than one per message all over the file (bench:chat).
-      id: timeOrderedUuid(), conversationId: input.conversationId, seq: bumped.last_seq, author: input.author, text: input.text,
+      id: timeOrderedId(), conversationId: input.conversationId, seq: bumped.last_seq, author: input.author, text: input.text,
       quickReplies: input.quickReplies ?? [], outcome: input.outcome ?? null, clientMessageId: input.clientMessageId ?? null,
       replyTo: input.replyTo ?? null, feedback: null, agentId: input.agent?.id ?? null, agentName: input.agent?.displayName ?? null, createdAt: at,
     };
