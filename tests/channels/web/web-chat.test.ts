@@ -32,7 +32,9 @@ function scriptedRouter(calls: string[]): Router {
 // Stand-ins for the server's token functions: an HMAC of the conversation id under a test secret.
 const SECRET = 'test-secret';
 const issueToken = (conversationId: string): string => createHmac('sha256', SECRET).update(conversationId).digest('base64url');
+let verifications = 0;
 const verifyToken = (conversationId: string, token: string): boolean => {
+  verifications++;
   const a = Buffer.from(issueToken(conversationId));
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
@@ -231,6 +233,25 @@ describe('web chat channel (socket.io /chat)', () => {
     expect(calls).toEqual(['你好']);
     expect(seen.messages).toEqual([]);
     expect((await store.getConversation(id))?.state).toBe('bot');
+  });
+
+  it('checks a token once per socket, and still refuses a wrong one on a socket that showed the right one', async () => {
+    const owner = await open();
+    const { id, token } = await start(owner);
+    verifications = 0;
+    await ok(owner, 'message:send', { conversationId: id, token, text: '一', clientMessageId: 'c-1' });
+    await ok(owner, 'message:send', { conversationId: id, token, text: '二', clientMessageId: 'c-2' });
+    await ok(owner, 'rating:conversation', { conversationId: id, token, stars: 5 });
+    expect(verifications).toBe(1);
+    const wrong = issueToken('another-conversation');
+    expect(await ask(owner, 'message:send', { conversationId: id, token: wrong, text: '三', clientMessageId: 'c-3' })).toMatchObject({
+      ok: false, error: { code: 'KEFU_FORBIDDEN' },
+    });
+    // Another socket proves it for itself.
+    const other = await open();
+    await ok(other, 'message:send', { conversationId: id, token, text: '四', clientMessageId: 'c-4' });
+    expect(verifications).toBe(3);
+    expect(calls).toEqual(['一', '二', '四']);
   });
 
   it('answers a retried message once and gives back the same reply', async () => {
