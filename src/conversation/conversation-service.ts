@@ -105,6 +105,9 @@ const storedOutcome = (o: Outcome): StoredOutcome => ({
   entities: o.entities, needsVerification: o.needsVerification, trace: { ...o.trace, normalised: maskPersonalData(o.trace.normalised) },
 });
 
+/** Fallbacks in a row once `outcome` is the reply. */
+const fallbacksAfter = (outcome: Outcome, before: number): number => (outcome.outcome === 'fallback' ? before + 1 : 0);
+
 const HUMAN_NOTICE: Record<Locale, string> = {
   'zh-TW': '已為您轉接真人客服，請稍候，專員將盡快為您服務。',
   'zh-CN': '已为您转接人工客服，请稍候，专员将尽快为您服务。',
@@ -147,9 +150,9 @@ export function createConversationService(opts: ConversationServiceOptions): Con
   };
 
   /**
-   * Starts routing `text` on the conversation's last known route state, to run beside the store's write of the
-   * message (a routing thread and the store's thread work at once instead of one after the other: one round trip
-   * fewer per turn). Null when this process has not seen the conversation with the bot yet.
+   * Starts routing `text` on the conversation's last known route state before its message is stored, so that the
+   * message and the answer can be stored in one write (appendTurn), which keeps the answer only if the stored
+   * conversation is still in that state. Null when this process has not seen the conversation with the bot yet.
    */
   function routeEarly(id: string, text: string, clientMessageId: string | null | undefined): EarlyRoute | null {
     const state = routeStates.get(id);
@@ -178,7 +181,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     const { message: reply, conversation: afterReply } = await store.appendMessage({
       conversationId: conversation.id, author: 'bot', text: outcome.reply, quickReplies: outcome.options, outcome: storedOutcome(outcome), replyTo: customer.id,
     });
-    const patch = { consecutiveFallbacks: outcome.outcome === 'fallback' ? conversation.consecutiveFallbacks + 1 : 0 };
+    const patch = { consecutiveFallbacks: fallbacksAfter(outcome, conversation.consecutiveFallbacks) };
     // A handoff joins the queue: state, queue entry and the reset fallback counter change together, so a restart
     // can never find a conversation waiting for a person that no agent's queue shows.
     const queued = outcome.outcome === 'handoff' ? await enqueue(conversation, 'router', outcome.topic) : null;
@@ -186,13 +189,18 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     // handed back the conversation, so no third write (nor a read) per turn (measured by bench:chat).
     const unchanged = patch.consecutiveFallbacks === conversation.consecutiveFallbacks;
     const updated = queued ? queued.conversation : unchanged ? afterReply : await store.updateConversation(conversation.id, patch);
-    const ms = performance.now() - received;
-    log.info({ conversationId: conversation.id, outcome: outcome.outcome, topic: outcome.topic, brain: outcome.brain, confidence: outcome.confidence, ms: Math.round(ms * 100) / 100 }, 'bot turn');
-    emit({ type: 'message', conversation: updated, message: reply, origin });
-    emit({ type: 'turn', conversation: updated, outcome, ms });
-    if (updated.state !== conversation.state) emit({ type: 'state', conversation: updated });
+    answered(conversation, updated, reply, outcome, received, origin);
     if (queued) emit({ type: 'queued', conversation: updated, handoff: queued.handoff });
     return { conversation: updated, reply };
+  }
+
+  /** A bot reply is stored: logs the turn and tells channels and consoles. */
+  function answered(before: Conversation, updated: Conversation, reply: Message, outcome: Outcome, received: number, origin?: string): void {
+    const ms = performance.now() - received;
+    log.info({ conversationId: updated.id, outcome: outcome.outcome, topic: outcome.topic, brain: outcome.brain, confidence: outcome.confidence, ms: Math.round(ms * 100) / 100 }, 'bot turn');
+    emit({ type: 'message', conversation: updated, message: reply, origin });
+    emit({ type: 'turn', conversation: updated, outcome, ms });
+    if (updated.state !== before.state) emit({ type: 'state', conversation: updated });
   }
 
   async function enqueue(conversation: Conversation, trigger: 'router' | 'button', topic: string | null) {
@@ -224,29 +232,57 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       return track(
         mutex.run(id, async () => {
           const early = routeEarly(id, text, clientMessageId);
-          // One round trip to the store: the closed check is the append's own, in its transaction.
+          // Closed or gone behind this process's back: no early routing for its next messages.
+          const forgetIfGone = (err: unknown): never => {
+            if (err instanceof KefuError && (err.code === 'KEFU_CONVERSATION_CLOSED' || err.code === 'KEFU_CONVERSATION_NOT_FOUND')) routeStates.forget(id);
+            throw err;
+          };
+          const stored = (conversation: Conversation, customer: Message, duplicate: boolean): void => {
+            routeStates.remember(conversation);
+            if (clientMessageId) routeStates.noteClientMessage(id, clientMessageId);
+            if (duplicate && customer.author !== 'customer') {
+              // Client ids are the sender's own: the customer's clashes with another sender's message.
+              throw new KefuError('KEFU_VALIDATION', ['clientMessageId: already used by another message of this conversation']);
+            }
+          };
+          // A retry: give back the reply already sent, or answer now if the first attempt died before replying.
+          const retried = async (conversation: Conversation, customer: Message): Promise<TurnResult> => {
+            const existing = await store.findReply(id, customer.id);
+            if (existing || conversation.state !== 'bot') return { conversation, customer, reply: existing, duplicate: true };
+            return { ...(await answer(conversation, customer, received, origin)), customer, duplicate: true };
+          };
+
+          // An early answer (not a handoff, which joins the queue as well) is stored with the customer's message in one
+          // write: one round trip to the store's thread per turn instead of two, and one update of the conversation.
+          const earlyOutcome = early ? await early.outcome.catch(() => null) : null;
+          if (early && earlyOutcome && earlyOutcome.outcome !== 'handoff') {
+            const turn = await store
+              .appendTurn({
+                conversationId: id, customer: { text, clientMessageId: clientMessageId ?? null },
+                reply: { text: earlyOutcome.reply, quickReplies: earlyOutcome.options, outcome: storedOutcome(earlyOutcome) },
+                routedOn: early.state, consecutiveFallbacks: fallbacksAfter(earlyOutcome, early.state.consecutiveFallbacks),
+              })
+              .catch(forgetIfGone);
+            stored(turn.conversation, turn.customer, turn.duplicate);
+            if (turn.duplicate) return retried(turn.conversation, turn.customer);
+            emit({ type: 'message', conversation: turn.conversation, message: turn.customer, origin });
+            if (turn.reply) {
+              answered(turn.conversation, turn.conversation, turn.reply, earlyOutcome, received, origin);
+              return { conversation: turn.conversation, customer: turn.customer, reply: turn.reply, duplicate: false };
+            }
+            // Stored alone: the conversation is not as it was last seen here (another instance, an agent, a restart).
+            return { ...(await answer(turn.conversation, turn.customer, received, origin)), customer: turn.customer, duplicate: false };
+          }
+
+          // The customer's message first, then the answer: the closed check is the append's own, in its transaction.
           const { message: customer, duplicate, conversation } = await store
             .appendMessage({ conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null, requireOpen: true })
-            .catch((err: unknown) => {
-              // Closed or gone behind this process's back: no early routing for its next messages.
-              if (err instanceof KefuError && (err.code === 'KEFU_CONVERSATION_CLOSED' || err.code === 'KEFU_CONVERSATION_NOT_FOUND')) routeStates.forget(id);
-              throw err;
-            });
-          routeStates.remember(conversation);
-          if (clientMessageId) routeStates.noteClientMessage(id, clientMessageId);
-          if (duplicate && customer.author !== 'customer') {
-            // Client ids are the sender's own: the customer's clashes with another sender's message.
-            throw new KefuError('KEFU_VALIDATION', ['clientMessageId: already used by another message of this conversation']);
-          }
-          if (duplicate) {
-            // A retry: give back the reply already sent, or answer now if the first attempt died before replying.
-            const existing = await store.findReply(id, customer.id);
-            if (existing || conversation.state !== 'bot') return { conversation, customer, reply: existing, duplicate };
-            const r = await answer(conversation, customer, received, origin);
-            return { ...r, customer, duplicate };
-          }
+            .catch(forgetIfGone);
+          stored(conversation, customer, duplicate);
+          if (duplicate) return retried(conversation, customer);
           emit({ type: 'message', conversation, message: customer, origin });
-          const r = await answer(conversation, customer, received, origin, early);
+          // An early handoff is used if the conversation is as it was routed on; a failed early routing is done again.
+          const r = await answer(conversation, customer, received, origin, earlyOutcome ? early : null);
           return { ...r, customer, duplicate };
         }),
       );

@@ -9,8 +9,8 @@ export interface KnownRouteState {
 
 /**
  * The route state of conversations the bot holds, as this process last saw them. It is only ever a guess: a turn
- * routes with it while the customer's message is being stored, and uses that answer only if the conversation the
- * store hands back agrees (another instance, an agent or a restart may have changed it). A guess that is wrong
+ * routes with it before the customer's message is stored, and the answer is stored with the message only if the
+ * stored conversation agrees (another instance, an agent or a restart may have changed it). A guess that is wrong
  * costs one routing, never a wrong answer.
  */
 export interface RouteStateCache {

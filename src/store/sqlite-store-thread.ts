@@ -24,11 +24,20 @@ if (opened) serve(opened);
 // A bot reply's outcome (the router's trace, a kilobyte or two) came from the main thread with the call: sending it
 // back would have the main thread rebuild it once more per turn, and that thread is the chat server's bottleneck.
 // The main side puts its own copy back (sqlite-threaded-store.ts).
-function withoutEchoedOutcome(value: unknown, input: unknown): unknown {
-  const r = value as { message?: { outcome?: unknown } } | null;
-  const sent = (input as { outcome?: unknown } | null)?.outcome;
-  if (!r?.message || sent === undefined || sent === null || r.message.outcome !== sent) return value;
-  return { ...r, message: { ...r.message, outcome: null }, [OUTCOME_ECHO_OMITTED]: true };
+function withoutEchoedOutcome(method: string, value: unknown, input: unknown): unknown {
+  if (method === 'appendMessage') {
+    const r = value as { message?: { outcome?: unknown } } | null;
+    const sent = (input as { outcome?: unknown } | null)?.outcome;
+    if (!r?.message || sent === undefined || sent === null || r.message.outcome !== sent) return value;
+    return { ...r, message: { ...r.message, outcome: null }, [OUTCOME_ECHO_OMITTED]: true };
+  }
+  if (method === 'appendTurn') {
+    const r = value as { reply?: { outcome?: unknown } | null } | null;
+    const sent = (input as { reply?: { outcome?: unknown } } | null)?.reply?.outcome;
+    if (!r?.reply || sent === undefined || r.reply.outcome !== sent) return value;
+    return { ...r, reply: { ...r.reply, outcome: null }, [OUTCOME_ECHO_OMITTED]: true };
+  }
+  return value;
 }
 
 function serve(store: Store): void {
@@ -70,7 +79,7 @@ function serve(store: Store): void {
     } catch (err) {
       return settle({ id, error: encodeThreadError(err) });
     }
-    p.then((value) => settle({ id, value: method === 'appendMessage' ? withoutEchoedOutcome(value, args[0]) : value }), (err: unknown) => settle({ id, error: encodeThreadError(err) }));
+    p.then((value) => settle({ id, value: withoutEchoedOutcome(method, value, args[0]) }), (err: unknown) => settle({ id, error: encodeThreadError(err) }));
   };
 
   port.on('message', (m: ToStoreThread) => {

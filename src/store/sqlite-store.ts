@@ -7,7 +7,7 @@ import type { Conversation, ConversationState, Message } from '../domain/convers
 import { CONVERSATION_STATES } from '../domain/conversation.ts';
 import type { Locale } from '../domain/types.ts';
 import { KefuError } from '../errors.ts';
-import type { ConversationPatch, NewConversation, NewMessage, Store } from './store.ts';
+import type { ConversationPatch, NewConversation, NewMessage, NewTurn, Store } from './store.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import { timeOrderedId } from './message-ids.ts';
 import { sqliteHandoffStore } from './sqlite-handoff-store.ts';
@@ -93,6 +93,8 @@ export function openSqliteStore(
     countStates: db.prepare('SELECT state, COUNT(*) AS n FROM conversations GROUP BY state'),
     // RETURNING * hands back the conversation as the append leaves it, so a turn needs no read after its writes.
     bumpSeq: db.prepare('UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING *'),
+    bumpTurn: db.prepare('UPDATE conversations SET last_seq = last_seq + 2, consecutive_fallbacks = @fallbacks, updated_at = @now WHERE id = @id RETURNING *'),
+    routeState: db.prepare('SELECT state, consecutive_fallbacks, locale FROM conversations WHERE id = ?'),
     insertMsg: db.prepare(`INSERT INTO messages (id, conversation_id, seq, author, text, quick_replies, outcome, client_message_id, reply_to, agent_id, agent_name, created_at)
       VALUES (@id, @conversationId, @seq, @author, @text, @quickReplies, @outcome, @clientMessageId, @replyTo, @agentId, @agentName, @now)`),
     byClientId: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND client_message_id = ?'),
@@ -225,24 +227,21 @@ export function openSqliteStore(
     return toConversation(row);
   };
 
-  // Runs inside write()'s savepoint. The stored row is not read back: the message is built from what was inserted,
-  // which saves a read and a JSON.parse of the router's trace on every bot turn (bench:chat's profile).
-  const append = (input: NewMessage): { message: Message; duplicate: boolean; conversation: Conversation } => {
-    const refuseClosed = (c: Conversation): Conversation => {
-      if (input.requireOpen && c.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [c.id]);
-      return c;
-    };
-    if (input.clientMessageId) {
-      const existing = q.byClientId.get(input.conversationId, input.clientMessageId) as MessageRow | undefined;
-      if (existing) return { message: toMessage(existing), duplicate: true, conversation: refuseClosed(mustGetConv(input.conversationId)) };
-    }
-    const at = now();
-    const bumped = q.bumpSeq.get(at, input.conversationId) as ConversationRow | undefined;
-    if (!bumped) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
-    // Refused after the bump: the savepoint write() wraps this in rolls the bump back with the error.
-    if (input.requireOpen && bumped.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [input.conversationId]);
+  /** The message already stored under the input's client id, if any (a retry), with its conversation. */
+  const duplicateOf = (input: NewMessage): { message: Message; conversation: Conversation } | null => {
+    if (!input.clientMessageId) return null;
+    const existing = q.byClientId.get(input.conversationId, input.clientMessageId) as MessageRow | undefined;
+    if (!existing) return null;
+    const conversation = mustGetConv(input.conversationId);
+    if (input.requireOpen && conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [conversation.id]);
+    return { message: toMessage(existing), conversation };
+  };
+
+  // The stored row is not read back: the message is built from what was inserted, which saves a read and a
+  // JSON.parse of the router's trace on every bot turn (bench:chat's profile).
+  const insertMessage = (input: NewMessage, seq: number, at: string): Message => {
     const message: Message = {
-      id: timeOrderedId(), conversationId: input.conversationId, seq: bumped.last_seq, author: input.author, text: input.text,
+      id: timeOrderedId(), conversationId: input.conversationId, seq, author: input.author, text: input.text,
       quickReplies: input.quickReplies ?? [], outcome: input.outcome ?? null, clientMessageId: input.clientMessageId ?? null,
       replyTo: input.replyTo ?? null, feedback: null, agentId: input.agent?.id ?? null, agentName: input.agent?.displayName ?? null, createdAt: at,
     };
@@ -251,9 +250,49 @@ export function openSqliteStore(
       quickReplies: JSON.stringify(message.quickReplies), outcome: message.outcome ? JSON.stringify(message.outcome) : null,
       clientMessageId: message.clientMessageId, replyTo: message.replyTo, agentId: message.agentId, agentName: message.agentName, now: at,
     });
+    return message;
+  };
+
+  // Runs inside write()'s savepoint.
+  const append = (input: NewMessage): { message: Message; duplicate: boolean; conversation: Conversation } => {
+    const duplicate = duplicateOf(input);
+    if (duplicate) return { ...duplicate, duplicate: true };
+    const at = now();
+    const bumped = q.bumpSeq.get(at, input.conversationId) as ConversationRow | undefined;
+    if (!bumped) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
+    // Refused after the bump: the savepoint write() wraps this in rolls the bump back with the error.
+    if (input.requireOpen && bumped.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [input.conversationId]);
+    const message = insertMessage(input, bumped.last_seq, at);
     // Who holds the conversation is joined from the queue; only a conversation an agent holds has anyone to join.
     const conversation = bumped.state === 'agent' ? mustGetConv(input.conversationId) : toConversation({ ...bumped, holder_id: null, holder_name: null });
     return { message, duplicate: false, conversation };
+  };
+
+  // Runs inside write()'s savepoint. One update of the conversation for both messages: its row and its indexes on
+  // updated_at are rewritten once per turn instead of twice, and the fallback count needs no write of its own.
+  const turn = (input: NewTurn): { customer: Message; duplicate: boolean; reply: Message | null; conversation: Conversation } => {
+    const customerInput: NewMessage = {
+      conversationId: input.conversationId, author: 'customer', text: input.customer.text, clientMessageId: input.customer.clientMessageId ?? null, requireOpen: true,
+    };
+    const duplicate = duplicateOf(customerInput);
+    if (duplicate) return { customer: duplicate.message, duplicate: true, reply: null, conversation: duplicate.conversation };
+    const current = q.routeState.get(input.conversationId) as { state: string; consecutive_fallbacks: number; locale: string } | undefined;
+    const routedOnThis =
+      current?.state === 'bot' && current.consecutive_fallbacks === input.routedOn.consecutiveFallbacks && current.locale === input.routedOn.locale;
+    if (!routedOnThis) {
+      // Gone, closed (append refuses both), with a person, or changed since: the reply was worked out for another state.
+      const r = append(customerInput);
+      return { customer: r.message, duplicate: false, reply: null, conversation: r.conversation };
+    }
+    const at = now();
+    const bumped = q.bumpTurn.get({ now: at, id: input.conversationId, fallbacks: input.consecutiveFallbacks }) as ConversationRow;
+    const customer = insertMessage(customerInput, bumped.last_seq - 1, at);
+    const reply = insertMessage(
+      { conversationId: input.conversationId, author: 'bot', text: input.reply.text, quickReplies: input.reply.quickReplies, outcome: input.reply.outcome, replyTo: customer.id },
+      bumped.last_seq,
+      at,
+    );
+    return { customer, duplicate: false, reply, conversation: toConversation({ ...bumped, holder_id: null, holder_name: null }) };
   };
 
   return {
@@ -299,6 +338,9 @@ export function openSqliteStore(
     },
     appendMessage(input) {
       return write(() => append(input));
+    },
+    appendTurn(input) {
+      return write(() => turn(input));
     },
     async getMessage(id) {
       const row = q.getMsg.get(id) as MessageRow | undefined;

@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { KefuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { startTsWorker } from '../workers/ts-worker.ts';
-import type { NewMessage, Store } from './store.ts';
+import type { NewMessage, NewTurn, Store } from './store.ts';
 import { OUTCOME_ECHO_OMITTED, type FromStoreThread, type StoreCall } from './sqlite-thread-protocol.ts';
 import { createCallBatch } from '../workers/call-batch.ts';
 import { decodeThreadError } from '../workers/thread-error.ts';
@@ -99,6 +99,12 @@ export async function openSqliteStoreOnThread(
     if (!r[OUTCOME_ECHO_OMITTED]) return r;
     const { [OUTCOME_ECHO_OMITTED]: _omitted, ...result } = r;
     return { ...result, message: { ...result.message, outcome: input.outcome ?? null } };
+  };
+  store.appendTurn = async (input: NewTurn) => {
+    const r = (await call('appendTurn', [input])) as Awaited<ReturnType<Store['appendTurn']>> & { [OUTCOME_ECHO_OMITTED]?: true };
+    if (!r[OUTCOME_ECHO_OMITTED] || !r.reply) return r;
+    const { [OUTCOME_ECHO_OMITTED]: _omitted, ...result } = r;
+    return { ...result, reply: { ...r.reply, outcome: input.reply.outcome } };
   };
   // Calls after close() starts are refused at once; the thread gets a few seconds to commit and close the database
   // before it is stopped anyway, so a stuck thread cannot hold up a shutdown.

@@ -28,6 +28,17 @@ export interface NewMessage {
   requireOpen?: boolean;
 }
 
+/** A customer message and the bot's reply worked out for it, stored in one transaction (Store.appendTurn). */
+export interface NewTurn {
+  conversationId: string;
+  customer: { text: string; clientMessageId?: string | null };
+  reply: { text: string; quickReplies: QuickReply[]; outcome: StoredOutcome };
+  /** The route state the reply was worked out on: it is stored only if the bot still holds the conversation in it. */
+  routedOn: { consecutiveFallbacks: number; locale: Locale };
+  /** The conversation's fallbacks in a row once the reply is stored. */
+  consecutiveFallbacks: number;
+}
+
 export type ConversationPatch = Partial<Pick<Conversation, 'state' | 'locale' | 'consecutiveFallbacks'>>;
 
 export interface NewHandoff {
@@ -173,6 +184,13 @@ export interface Store extends HandoffStore, AgentStore {
    * writing.
    */
   appendMessage(input: NewMessage): Promise<{ message: Message; duplicate: boolean; conversation: Conversation }>;
+  /**
+   * A customer turn in one write: appends the customer's message (refused with KEFU_CONVERSATION_CLOSED when the
+   * conversation is closed) and, in the same transaction, the bot's reply with the new fallback count, if the bot
+   * still holds the conversation in `routedOn`; otherwise `reply` is null and only the customer's message is stored.
+   * A customer message already stored under its clientMessageId stores nothing (`duplicate: true`, reply null).
+   */
+  appendTurn(input: NewTurn): Promise<{ customer: Message; duplicate: boolean; reply: Message | null; conversation: Conversation }>;
   getMessage(id: string): Promise<Message | null>;
   /** The message of a conversation stored under a client's message id, if any. */
   findMessageByClientId(conversationId: string, clientMessageId: string): Promise<Message | null>;

@@ -108,6 +108,11 @@ describe('app', () => {
         }
         return inner.appendMessage(input);
       },
+      async appendTurn(input) {
+        reachedReply();
+        await gate;
+        return inner.appendTurn(input);
+      },
     };
     const app = await createApp(testConfig(), { store, router: scriptedRouter(), log: silent });
     const c = await startConversation(app);

@@ -169,19 +169,15 @@ describe('conversation service', () => {
     await expect(service.handleCustomerMessage('nope', { text: '卡' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_NOT_FOUND' });
   });
 
-  describe('routing beside the store write', () => {
-    // Slows the store's customer appends and records, as each one completes, how many routings had been asked for.
-    const slowCustomerAppends = (seen: RouteState[]): number[] => {
-      const atStored: number[] = [];
+  describe('routing before the store write', () => {
+    // Records the store's writes of customer turns, in order: appendTurn, or appendMessage with its author.
+    const recordWrites = (): string[] => {
+      const writes: string[] = [];
       const append = store.appendMessage.bind(store);
-      store.appendMessage = async (input) => {
-        if (input.author !== 'customer') return append(input);
-        await new Promise((r) => setTimeout(r, 5));
-        const r = await append(input);
-        atStored.push(seen.length);
-        return r;
-      };
-      return atStored;
+      const turn = store.appendTurn.bind(store);
+      store.appendMessage = async (input) => (writes.push(`appendMessage:${input.author}`), append(input));
+      store.appendTurn = async (input) => (writes.push('appendTurn'), turn(input));
+      return writes;
     };
 
     // A router whose answer names the route state it was given, so a test can see which state an answer came from.
@@ -194,16 +190,28 @@ describe('conversation service', () => {
       return { ...base, route, decide: (t) => route(t) };
     };
 
-    it('routes on the state the conversation was last seen in, and uses that answer when the store agrees', async () => {
+    it('routes on the state the conversation was last seen in, and stores the message and that answer in one write', async () => {
       const seen: RouteState[] = [];
       const s = createConversationService({ store, router: () => stateRouter(seen), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
       const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
-      const routedBeforeStored = slowCustomerAppends(seen);
-      const r = await s.handleCustomerMessage(conversation.id, { text: '卡' });
+      const writes = recordWrites();
+      const r = await s.handleCustomerMessage(conversation.id, { text: '卡', clientMessageId: 'm1' });
       expect(r.reply?.text).toBe('zh-TW:0');
       expect(seen).toEqual([{ consecutiveFallbacks: 0, locale: 'zh-TW' }]);
-      // The router had answered before the store did: routing did not wait for the write.
-      expect(routedBeforeStored).toEqual([1]);
+      expect(writes).toEqual(['appendTurn']);
+      expect((await store.listMessages(conversation.id)).map((m) => [m.author, m.text])).toEqual([['customer', '卡'], ['bot', 'zh-TW:0']]);
+      // A fallback counts in the same write: the next turn routes on one fallback, and the stored conversation agrees.
+      const fallback = await s.handleCustomerMessage(conversation.id, { text: '???', clientMessageId: 'm2' });
+      expect(fallback.reply?.outcome?.outcome).toBe('fallback');
+      expect(fallback.conversation.consecutiveFallbacks).toBe(1);
+      expect((await store.getConversation(conversation.id))?.consecutiveFallbacks).toBe(1);
+      await s.handleCustomerMessage(conversation.id, { text: '卡', clientMessageId: 'm3' });
+      expect(seen.at(-1)).toEqual({ consecutiveFallbacks: 1, locale: 'zh-TW' });
+      expect(writes).toEqual(['appendTurn', 'appendTurn', 'appendTurn']);
+      // A retry of a recent message is not routed again and stores nothing.
+      const retry = await s.handleCustomerMessage(conversation.id, { text: '卡', clientMessageId: 'm1' });
+      expect(retry).toMatchObject({ duplicate: true, reply: { id: r.reply!.id } });
+      expect(seen).toHaveLength(3);
     });
 
     it('routes early for a conversation this process only resumed (a reload after a restart)', async () => {
@@ -211,9 +219,10 @@ describe('conversation service', () => {
       const seen: RouteState[] = [];
       const fresh = createConversationService({ store, router: () => stateRouter(seen), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
       expect((await fresh.start({ channel: 'web', customerId: 'reloading', resume: true })).resumed).toBe(true);
-      const routedBeforeStored = slowCustomerAppends(seen);
+      const writes = recordWrites();
       await fresh.handleCustomerMessage(conversation.id, { text: '卡' });
-      expect(routedBeforeStored).toEqual([1]);
+      expect(seen).toHaveLength(1);
+      expect(writes).toEqual(['appendTurn']);
     });
 
     it('stops routing early for a conversation found closed behind its back', async () => {

@@ -90,6 +90,56 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       expect(await store.listMessages(c.id)).toEqual([first.message, system]);
     });
 
+    describe('a customer turn in one write', () => {
+      const reply = { text: '請掛失', quickReplies: [{ topic: 'x.y', title: 'X' }], outcome };
+      const turn = (conversationId: string, clientMessageId: string | null, routedOn = { consecutiveFallbacks: 0, locale: 'zh-TW' as const }, consecutiveFallbacks = 0) =>
+        store.appendTurn({ conversationId, customer: { text: '卡不見了', clientMessageId }, reply, routedOn, consecutiveFallbacks });
+
+      it('stores the customer message and the reply to it together, with the new fallback count', async () => {
+        const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
+        const r = await turn(c.id, 'c1', { consecutiveFallbacks: 0, locale: 'zh-TW' }, 1);
+        expect(r.duplicate).toBe(false);
+        expect([r.customer.seq, r.reply?.seq]).toEqual([1, 2]);
+        expect(r.reply).toMatchObject({ author: 'bot', text: '請掛失', replyTo: r.customer.id, outcome, quickReplies: reply.quickReplies });
+        expect(r.conversation).toMatchObject({ id: c.id, state: 'bot', consecutiveFallbacks: 1 });
+        expect(r.conversation).toEqual(await store.getConversation(c.id));
+        const list = await store.listMessages(c.id);
+        expect(list).toEqual([r.customer, r.reply]);
+        expect(list[0]).toMatchObject({ author: 'customer', clientMessageId: 'c1' });
+        expect(await store.findReply(c.id, r.customer.id)).toEqual(r.reply);
+        // The turn's seq numbers are taken: the next message follows them.
+        expect((await store.appendMessage({ conversationId: c.id, author: 'system', text: 'x' })).message.seq).toBe(3);
+      });
+
+      it('stores the customer message alone when the conversation is no longer in the state the reply was worked out on', async () => {
+        const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
+        await store.updateConversation(c.id, { consecutiveFallbacks: 1 });
+        const stale = await turn(c.id, 'c1', { consecutiveFallbacks: 0, locale: 'zh-TW' }, 0);
+        expect(stale.reply).toBeNull();
+        expect(stale.conversation.consecutiveFallbacks).toBe(1); // untouched
+        await store.updateConversation(c.id, { locale: 'en' });
+        expect((await turn(c.id, 'c2', { consecutiveFallbacks: 1, locale: 'zh-TW' })).reply).toBeNull();
+        await store.updateConversation(c.id, { state: 'agent', locale: 'zh-TW' });
+        const withAgent = await turn(c.id, 'c3', { consecutiveFallbacks: 1, locale: 'zh-TW' });
+        expect(withAgent.reply).toBeNull();
+        expect(withAgent.conversation.state).toBe('agent');
+        expect((await store.listMessages(c.id)).map((m) => [m.author, m.seq])).toEqual([['customer', 1], ['customer', 2], ['customer', 3]]);
+      });
+
+      it('stores nothing for a retried client message id, and refuses a closed or unknown conversation', async () => {
+        const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
+        const first = await turn(c.id, 'c1');
+        const again = await turn(c.id, 'c1');
+        expect(again).toMatchObject({ duplicate: true, reply: null, customer: first.customer });
+        expect(await store.listMessages(c.id)).toHaveLength(2);
+        await store.updateConversation(c.id, { state: 'closed' });
+        await expect(turn(c.id, 'c2')).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
+        await expect(turn(c.id, 'c1')).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_CLOSED' });
+        expect(await store.listMessages(c.id)).toHaveLength(2);
+        await expect(turn('no-such-id', 'c1')).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_NOT_FOUND' });
+      });
+    });
+
     it('keeps seq unique under concurrent appends', async () => {
       const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendMessage({ conversationId: c.id, author: 'customer', text: `m${i}` })));
