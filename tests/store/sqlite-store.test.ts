@@ -107,6 +107,29 @@ describe('sqlite migrations', () => {
     await store.close();
   });
 
+  it("finds a customer's open conversation by index, and a new message rewrites no index entry of its conversation", async () => {
+    const path = join(dir, 'plan', 'kefu.sqlite');
+    const store = openSqliteStore(path);
+    const c = await store.createConversation({ channel: 'web', customerId: 'who', locale: 'zh-TW' });
+    await store.close();
+    const db = new Database(path);
+    const plan = (sql: string): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
+    expect(plan(`SELECT * FROM conversations WHERE channel = 'web' AND customer_id = 'who' AND state != 'closed' ORDER BY updated_at DESC LIMIT 1`)).toContain(
+      'USING INDEX conversations_customer_open',
+    );
+    expect(plan(`SELECT * FROM conversations WHERE state = 'bot' AND updated_at >= '' ORDER BY updated_at DESC`)).toContain('USING INDEX conversations_state_updated');
+    // Of the conversation's indexes, only the (state, updated_at) one has a column a message changes.
+    const indexed = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations' AND sql IS NOT NULL`).all() as { name: string }[])
+      .map((r) => [r.name, (db.prepare(`SELECT name FROM pragma_index_info(?)`).all(r.name) as { name: string }[]).map((i) => i.name)] as const);
+    expect(indexed.filter(([, cols]) => cols.includes('updated_at') || cols.includes('last_seq')).map(([name]) => name)).toEqual(['conversations_state_updated']);
+    db.close();
+    const again = openSqliteStore(path);
+    expect((await again.findOpenConversation('web', 'who'))?.id).toBe(c.id);
+    await again.updateConversation(c.id, { state: 'closed' });
+    expect(await again.findOpenConversation('web', 'who')).toBeNull();
+    await again.close();
+  });
+
   it('runs in WAL mode on a file', async () => {
     const path = join(dir, 'wal', 'kefu.sqlite');
     const store = openSqliteStore(path);
