@@ -11,13 +11,14 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { io as connect, type Socket } from 'socket.io-client';
 import { KefuError } from '../src/errors.ts';
+import { probeMachine, type MachineProbe } from './machine-probe.ts';
 
 const USAGE = `Usage: npm run bench:chat -- [options]
 
@@ -742,10 +743,13 @@ async function runSystem(system: System, args: Args, tmp: string): Promise<Syste
 
 const f = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits));
 
-function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | null): void {
+function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | null, probe: MachineProbe): void {
   const load = args.seconds !== null ? `${args.seconds} s` : `${args.messages} messages per conversation`;
   console.log(`\nbench:chat — ${args.conversations} conversations, ${load} per phase, ${args.warmup} warm-up messages each, ` +
     `${args.drivers} load process${args.drivers > 1 ? 'es' : ''}, websocket transport, 127.0.0.1`);
+  console.log(`machine: ${cpus().length} cores; a message to another thread and back ${probe.thread_round_trip_us.toFixed(0)} µs ` +
+    `(${probe.thread_round_trip_cpu_us.toFixed(0)} µs CPU); a read from memory outside the caches ${probe.memory_read_ns.toFixed(0)} ns ` +
+    '(figures differ between machines with these: compare runs on one machine)');
   console.log(`kefu: log level ${args.logLevel}, SQLite ${args.db ?? 'temporary file'}, rate limits raised to 10^9 a minute by a temporary config file (the benchmark floods on purpose)`);
   // The last column is free text: a space keeps a long one from running into the kefu figure.
   const cols = (label: string, e: string, k: string, ratio = ''): string => `${label.padEnd(36)}${e.padStart(16)}${k.padStart(16)} ${ratio.padStart(15)}`;
@@ -829,10 +833,12 @@ async function main(): Promise<void> {
   process.on('exit', killAll);
 
   try {
+    // Before any server starts, so that nothing else of the benchmark runs beside it.
+    const probe = await probeMachine();
     // The ceiling first, then kefu, with the same parameters.
     const echo = args.only === 'kefu' ? null : await runSystem('echo', args, tmp);
     const kefu = args.only === 'echo' ? null : await runSystem('kefu', args, tmp);
-    printTable(args, echo, kefu);
+    printTable(args, echo, kefu, probe);
     const targets = checkTargets(args, echo, kefu);
     console.log('targets:');
     for (const t of targets) console.log(`  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'}  ${t.target.padEnd(44)} ${t.value}`);
@@ -852,7 +858,7 @@ async function main(): Promise<void> {
     };
     const report = {
       generated: new Date().toISOString(),
-      machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+      machine: { cpus: cpus().length, node: process.version, ...probe },
       args: { ...args, db: args.db ?? 'temporary file' },
       notes: [
         'kefu ran with rateLimit.perIpPerMinute and perConversationPerMinute raised to 1e9 by a temporary config file',
