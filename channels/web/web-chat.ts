@@ -261,13 +261,15 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
     const members = nsp.adapter.rooms.get(roomName);
     return !members || (members.size === 1 && members.has(origin));
   };
+  // The room's broadcast operator is made only for a push that goes out: making one allocates its sets of rooms, and
+  // most events of a turn (its 'turn', the messages the sender has in its acknowledgement) go nowhere.
   const forward = (e: ConversationEvent): void => {
     const roomName = conversationRoom(e.conversation.id);
-    const room = nsp.to(roomName);
     if (e.type === 'message') {
       if (e.origin && onlyOrigin(roomName, e.origin)) return;
+      const room = nsp.to(roomName);
       (e.origin ? room.except(e.origin) : room).emit('message', { conversationId: e.conversation.id, message: publicMessage(e.message) });
-    } else if (e.type === 'state') room.emit('conversation:state', { conversation: publicConversation(e.conversation) });
+    } else if (e.type === 'state') nsp.to(roomName).emit('conversation:state', { conversation: publicConversation(e.conversation) });
     // 'turn' carries the router's trace: for consoles, never for customers.
   };
   // From the queue: where the customer stands, and the agent typing. Notes and queue lists never come this way.
