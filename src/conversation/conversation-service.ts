@@ -90,8 +90,10 @@ export interface ConversationServiceOptions {
    * every handoff waits in the default group at priority 0.
    */
   placeHandoff?: (request: HandoffRequest) => HandoffPlacement | Promise<HandoffPlacement>;
-  /** Conversations whose route state is kept to route a message while it is stored (default 50,000). */
+  /** Conversations whose route state is kept to route a message before it is stored (default 50,000). */
   routeStateCacheSize?: number;
+  /** How long a turn waits for its early routing before storing the customer's message first (default 2 s). */
+  earlyRouteWaitMs?: number;
 }
 
 /** A routing started before the customer's message was stored, on the route state the conversation was last seen in. */
@@ -104,6 +106,12 @@ const storedOutcome = (o: Outcome): StoredOutcome => ({
   outcome: o.outcome, topic: o.topic, brain: o.brain, confidence: o.confidence, candidates: o.candidates,
   entities: o.entities, needsVerification: o.needsVerification, trace: { ...o.trace, normalised: maskPersonalData(o.trace.normalised) },
 });
+
+/**
+ * How long a turn waits for its early routing before storing the customer's message without it. Routing takes a
+ * millisecond or so, and under a flood its queue a few hundred: this bounds only a router that is stuck.
+ */
+const EARLY_ROUTE_WAIT_MS = 2_000;
 
 /** Fallbacks in a row once `outcome` is the reply. */
 const fallbacksAfter = (outcome: Outcome, before: number): number => (outcome.outcome === 'fallback' ? before + 1 : 0);
@@ -163,6 +171,23 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     // Unused when the stored conversation disagrees or the message is a retry: its failure is then nobody's.
     outcome.catch(() => undefined);
     return { state, outcome };
+  }
+
+  /**
+   * The early routing's answer; 'late' when it is not back within EARLY_ROUTE_WAIT_MS, 'failed' when it failed. Then
+   * the customer's message is stored first, so that a stuck or failing router never keeps it from being stored.
+   */
+  async function settledEarly(id: string, early: EarlyRoute): Promise<Outcome | 'late' | 'failed'> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, opts.earlyRouteWaitMs ?? EARLY_ROUTE_WAIT_MS, 'late')));
+    try {
+      return await Promise.race([early.outcome, late]);
+    } catch (err) {
+      log.debug({ conversationId: id, err }, 'early routing failed; the message is stored first and routed again');
+      return 'failed';
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** `received`: when the customer's message reached this service (the turn's time runs from there to the stored reply). */
@@ -229,6 +254,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     },
     handleCustomerMessage(id, { text, clientMessageId, origin }) {
       const received = performance.now();
+      const receivedAt = new Date().toISOString();
       return track(
         mutex.run(id, async () => {
           const early = routeEarly(id, text, clientMessageId);
@@ -254,18 +280,21 @@ export function createConversationService(opts: ConversationServiceOptions): Con
 
           // An early answer (not a handoff, which joins the queue as well) is stored with the customer's message in one
           // write: one round trip to the store's thread per turn instead of two, and one update of the conversation.
-          const earlyOutcome = early ? await early.outcome.catch(() => null) : null;
+          const settled = early ? await settledEarly(id, early) : 'failed';
+          const earlyOutcome = typeof settled === 'object' ? settled : null;
           if (early && earlyOutcome && earlyOutcome.outcome !== 'handoff') {
             const turn = await store
               .appendTurn({
-                conversationId: id, customer: { text, clientMessageId: clientMessageId ?? null },
+                conversationId: id, customer: { text, clientMessageId: clientMessageId ?? null, receivedAt },
                 reply: { text: earlyOutcome.reply, quickReplies: earlyOutcome.options, outcome: storedOutcome(earlyOutcome) },
                 routedOn: early.state, consecutiveFallbacks: fallbacksAfter(earlyOutcome, early.state.consecutiveFallbacks),
               })
               .catch(forgetIfGone);
             stored(turn.conversation, turn.customer, turn.duplicate);
             if (turn.duplicate) return retried(turn.conversation, turn.customer);
-            emit({ type: 'message', conversation: turn.conversation, message: turn.customer, origin });
+            // The customer's message as it left the conversation: the reply's fallback count comes with the reply.
+            const beforeReply = turn.reply ? { ...turn.conversation, consecutiveFallbacks: early.state.consecutiveFallbacks } : turn.conversation;
+            emit({ type: 'message', conversation: beforeReply, message: turn.customer, origin });
             if (turn.reply) {
               answered(turn.conversation, turn.conversation, turn.reply, earlyOutcome, received, origin);
               return { conversation: turn.conversation, customer: turn.customer, reply: turn.reply, duplicate: false };
@@ -281,8 +310,9 @@ export function createConversationService(opts: ConversationServiceOptions): Con
           stored(conversation, customer, duplicate);
           if (duplicate) return retried(conversation, customer);
           emit({ type: 'message', conversation, message: customer, origin });
-          // An early handoff is used if the conversation is as it was routed on; a failed early routing is done again.
-          const r = await answer(conversation, customer, received, origin, earlyOutcome ? early : null);
+          // An early handoff (or a late answer, waited for now) is used if the conversation is as it was routed on; a
+          // failed early routing is done again.
+          const r = await answer(conversation, customer, received, origin, settled === 'failed' ? null : early);
           return { ...r, customer, duplicate };
         }),
       );

@@ -286,7 +286,7 @@ export function openSqliteStore(
     }
     const at = now();
     const bumped = q.bumpTurn.get({ now: at, id: input.conversationId, fallbacks: input.consecutiveFallbacks }) as ConversationRow;
-    const customer = insertMessage(customerInput, bumped.last_seq - 1, at);
+    const customer = insertMessage(customerInput, bumped.last_seq - 1, input.customer.receivedAt ?? at);
     const reply = insertMessage(
       { conversationId: input.conversationId, author: 'bot', text: input.reply.text, quickReplies: input.reply.quickReplies, outcome: input.reply.outcome, replyTo: customer.id },
       bumped.last_seq,

@@ -31,7 +31,8 @@ export interface NewMessage {
 /** A customer message and the bot's reply worked out for it, stored in one transaction (Store.appendTurn). */
 export interface NewTurn {
   conversationId: string;
-  customer: { text: string; clientMessageId?: string | null };
+  /** `receivedAt`: when the message reached the server (ISO), its stored time when the reply is stored with it. */
+  customer: { text: string; clientMessageId?: string | null; receivedAt?: string };
   reply: { text: string; quickReplies: QuickReply[]; outcome: StoredOutcome };
   /** The route state the reply was worked out on: it is stored only if the bot still holds the conversation in it. */
   routedOn: { consecutiveFallbacks: number; locale: Locale };

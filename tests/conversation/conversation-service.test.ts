@@ -259,12 +259,14 @@ describe('conversation service', () => {
       expect(seen).toHaveLength(1);
     });
 
-    it("fails the turn with the router's error only when the early answer is the one used", async () => {
+    it("stores the message when the early routing fails, routes it again on the stored state, and fails the turn only with that routing's error", async () => {
       // This router fails on a conversation with no fallbacks and answers the others.
       const base = scriptedRouter([]);
+      const routedOn: number[] = [];
       const picky: Router = {
         ...base,
         route: (t, state) => {
+          routedOn.push(state!.consecutiveFallbacks);
           if (state?.consecutiveFallbacks === 0) throw new Error('router down');
           return base.route(t);
         },
@@ -272,10 +274,51 @@ describe('conversation service', () => {
       const s = createConversationService({ store, router: () => picky, log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
       const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
       await expect(s.handleCustomerMessage(conversation.id, { text: '卡' })).rejects.toThrow('router down');
+      expect(routedOn).toEqual([0, 0]); // early, then again on the stored conversation
+      expect((await store.listMessages(conversation.id)).map((m) => m.author)).toEqual(['customer']);
       // The early routing (on 0 fallbacks, as last seen) fails; the stored conversation says 1, and that routing is used.
       await store.updateConversation(conversation.id, { consecutiveFallbacks: 1 });
       const r = await s.handleCustomerMessage(conversation.id, { text: '卡' });
       expect(r.reply?.text).toBe('回覆:卡');
+      expect(routedOn).toEqual([0, 0, 0, 1]);
+    });
+
+    it('stores the message without waiting for a stuck early routing, and answers with it once it is back', async () => {
+      const base = scriptedRouter([]);
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const slow = { route: async (t: string) => (await held, base.route(t)) };
+      const s = createConversationService({ store, router: () => slow, log: pino({ level: 'silent' }), defaultLocale: 'zh-TW', earlyRouteWaitMs: 20 });
+      const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+      const turn = s.handleCustomerMessage(conversation.id, { text: '卡', clientMessageId: 'm1' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await store.listMessages(conversation.id)).map((m) => m.author)).toEqual(['customer']);
+      release();
+      const r = await turn;
+      expect(r.reply?.text).toBe('回覆:卡');
+      expect((await store.listMessages(conversation.id)).map((m) => m.author)).toEqual(['customer', 'bot']);
+    });
+
+    it('announces a turn stored in one write as the customer message, then the reply and the turn, with the fallback count each left', async () => {
+      const seen: ConversationEvent[] = [];
+      const s = createConversationService({ store, router: () => scriptedRouter([]), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+      const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+      s.subscribe((e) => seen.push(e));
+      await s.handleCustomerMessage(conversation.id, { text: '???', clientMessageId: 'm1' });
+      expect(seen.map((e) => [e.type, e.type === 'message' ? e.message.author : null, e.conversation.consecutiveFallbacks])).toEqual([
+        ['message', 'customer', 0],
+        ['message', 'bot', 1],
+        ['turn', null, 1],
+      ]);
+      // Stored alone (the conversation changed behind this process's back), then answered: the same announcements.
+      seen.length = 0;
+      await store.updateConversation(conversation.id, { consecutiveFallbacks: 0 });
+      await s.handleCustomerMessage(conversation.id, { text: '???', clientMessageId: 'm2' });
+      expect(seen.map((e) => [e.type, e.type === 'message' ? e.message.author : null, e.conversation.consecutiveFallbacks])).toEqual([
+        ['message', 'customer', 0],
+        ['message', 'bot', 1],
+        ['turn', null, 1],
+      ]);
     });
   });
 });

@@ -130,6 +130,29 @@ describe('sqlite migrations', () => {
     await again.close();
   });
 
+  it("keeps finding each customer's open conversation after the customer index is rebuilt on open ones only", async () => {
+    const path = join(dir, 'v4', 'kefu.sqlite');
+    mkdirSync(join(dir, 'v4'));
+    const db = new Database(path);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 4)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }
+    db.exec(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at, closed_at) VALUES
+      ('old', 'web', 'amy', 'closed', 'zh-TW', '2025-01-01T00:00:00.000Z', '2025-01-03T00:00:00.000Z', '2025-01-03T00:00:00.000Z'),
+      ('now', 'web', 'amy', 'bot', 'zh-TW', '2025-01-02T00:00:00.000Z', '2025-01-02T00:00:00.000Z', NULL),
+      ('line', 'line', 'amy', 'agent', 'zh-TW', '2025-01-02T00:00:00.000Z', '2025-01-04T00:00:00.000Z', NULL),
+      ('gone', 'web', 'bob', 'closed', 'en', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')`);
+    db.close();
+    const store = openSqliteStore(path);
+    expect((await store.findOpenConversation('web', 'amy'))?.id).toBe('now');
+    expect((await store.findOpenConversation('line', 'amy'))?.id).toBe('line');
+    expect(await store.findOpenConversation('web', 'bob')).toBeNull();
+    expect(await store.countConversationsByState()).toEqual({ bot: 1, queued: 0, agent: 1, closed: 2 });
+    await store.close();
+  });
+
   it('runs in WAL mode on a file', async () => {
     const path = join(dir, 'wal', 'kefu.sqlite');
     const store = openSqliteStore(path);

@@ -54,6 +54,24 @@ describe('sqlite store on its own thread', () => {
     await threaded.close();
   });
 
+  it("does not send a bot reply's outcome back across: the caller gets its own object again, equal to the stored one", async () => {
+    const threaded = await openSqliteStoreOnThread(join(dir, 'echo', 'kefu.sqlite'), { log });
+    const c = await threaded.createConversation({ channel: 'web', customerId: 'u1', locale: 'zh-TW' });
+    const outcome = {
+      outcome: 'answer' as const, topic: 'card.lost', brain: 'faq' as const, confidence: 0.9, candidates: [], entities: [], needsVerification: false,
+      trace: { normalised: '卡', faq: null, nlu: null, rule: 'test', thresholds: { faq: 0.8, nlu: 0.5, clarifyMargin: 0.1, clarifyMin: 0.2 }, ms: 0 },
+    };
+    const single = await threaded.appendMessage({ conversationId: c.id, author: 'bot', text: 'a', outcome });
+    expect(single.message.outcome).toBe(outcome);
+    const turn = await threaded.appendTurn({
+      conversationId: c.id, customer: { text: '卡', clientMessageId: 't1' }, reply: { text: 'b', quickReplies: [], outcome },
+      routedOn: { consecutiveFallbacks: 0, locale: 'zh-TW' }, consecutiveFallbacks: 0,
+    });
+    expect(turn.reply?.outcome).toBe(outcome);
+    expect((await threaded.listMessages(c.id)).map((m) => m.outcome)).toEqual([outcome, null, outcome]);
+    await threaded.close();
+  });
+
   it("gives back the store's coded errors as they are", async () => {
     const threaded = await openSqliteStoreOnThread(join(dir, 'errors', 'kefu.sqlite'), { log });
     await expect(threaded.appendMessage({ conversationId: 'nope', author: 'customer', text: 'x' })).rejects.toMatchObject({

@@ -106,9 +106,15 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
         const list = await store.listMessages(c.id);
         expect(list).toEqual([r.customer, r.reply]);
         expect(list[0]).toMatchObject({ author: 'customer', clientMessageId: 'c1' });
+        // The customer's message keeps the time it reached the server, when given.
+        const at = '2026-01-02T03:04:05.678Z';
+        const timed = await store.appendTurn({ conversationId: c.id, customer: { text: '又一句', clientMessageId: 'c9', receivedAt: at }, reply, routedOn: { consecutiveFallbacks: 1, locale: 'zh-TW' }, consecutiveFallbacks: 0 });
+        expect(timed.customer.createdAt).toBe(at);
+        expect((await store.getMessage(timed.customer.id))?.createdAt).toBe(at);
+        expect(timed.reply!.createdAt >= at).toBe(true);
         expect(await store.findReply(c.id, r.customer.id)).toEqual(r.reply);
-        // The turn's seq numbers are taken: the next message follows them.
-        expect((await store.appendMessage({ conversationId: c.id, author: 'system', text: 'x' })).message.seq).toBe(3);
+        // The turns' seq numbers are taken: the next message follows them.
+        expect((await store.appendMessage({ conversationId: c.id, author: 'system', text: 'x' })).message.seq).toBe(5);
       });
 
       it('stores the customer message alone when the conversation is no longer in the state the reply was worked out on', async () => {

@@ -247,10 +247,15 @@ describe('web chat channel (socket.io /chat)', () => {
     expect(await ask(owner, 'message:send', { conversationId: id, token: wrong, text: '三', clientMessageId: 'c-3' })).toMatchObject({
       ok: false, error: { code: 'KEFU_FORBIDDEN' },
     });
+    // Nor does the socket's proof for this conversation let it into another one with the same token.
+    const second = await start(await open(), 'browser-0002');
+    expect(await ask(owner, 'message:send', { conversationId: second.id, token, text: '別人的', clientMessageId: 'c-5' })).toMatchObject({
+      ok: false, error: { code: 'KEFU_FORBIDDEN' },
+    });
     // Another socket proves it for itself.
     const other = await open();
     await ok(other, 'message:send', { conversationId: id, token, text: '四', clientMessageId: 'c-4' });
-    expect(verifications).toBe(3);
+    expect(verifications).toBe(4);
     expect(calls).toEqual(['一', '二', '四']);
   });
 
