@@ -400,6 +400,18 @@ function resetPeak(pid: number): boolean {
 }
 
 /** CPU time a process has used (user + system), ms, from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
+/**
+ * Bytes a process has sent towards storage (/proc/<pid>/io write_bytes: the WAL, the checkpoints into the database
+ * file, its logs), NaN where the kernel does not keep I/O accounting. Sockets do not count.
+ */
+function procDiskWriteBytes(pid: number): number {
+  try {
+    return Number(/^write_bytes:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
 function procCpuMs(pid: number): number {
   return statCpuMs(`/proc/${pid}/stat`);
 }
@@ -629,6 +641,8 @@ interface PhaseSummary {
   /** The server's main thread alone over the phase: percent of one core, and ms per message. */
   server_main_thread_pct: number;
   server_main_thread_ms_per_msg: number;
+  /** What the server wrote towards storage per message answered (WAL, checkpoints, logs), KiB. */
+  server_disk_kb_per_msg: number;
   /** Load processes' CPU over the phase, percent of one core (all together). */
   load_cpu_pct: number;
   /** CPU the rest of the machine used meanwhile (other processes on a shared machine), percent of one core. */
@@ -682,6 +696,7 @@ async function runSystem(system: System, args: Args, tmp: string): Promise<Syste
       const before = system === 'kefu' ? await scrape(server.url) : null;
       const cpu0 = procCpuMs(server.pid);
       const main0 = mainThreadCpuMs(server.pid);
+      const disk0 = procDiskWriteBytes(server.pid);
       const busy0 = machineBusyMs();
       const own0 = process.cpuUsage();
       const t0 = performance.now();
@@ -690,6 +705,7 @@ async function runSystem(system: System, args: Args, tmp: string): Promise<Syste
       const wallMs = performance.now() - t0;
       const serverCpuMs = procCpuMs(server.pid) - cpu0;
       const mainCpuMs = mainThreadCpuMs(server.pid) - main0;
+      const diskBytes = procDiskWriteBytes(server.pid) - disk0;
       const own = process.cpuUsage(own0);
       const loadCpuMs = done.reduce((s, m) => s + m.result.cpuMs, 0);
       const otherCpuMs = machineBusyMs() - busy0 - serverCpuMs - loadCpuMs - (own.user + own.system) / 1000;
@@ -717,6 +733,7 @@ async function runSystem(system: System, args: Args, tmp: string): Promise<Syste
         server_cpu_ms_per_msg: replied ? serverCpuMs / replied : NaN,
         server_main_thread_pct: (100 * mainCpuMs) / wallMs,
         server_main_thread_ms_per_msg: replied ? mainCpuMs / replied : NaN,
+        server_disk_kb_per_msg: replied ? diskBytes / 1024 / replied : NaN,
         load_cpu_pct: (100 * loadCpuMs) / wallMs,
         other_cpu_pct: Math.max(0, (100 * otherCpuMs) / wallMs),
         offered_rate: phase === 'paced' ? args.rate : null,
@@ -767,6 +784,7 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
     console.log(cols('  reply p90 / max ms', e ? `${f(e.p90_ms)} / ${f(e.max_ms, 0)}` : '—', k ? `${f(k.p90_ms)} / ${f(k.max_ms, 0)}` : '—'));
     console.log(cols('  server CPU % of a core', f(e?.server_cpu_pct, 0), f(k?.server_cpu_pct, 0)));
     console.log(cols('  server CPU ms per message', f(e?.server_cpu_ms_per_msg, 3), f(k?.server_cpu_ms_per_msg, 3), ratio(e?.server_cpu_ms_per_msg, k?.server_cpu_ms_per_msg, 'cost')));
+    console.log(cols('  server disk writes KiB per message', f(e?.server_disk_kb_per_msg, 1), f(k?.server_disk_kb_per_msg, 1), 'WAL, checkpoints, logs'));
     console.log(cols('  main thread CPU % / ms per message', e ? `${f(e.server_main_thread_pct, 0)} / ${f(e.server_main_thread_ms_per_msg, 3)}` : '—', k ? `${f(k.server_main_thread_pct, 0)} / ${f(k.server_main_thread_ms_per_msg, 3)}` : '—'));
     console.log(cols('  load processes CPU % of a core', f(e?.load_cpu_pct, 0), f(k?.load_cpu_pct, 0)));
     console.log(cols('  other processes CPU % of a core', f(e?.other_cpu_pct, 0), f(k?.other_cpu_pct, 0), 'shared machine'));

@@ -178,7 +178,7 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
   },
   {
     version: 5,
-    name: 'customer lookup index on open conversations only, without updated_at',
+    name: 'fewer index writes per turn: customer lookup on open conversations without updated_at, no reply_to index',
     // updated_at moves with every message, and each move rewrote an entry of the customer index: a page written to
     // the WAL per turn for an index that only finds a customer's open conversation (few rows: sorting them is free).
     // conversations_state is the first column of conversations_state_updated, which serves every query it did
@@ -187,6 +187,9 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       DROP INDEX conversations_customer;
       CREATE INDEX conversations_customer_open ON conversations (channel, customer_id) WHERE state != 'closed';
       DROP INDEX conversations_state;
+      -- A reply is found from its customer message's seq onwards on (conversation_id, seq), usually the next row: an
+      -- index of its own cost every bot reply a write to a random page of it, for a lookup made only on retries.
+      DROP INDEX messages_reply_to;
     `,
   },
 ];

@@ -99,7 +99,8 @@ export function openSqliteStore(
       VALUES (@id, @conversationId, @seq, @author, @text, @quickReplies, @outcome, @clientMessageId, @replyTo, @agentId, @agentName, @now)`),
     byClientId: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND client_message_id = ?'),
     getMsg: db.prepare('SELECT * FROM messages WHERE id = ?'),
-    reply: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND reply_to = ? ORDER BY seq LIMIT 1'),
+    reply: db.prepare(`SELECT * FROM messages WHERE conversation_id = @conversationId AND reply_to = @messageId
+      AND seq > (SELECT seq FROM messages WHERE id = @messageId AND conversation_id = @conversationId) ORDER BY seq LIMIT 1`),
     list: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     rate: db.prepare('UPDATE conversations SET rating_stars = ?, rating_comment = ?, rated_at = ?, updated_at = ? WHERE id = ?'),
     feedback: db.prepare('UPDATE messages SET feedback = ? WHERE id = ?'),
@@ -351,7 +352,7 @@ export function openSqliteStore(
       return row ? toMessage(row) : null;
     },
     async findReply(conversationId, customerMessageId) {
-      const row = q.reply.get(conversationId, customerMessageId) as MessageRow | undefined;
+      const row = q.reply.get({ conversationId, messageId: customerMessageId }) as MessageRow | undefined;
       return row ? toMessage(row) : null;
     },
     async listMessages(conversationId, options = {}) {

@@ -118,6 +118,12 @@ describe('sqlite migrations', () => {
       'USING INDEX conversations_customer_open',
     );
     expect(plan(`SELECT * FROM conversations WHERE state = 'bot' AND updated_at >= '' ORDER BY updated_at DESC`)).toContain('USING INDEX conversations_state_updated');
+    // A retry's reply is looked up from its message's seq on, by index: no table scan, and no index of its own.
+    const replyPlan = plan(`SELECT * FROM messages WHERE conversation_id = 'c' AND reply_to = 'm'
+      AND seq > (SELECT seq FROM messages WHERE id = 'm' AND conversation_id = 'c') ORDER BY seq LIMIT 1`);
+    expect(replyPlan).toMatch(/SEARCH messages USING INDEX sqlite_autoindex_messages_\d \(conversation_id=\? AND seq>\?\)/);
+    expect(replyPlan).not.toContain('SCAN');
+    expect(db.prepare(`SELECT name FROM sqlite_master WHERE name = 'messages_reply_to'`).get()).toBeUndefined();
     // Of the conversation's indexes, only the (state, updated_at) one has a column a message changes.
     const indexed = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations' AND sql IS NOT NULL`).all() as { name: string }[])
       .map((r) => [r.name, (db.prepare(`SELECT name FROM pragma_index_info(?)`).all(r.name) as { name: string }[]).map((i) => i.name)] as const);
