@@ -18,6 +18,19 @@ storeContract(
   async () => openSqliteStore(current),
 );
 
+/** A database file as a release with migrations up to `version` left it, opened for the test to put rows in. */
+function databaseAt(name: string, version: number): { path: string; db: Database.Database } {
+  const path = join(dir, name, 'kefu.sqlite');
+  mkdirSync(join(dir, name));
+  const db = new Database(path);
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= version)) {
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+  }
+  return { path, db };
+}
+
 describe('sqlite migrations', () => {
   it('applies each migration once and records it', () => {
     const db = new Database(':memory:');
@@ -28,13 +41,7 @@ describe('sqlite migrations', () => {
   });
 
   it('puts conversations already waiting for a person in the queue when the handoff tables arrive', async () => {
-    const path = join(dir, 'v1', 'kefu.sqlite');
-    mkdirSync(join(dir, 'v1'));
-    const db = new Database(path);
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    const v1 = SQLITE_MIGRATIONS[0]!;
-    db.exec(v1.sql);
-    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(v1.version, v1.name, new Date().toISOString());
+    const { path, db } = databaseAt('v1', 1);
     const insert = db.prepare(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES (?, 'web', ?, ?, 'zh-TW', ?, ?)`);
     insert.run('waiting', 'w', 'queued', '2025-01-01T00:00:00.000Z', '2025-01-01T00:01:00.000Z');
     insert.run('chatting', 'c', 'bot', '2025-01-01T00:00:00.000Z', '2025-01-01T00:02:00.000Z');
@@ -47,14 +54,7 @@ describe('sqlite migrations', () => {
   });
 
   it('names the writer of agent messages stored before messages said who wrote them', async () => {
-    const path = join(dir, 'v2', 'kefu.sqlite');
-    mkdirSync(join(dir, 'v2'));
-    const db = new Database(path);
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    for (const m of SQLITE_MIGRATIONS.slice(0, 2)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-    }
+    const { path, db } = databaseAt('v2', 2);
     db.exec(`INSERT INTO agents (id, username, display_name, role, password_hash, created_at, updated_at) VALUES
         ('a1', 'mei', '小美', 'agent', 'h', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z'),
         ('a2', 'ming', '王小明', 'agent', 'h', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z');
@@ -78,14 +78,7 @@ describe('sqlite migrations', () => {
   });
 
   it('keeps every handoff, in its queue order, when the handoffs table is rebuilt for releases', async () => {
-    const path = join(dir, 'v3', 'kefu.sqlite');
-    mkdirSync(join(dir, 'v3'));
-    const db = new Database(path);
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    for (const m of SQLITE_MIGRATIONS.slice(0, 3)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-    }
+    const { path, db } = databaseAt('v3', 3);
     const at = '2025-01-01T00:00:00.000Z';
     db.exec(`INSERT INTO agents (id, username, display_name, role, password_hash, created_at, updated_at) VALUES ('a1', 'mei', '小美', 'agent', 'h', '${at}', '${at}');
       INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES
@@ -137,14 +130,7 @@ describe('sqlite migrations', () => {
   });
 
   it("keeps finding each customer's open conversation after the customer index is rebuilt on open ones only", async () => {
-    const path = join(dir, 'v4', 'kefu.sqlite');
-    mkdirSync(join(dir, 'v4'));
-    const db = new Database(path);
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 4)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
-    }
+    const { path, db } = databaseAt('v4', 4);
     db.exec(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at, closed_at) VALUES
       ('old', 'web', 'amy', 'closed', 'zh-TW', '2025-01-01T00:00:00.000Z', '2025-01-03T00:00:00.000Z', '2025-01-03T00:00:00.000Z'),
       ('now', 'web', 'amy', 'bot', 'zh-TW', '2025-01-02T00:00:00.000Z', '2025-01-02T00:00:00.000Z', NULL),
