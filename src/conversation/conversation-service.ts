@@ -190,6 +190,29 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     }
   }
 
+  /** Closed or gone behind this process's back: no early routing for its next messages. Rethrows `err`. */
+  function forgetIfGone(id: string, err: unknown): never {
+    if (err instanceof KefuError && (err.code === 'KEFU_CONVERSATION_CLOSED' || err.code === 'KEFU_CONVERSATION_NOT_FOUND')) routeStates.forget(id);
+    throw err;
+  }
+
+  /** Bookkeeping once a customer message is stored (or found stored: `duplicate`). */
+  function customerStored(conversation: Conversation, customer: Message, duplicate: boolean, clientMessageId: string | null | undefined): void {
+    routeStates.remember(conversation);
+    if (clientMessageId) routeStates.noteClientMessage(conversation.id, clientMessageId);
+    if (duplicate && customer.author !== 'customer') {
+      // Client ids are the sender's own: the customer's clashes with another sender's message.
+      throw new KefuError('KEFU_VALIDATION', ['clientMessageId: already used by another message of this conversation']);
+    }
+  }
+
+  /** A retry: gives back the reply already sent, or answers now if the first attempt died before replying. */
+  async function retried(conversation: Conversation, customer: Message, received: number, origin?: string): Promise<TurnResult> {
+    const existing = await store.findReply(conversation.id, customer.id);
+    if (existing || conversation.state !== 'bot') return { conversation, customer, reply: existing, duplicate: true };
+    return { ...(await answer(conversation, customer, received, origin)), customer, duplicate: true };
+  }
+
   /** `received`: when the customer's message reached this service (the turn's time runs from there to the stored reply). */
   async function answer(
     conversation: Conversation,
@@ -258,26 +281,6 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       return track(
         mutex.run(id, async () => {
           const early = routeEarly(id, text, clientMessageId);
-          // Closed or gone behind this process's back: no early routing for its next messages.
-          const forgetIfGone = (err: unknown): never => {
-            if (err instanceof KefuError && (err.code === 'KEFU_CONVERSATION_CLOSED' || err.code === 'KEFU_CONVERSATION_NOT_FOUND')) routeStates.forget(id);
-            throw err;
-          };
-          const stored = (conversation: Conversation, customer: Message, duplicate: boolean): void => {
-            routeStates.remember(conversation);
-            if (clientMessageId) routeStates.noteClientMessage(id, clientMessageId);
-            if (duplicate && customer.author !== 'customer') {
-              // Client ids are the sender's own: the customer's clashes with another sender's message.
-              throw new KefuError('KEFU_VALIDATION', ['clientMessageId: already used by another message of this conversation']);
-            }
-          };
-          // A retry: give back the reply already sent, or answer now if the first attempt died before replying.
-          const retried = async (conversation: Conversation, customer: Message): Promise<TurnResult> => {
-            const existing = await store.findReply(id, customer.id);
-            if (existing || conversation.state !== 'bot') return { conversation, customer, reply: existing, duplicate: true };
-            return { ...(await answer(conversation, customer, received, origin)), customer, duplicate: true };
-          };
-
           // An early answer (not a handoff, which joins the queue as well) is stored with the customer's message in one
           // write: one round trip to the store's thread per turn instead of two, and one update of the conversation.
           const settled = early ? await settledEarly(id, early) : 'failed';
@@ -289,9 +292,9 @@ export function createConversationService(opts: ConversationServiceOptions): Con
                 reply: { text: earlyOutcome.reply, quickReplies: earlyOutcome.options, outcome: storedOutcome(earlyOutcome) },
                 routedOn: early.state, consecutiveFallbacks: fallbacksAfter(earlyOutcome, early.state.consecutiveFallbacks),
               })
-              .catch(forgetIfGone);
-            stored(turn.conversation, turn.customer, turn.duplicate);
-            if (turn.duplicate) return retried(turn.conversation, turn.customer);
+              .catch((err: unknown) => forgetIfGone(id, err));
+            customerStored(turn.conversation, turn.customer, turn.duplicate, clientMessageId);
+            if (turn.duplicate) return retried(turn.conversation, turn.customer, received, origin);
             // The customer's message as it left the conversation: the reply's fallback count comes with the reply.
             const beforeReply = turn.reply ? { ...turn.conversation, consecutiveFallbacks: early.state.consecutiveFallbacks } : turn.conversation;
             emit({ type: 'message', conversation: beforeReply, message: turn.customer, origin });
@@ -306,9 +309,9 @@ export function createConversationService(opts: ConversationServiceOptions): Con
           // The customer's message first, then the answer: the closed check is the append's own, in its transaction.
           const { message: customer, duplicate, conversation } = await store
             .appendMessage({ conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null, requireOpen: true })
-            .catch(forgetIfGone);
-          stored(conversation, customer, duplicate);
-          if (duplicate) return retried(conversation, customer);
+            .catch((err: unknown) => forgetIfGone(id, err));
+          customerStored(conversation, customer, duplicate, clientMessageId);
+          if (duplicate) return retried(conversation, customer, received, origin);
           emit({ type: 'message', conversation, message: customer, origin });
           // An early handoff (or a late answer, waited for now) is used if the conversation is as it was routed on; a
           // failed early routing is done again.
