@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { encodeThreadError } from '../workers/thread-error.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import type { Store } from './store.ts';
-import { OUTCOME_ECHO_OMITTED, type CallResult, type FromStoreThread, type StoreCall, type ToStoreThread } from './sqlite-thread-protocol.ts';
+import { ECHOED_OUTCOMES, OUTCOME_ECHO_OMITTED, type CallResult, type FromStoreThread, type StoreCall, type ToStoreThread } from './sqlite-thread-protocol.ts';
 
 if (!parentPort) throw new Error('sqlite-store-thread.ts runs as a worker thread (see sqlite-threaded-store.ts)');
 const port = parentPort;
@@ -25,19 +25,13 @@ if (opened) serve(opened);
 // back would have the main thread rebuild it once more per turn, and that thread is the chat server's bottleneck.
 // The main side puts its own copy back (sqlite-threaded-store.ts).
 function withoutEchoedOutcome(method: string, value: unknown, input: unknown): unknown {
-  if (method === 'appendMessage') {
-    const r = value as { message?: { outcome?: unknown } } | null;
-    const sent = (input as { outcome?: unknown } | null)?.outcome;
-    if (!r?.message || sent === undefined || sent === null || r.message.outcome !== sent) return value;
-    return { ...r, message: { ...r.message, outcome: null }, [OUTCOME_ECHO_OMITTED]: true };
-  }
-  if (method === 'appendTurn') {
-    const r = value as { reply?: { outcome?: unknown } | null } | null;
-    const sent = (input as { reply?: { outcome?: unknown } } | null)?.reply?.outcome;
-    if (!r?.reply || sent === undefined || r.reply.outcome !== sent) return value;
-    return { ...r, reply: { ...r.reply, outcome: null }, [OUTCOME_ECHO_OMITTED]: true };
-  }
-  return value;
+  const echo = ECHOED_OUTCOMES[method];
+  if (!echo) return value;
+  const sent = echo.sent(input);
+  const r = value as Record<string, { outcome?: unknown } | null> | null;
+  const message = r?.[echo.field];
+  if (!message || sent === undefined || sent === null || message.outcome !== sent) return value;
+  return { ...r, [echo.field]: { ...message, outcome: null }, [OUTCOME_ECHO_OMITTED]: true };
 }
 
 function serve(store: Store): void {

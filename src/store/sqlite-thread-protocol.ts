@@ -19,5 +19,14 @@ export type FromStoreThread =
   | { type: 'open-failed'; error: ThreadError }
   | { type: 'results'; results: CallResult[] };
 
-/** Set on an appendMessage result whose message.outcome was left out because the caller sent it (it is put back). */
+/** Set on a result whose bot message's outcome was left out because the caller sent it (it is put back). */
 export const OUTCOME_ECHO_OMITTED = 'outcomeEchoOmitted';
+
+/**
+ * The store methods whose result hands back the outcome its caller sent with a bot message: where that outcome is
+ * in the call's first argument, and which field of the result holds the message carrying it.
+ */
+export const ECHOED_OUTCOMES: Readonly<Record<string, { sent: (input: unknown) => unknown; field: 'message' | 'reply' }>> = {
+  appendMessage: { sent: (input) => (input as { outcome?: unknown } | null)?.outcome, field: 'message' },
+  appendTurn: { sent: (input) => (input as { reply?: { outcome?: unknown } } | null)?.reply?.outcome, field: 'reply' },
+};

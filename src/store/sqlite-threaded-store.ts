@@ -2,8 +2,8 @@ import type { Worker } from 'node:worker_threads';
 import { KefuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { startTsWorker } from '../workers/ts-worker.ts';
-import type { NewMessage, NewTurn, Store } from './store.ts';
-import { OUTCOME_ECHO_OMITTED, type FromStoreThread, type StoreCall } from './sqlite-thread-protocol.ts';
+import type { Store } from './store.ts';
+import { ECHOED_OUTCOMES, OUTCOME_ECHO_OMITTED, type FromStoreThread, type StoreCall } from './sqlite-thread-protocol.ts';
 import { createCallBatch } from '../workers/call-batch.ts';
 import { decodeThreadError } from '../workers/thread-error.ts';
 import { CHECKPOINT_DEFAULTS, createWalState, startCheckpointer, type Checkpointer, type CheckpointerData } from './sqlite-checkpointer.ts';
@@ -94,18 +94,15 @@ export async function openSqliteStoreOnThread(
 
   const store: Record<string, unknown> = { kind };
   for (const name of methods) store[name] = (...args: unknown[]) => call(name, args);
-  store.appendMessage = async (input: NewMessage) => {
-    const r = (await call('appendMessage', [input])) as Awaited<ReturnType<Store['appendMessage']>> & { [OUTCOME_ECHO_OMITTED]?: true };
-    if (!r[OUTCOME_ECHO_OMITTED]) return r;
-    const { [OUTCOME_ECHO_OMITTED]: _omitted, ...result } = r;
-    return { ...result, message: { ...result.message, outcome: input.outcome ?? null } };
-  };
-  store.appendTurn = async (input: NewTurn) => {
-    const r = (await call('appendTurn', [input])) as Awaited<ReturnType<Store['appendTurn']>> & { [OUTCOME_ECHO_OMITTED]?: true };
-    if (!r[OUTCOME_ECHO_OMITTED] || !r.reply) return r;
-    const { [OUTCOME_ECHO_OMITTED]: _omitted, ...result } = r;
-    return { ...result, reply: { ...r.reply, outcome: input.reply.outcome } };
-  };
+  // The thread leaves out of these results the outcome the call sent: the caller's own object goes back in.
+  for (const [method, echo] of Object.entries(ECHOED_OUTCOMES)) {
+    store[method] = async (input: unknown) => {
+      const r = (await call(method, [input])) as Record<string, unknown> & { [OUTCOME_ECHO_OMITTED]?: true };
+      if (!r[OUTCOME_ECHO_OMITTED]) return r;
+      const { [OUTCOME_ECHO_OMITTED]: _omitted, ...result } = r;
+      return { ...result, [echo.field]: { ...(result[echo.field] as object), outcome: echo.sent(input) } };
+    };
+  }
   // Calls after close() starts are refused at once; the thread gets a few seconds to commit and close the database
   // before it is stopped anyway, so a stuck thread cannot hold up a shutdown.
   let closed: Promise<void> | null = null;
