@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { io as connect, type Socket } from 'socket.io-client';
 import { KefuError } from '../src/errors.ts';
 import { probeMachine, type MachineProbe } from './machine-probe.ts';
+import { SERVER_NODE_FLAGS } from './server-node-flags.ts';
 
 const USAGE = `Usage: npm run bench:chat -- [options]
 
@@ -453,7 +454,8 @@ async function startServer(system: System, args: Args, tmp: string): Promise<Ser
   const port = await freePort();
   const logFile = join(tmp, `${system}-server.log`);
   const env: NodeJS.ProcessEnv = { ...process.env, KEFU_HOST: '127.0.0.1', KEFU_PORT: String(port) };
-  const nodeArgs = ['--import', 'tsx'];
+  // Both servers run with the node flags `npm start` uses, so the echo ceiling is measured on the same runtime settings.
+  const nodeArgs = [...SERVER_NODE_FLAGS, '--import', 'tsx'];
   let script = join(ROOT, 'scripts/bench-echo-server.ts');
   if (system === 'kefu') {
     const config = join(tmp, 'kefu-bench-config.json');
@@ -767,6 +769,7 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
   console.log(`machine: ${cpus().length} cores; a message to another thread and back ${probe.thread_round_trip_us.toFixed(0)} µs ` +
     `(${probe.thread_round_trip_cpu_us.toFixed(0)} µs CPU); a read from memory outside the caches ${probe.memory_read_ns.toFixed(0)} ns ` +
     '(figures differ between machines with these: compare runs on one machine)');
+  console.log(`servers: node ${SERVER_NODE_FLAGS.join(' ')} (as npm start)`);
   console.log(`kefu: log level ${args.logLevel}, SQLite ${args.db ?? 'temporary file'}, rate limits raised to 10^9 a minute by a temporary config file (the benchmark floods on purpose)`);
   // The last column is free text: a space keeps a long one from running into the kefu figure.
   const cols = (label: string, e: string, k: string, ratio = ''): string => `${label.padEnd(36)}${e.padStart(16)}${k.padStart(16)} ${ratio.padStart(15)}`;
@@ -885,6 +888,7 @@ async function main(): Promise<void> {
         'rss is the server process VmHWM, reset when the server was ready, so it is the peak under load',
         'per turn kefu pushes the customer message and the reply to the conversation room\'s other sockets (none here: one per conversation) and bot:typing only when an answer takes over 300 ms; the sender gets both in its acknowledgement, as on the echo server',
         'other_cpu_pct is CPU used by the rest of the machine during a phase (other processes on a shared machine)',
+        `both servers ran with the node flags npm start uses: ${SERVER_NODE_FLAGS.join(' ')}`,
       ],
       targets,
       echo,
