@@ -1,7 +1,10 @@
+import * as OpenCC from 'opencc-js';
 import type { Locale } from '../domain/types.ts';
 import type { Brand } from '../config.ts';
 import type { Topic } from '../pack/pack-loader.ts';
-import { toSimplified, toTraditional } from '../text/chinese-script.ts';
+
+const twToCn = OpenCC.Converter({ from: 'twp', to: 'cn' });
+const cnToTw = OpenCC.Converter({ from: 'cn', to: 'twp' });
 
 const TEMPLATES = {
   'zh-TW': {
@@ -45,8 +48,8 @@ function fill(text: string, brand: Brand): string {
 function inLocale(values: Partial<Record<Locale, string>>, locale: Locale): string {
   const direct = values[locale];
   if (direct) return direct;
-  if (locale === 'zh-CN' && values['zh-TW']) return toSimplified(values['zh-TW']);
-  if (locale === 'zh-TW' && values['zh-CN']) return toTraditional(values['zh-CN']);
+  if (locale === 'zh-CN' && values['zh-TW']) return twToCn(values['zh-TW']);
+  if (locale === 'zh-TW' && values['zh-CN']) return cnToTw(values['zh-CN']);
   return values['zh-TW'] ?? values['zh-CN'] ?? values.en ?? '';
 }
 

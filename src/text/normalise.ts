@@ -1,7 +1,8 @@
-import { toSimplified } from './chinese-script.ts';
+import * as OpenCC from 'opencc-js';
 
-// Text is folded from Taiwan Traditional (with Taiwan phrases, twp) to Simplified: measured best for matching 简体
-// input against a 繁體 pack and the reverse; the other direction is lossy (one 简 character maps to several 繁).
+// Fold Taiwan Traditional (with Taiwan phrases, twp) to Simplified: measured best for matching 简体 input
+// against a 繁體 pack and the reverse; the other direction is lossy (one 简 character maps to several 繁).
+const toSimplified = OpenCC.Converter({ from: 'twp', to: 'cn' });
 
 const EMOJI = /[\p{Extended_Pictographic}\u{1F3FB}-\u{1F3FF}\u{FE0F}\u{200D}]/gu;
 // Punctuation and symbols separate words; currency and percent are kept because amounts and rates depend on them.
