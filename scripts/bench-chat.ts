@@ -400,7 +400,6 @@ function resetPeak(pid: number): boolean {
   }
 }
 
-/** CPU time a process has used (user + system), ms, from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
 /**
  * Bytes a process has sent towards storage (/proc/<pid>/io write_bytes: the WAL, the checkpoints into the database
  * file, its logs), NaN where the kernel does not keep I/O accounting. Sockets do not count.
@@ -413,6 +412,7 @@ function procDiskWriteBytes(pid: number): number {
   }
 }
 
+/** CPU time a process has used (user + system), ms, from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
 function procCpuMs(pid: number): number {
   return statCpuMs(`/proc/${pid}/stat`);
 }
