@@ -459,8 +459,11 @@ async function startServer(system: System, args: Args, tmp: string): Promise<Ser
   let script = join(ROOT, 'scripts/bench-echo-server.ts');
   if (system === 'kefu') {
     const config = join(tmp, 'kefu-bench-config.json');
-    // A benchmark floods on purpose: both limits raised so no message is refused for coming too fast.
-    writeFileSync(config, JSON.stringify({ rateLimit: { perIpPerMinute: 1_000_000_000, perConversationPerMinute: 1_000_000_000 } }));
+    // A benchmark floods on purpose, from one address: every limit raised so no message is refused for coming too fast.
+    const unlimited = 1_000_000_000;
+    writeFileSync(config, JSON.stringify({
+      rateLimit: { perIpPerMinute: unlimited, perConversationPerMinute: unlimited, socketEventsPerIpPerMinute: unlimited, startsPerIpPerMinute: unlimited },
+    }));
     Object.assign(env, {
       KEFU_CONFIG: config,
       KEFU_DB_PATH: args.db ?? join(tmp, 'kefu-bench.sqlite'),
@@ -882,7 +885,7 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, node: process.version, ...probe },
       args: { ...args, db: args.db ?? 'temporary file' },
       notes: [
-        'kefu ran with rateLimit.perIpPerMinute and perConversationPerMinute raised to 1e9 by a temporary config file',
+        'kefu ran with every rateLimit (per address, per conversation, socket events, starts) raised to 1e9 by a temporary config file',
         'latency is client-measured: message:send emitted → acknowledgement carrying the reply',
         'msgs_per_s is from the max phase (closed loop, no think time); p50/p99 from the paced phase at the offered rate',
         'rss is the server process VmHWM, reset when the server was ready, so it is the peak under load',

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import rateLimit from '@fastify/rate-limit';
 import { Server as SocketServer } from 'socket.io';
 import { routingWorkers, storeOnThread, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -21,7 +22,8 @@ import { installErrorHandling } from './http/error-handler.ts';
 import { registerApiDocs } from './http/api-docs.ts';
 import { health } from './http/health.ts';
 import { createMetrics, metricsRoute } from './http/metrics.ts';
-import { conversationsApi } from './http/conversations-api.ts';
+import { addressRateLimit, conversationsApi } from './http/conversations-api.ts';
+import { clientAddressReader } from './http/client-address.ts';
 import { staticPages } from './http/static-pages.ts';
 import { agentPages } from './http/agent-pages.ts';
 import { attachWebChat } from '../channels/web/web-chat.ts';
@@ -149,13 +151,17 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     knownGroups: () => (pack ? pack.domains.filter((d) => !config.handoff.sharedDomains.includes(d)) : []),
   });
   const messageLimiter = createRateLimiter({ perMinute: config.rateLimit.perConversationPerMinute });
+  const startLimiter = createRateLimiter({ perMinute: config.rateLimit.startsPerIpPerMinute });
+  const socketLimiter = createRateLimiter({ perMinute: config.rateLimit.socketEventsPerIpPerMinute });
+  const handshakeAddress = clientAddressReader(config.server.trustProxy);
   const metrics = createMetrics({ service, store, log });
   let stopping = false;
 
   const fastify: FastifyInstance = Fastify({
     // Typed as fastify's logger so the instance keeps fastify's default generics, which plugins are written against.
     loggerInstance: log as FastifyBaseLogger,
-    trustProxy: config.server.trustProxy,
+    // A frozen config's list: fastify hands it to proxy-addr, which only reads it.
+    trustProxy: config.server.trustProxy as boolean | string[],
     // Messages are at most a few thousand characters; anything near this is not a chat message.
     bodyLimit: 64 * 1024,
     logController: new LogController({
@@ -170,10 +176,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   await registerApiDocs(fastify, { version: VERSION, botName: config.brand.bot });
   await fastify.register(health, { store, modelLoaded: () => current !== null, stopping: () => stopping });
   await fastify.register(metricsRoute, { metrics });
-  await fastify.register(conversationsApi, {
-    prefix: '/api/v1', service, store, tokens, messageLimiter, config, modelLoaded: () => current !== null,
-  });
-  await fastify.register(customerHandoffApi, { prefix: '/api/v1', handoff, tokens, messageLimiter, config });
+  // One scope for the customer API, so its per-address limit covers the handoff routes as well as the conversations'.
+  await fastify.register(async (api) => {
+    await api.register(rateLimit, addressRateLimit(config));
+    await api.register(conversationsApi, { service, store, tokens, messageLimiter, startLimiter, config, modelLoaded: () => current !== null });
+    await api.register(customerHandoffApi, { handoff, tokens, messageLimiter, config });
+  }, { prefix: '/api/v1' });
   await fastify.register(authApi, { prefix: '/api/v1', accounts, config });
   await fastify.register(agentApi, { prefix: '/api/v1/agent', accounts, handoff, config });
   await fastify.register(trainerApi, { prefix: '/api/v1/trainer', accounts });
@@ -194,6 +202,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     issueToken: tokens.issueConversationToken,
     // The channel only needs a yes or no; the REST API also uses the retry-after the limiter computes.
     limiter: { take: (key) => messageLimiter.take(key).allowed },
+    addressLimiter: { take: (key) => socketLimiter.take(key).allowed },
+    startLimiter: { take: (key) => startLimiter.take(key).allowed },
+    clientAddress: (socket) => handshakeAddress(socket.request),
+    accepting: () => !stopping,
     config,
     handoff,
     // socket.io's default in-memory adapter: every socket of a room is in this process.

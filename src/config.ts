@@ -2,8 +2,19 @@ import { availableParallelism } from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import proxyAddr from '@fastify/proxy-addr';
 import { KefuError } from './errors.ts';
 import { LOCALES } from './domain/types.ts';
+
+/** Why proxy-addr (what fastify trusts X-Forwarded-For with) refuses a list of proxies, or null when it takes it. */
+function trustListProblem(list: string[]): string | null {
+  try {
+    proxyAddr.compile(list);
+    return null;
+  } catch (err) {
+    return `not an address, CIDR range or proxy-addr name: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
 
 export const thresholdsSchema = z.strictObject({
   /** FAQ brain answers on its own at or above this calibrated confidence. */
@@ -63,8 +74,24 @@ export const configSchema = z.strictObject({
        * so tokens handed out before a restart stop working: set it in production.
        */
       secret: z.string().min(32, 'must be at least 32 characters').optional(),
-      /** Trust X-Forwarded-For from a reverse proxy, so per-IP limits see the customer's address, not the proxy's. */
-      trustProxy: z.boolean().default(false),
+      /**
+       * Which reverse proxies' X-Forwarded-For to believe, so per-address limits see the customer's address, not the
+       * proxy's: false (none), a list of the proxies' addresses or CIDR ranges (or proxy-addr's names loopback,
+       * linklocal, uniquelocal), or true for every hop, which is right only when every request comes through a proxy
+       * that overwrites the header (with true, a client that reaches kefu directly chooses its own address).
+       */
+      trustProxy: z
+        .union([
+          z.boolean(),
+          z
+            .array(z.string().trim().min(1))
+            .min(1)
+            .superRefine((list, ctx) => {
+              const problem = trustListProblem(list);
+              if (problem) ctx.addIssue({ code: 'custom', message: problem });
+            }),
+        ])
+        .default(false),
     })
     .default({ host: '127.0.0.1', port: 3000, corsOrigins: ['*'], shutdownGraceMs: 10_000, trustProxy: false }),
   database: z
@@ -82,8 +109,19 @@ export const configSchema = z.strictObject({
       perIpPerMinute: z.number().int().min(1).default(600),
       /** Customer messages per conversation per minute (REST and socket together). */
       perConversationPerMinute: z.number().int().min(1).default(30),
+      /**
+       * Socket events per address per minute on the web chat (a budget of its own beside the REST API's): whatever
+       * the event, so a flood of starts, handoffs or history reads is refused like a flood of messages.
+       */
+      socketEventsPerIpPerMinute: z.number().int().min(1).default(600),
+      /**
+       * New conversations per address per minute (REST and socket together): a new conversation per message would
+       * otherwise escape the per-conversation limit, and each can join the agents' queue. Raise it for customers
+       * behind one address (a carrier's NAT).
+       */
+      startsPerIpPerMinute: z.number().int().min(1).default(60),
     })
-    .default({ perIpPerMinute: 600, perConversationPerMinute: 30 }),
+    .default({ perIpPerMinute: 600, perConversationPerMinute: 30, socketEventsPerIpPerMinute: 600, startsPerIpPerMinute: 60 }),
   handoff: z
     .strictObject({
       /** Topics served before every other handoff, with their priority (higher first); any other topic gets 0. */
@@ -136,7 +174,13 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),
   KEFU_CORS_ORIGINS: (v, c) => (((c.server ??= {}) as Record<string, unknown>).corsOrigins = v.split(',').map((o) => o.trim()).filter(Boolean)),
   KEFU_ROUTING_WORKERS: (v, c) => (((c.router ??= {}) as Record<string, unknown>).workers = v === 'auto' ? v : Number(v)),
-  KEFU_TRUST_PROXY: (v, c) => (((c.server ??= {}) as Record<string, unknown>).trustProxy = v === 'true' || v === '1'),
+  // true/1 and false/0 as before; anything else is a comma-separated list of proxy addresses or ranges.
+  KEFU_TRUST_PROXY: (v, c) =>
+    (((c.server ??= {}) as Record<string, unknown>).trustProxy = /^(true|1)$/i.test(v.trim())
+      ? true
+      : /^(false|0|)$/i.test(v.trim())
+        ? false
+        : v.split(',').map((a) => a.trim()).filter(Boolean)),
 };
 
 /** Builds the one frozen config from defaults, an optional JSON config file, then KEFU_* environment variables. */

@@ -49,6 +49,12 @@ describe('config', () => {
     });
     expect(c.server).toMatchObject({ host: '0.0.0.0', port: 9090, secret: 's'.repeat(32), corsOrigins: ['https://a.example', 'https://b.example'], trustProxy: true });
     expect(loadConfig().server.secret).toBeUndefined();
+    // A list of proxies (addresses, ranges, proxy-addr's names) instead of trusting every hop; a bad entry is named.
+    expect(loadConfig({ env: { KEFU_TRUST_PROXY: '10.0.0.0/8, loopback' } }).server.trustProxy).toEqual(['10.0.0.0/8', 'loopback']);
+    expect(loadConfig({ env: { KEFU_TRUST_PROXY: 'false' } }).server.trustProxy).toBe(false);
+    expect(() => loadConfig({ env: { KEFU_TRUST_PROXY: '10.0.0.0/8,not-a-proxy' } })).toThrowError(
+      expect.objectContaining({ code: 'KEFU_CONFIG_INVALID', message: expect.stringMatching(/server\.trustProxy.*not-a-proxy/) }),
+    );
     expect(() => loadConfig({ env: { KEFU_SECRET: 'short' } })).toThrowError(expect.objectContaining({ message: expect.stringMatching(/server\.secret/) }));
   });
 

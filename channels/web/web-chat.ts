@@ -30,6 +30,14 @@ export interface WebChatDeps {
   issueToken(conversationId: string): string;
   /** Per-conversation allowance for customer messages (keyed by conversation id, as the REST API keys it). */
   limiter?: { take(key: string): boolean };
+  /** Per-address allowance for every event, keyed by the client's address (see `clientAddress`). */
+  addressLimiter?: { take(key: string): boolean };
+  /** Per-address allowance for new conversations, shared with the REST API's starts. */
+  startLimiter?: { take(key: string): boolean };
+  /** The client's address from its handshake (behind trusted proxies, X-Forwarded-For's); default the peer's. */
+  clientAddress?: (socket: Socket) => string;
+  /** False once the server is stopping: every event is then refused with KEFU_NOT_READY, and the widget retries. */
+  accepting?: () => boolean;
   config: Config;
   /** When given, a new conversation opens with the bot's stored greeting, as on the REST API. */
   store?: Store;
@@ -130,6 +138,11 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
   const handlers: Record<string, Handler> = {
     async 'conversation:start'(payload, socket) {
       const p = parse(schemas.start, payload);
+      // A resume of the customer's open conversation is not new, but it is only known to be one after a read: every
+      // start counts, and a widget reloading a few times a minute stays far below the allowance.
+      if (deps.startLimiter && !deps.startLimiter.take(addressOf(socket))) {
+        throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.startsPerIpPerMinute} new conversations a minute from one address`]);
+      }
       let r = await startConversation({ customerId: p.customerId, locale: p.locale, resume: p.resume ?? false });
       // Resumed only with proof: without the open conversation's token, the customer gets a new conversation.
       if (r.resumed && !(p.token && deps.verifyToken(r.conversation.id, p.token))) {
@@ -239,6 +252,21 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
     },
   };
 
+  // Read once per socket: the handshake does not change, and proxy-addr parses X-Forwarded-For each time.
+  const addresses = new WeakMap<Socket, string>();
+  const addressOf = (socket: Socket): string => {
+    let a = addresses.get(socket);
+    if (a === undefined) addresses.set(socket, (a = deps.clientAddress ? deps.clientAddress(socket) : socket.handshake.address));
+    return a;
+  };
+  // Checked before an event's payload is even parsed: a flood costs a map lookup each, whatever it sends.
+  const admit = (socket: Socket): void => {
+    if (deps.accepting && !deps.accepting()) throw new KefuError('KEFU_NOT_READY', ['the server is stopping, retry shortly']);
+    if (deps.addressLimiter && !deps.addressLimiter.take(addressOf(socket))) {
+      throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.socketEventsPerIpPerMinute} events a minute from one address`]);
+    }
+  };
+
   nsp.on('connection', (socket) => {
     for (const [event, handle] of Object.entries(handlers)) {
       // socket.io passes (payload, ack), but a client may send no payload, no ack, or extra arguments.
@@ -246,10 +274,13 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
         const last = args[args.length - 1];
         const ack = typeof last === 'function' ? (last as (r: Ack<Record<string, unknown>>) => void) : undefined;
         const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
-        handle(payload, socket).then(
-          (result) => ack?.({ ok: true, ...result }),
-          (err: unknown) => ack?.({ ok: false, error: toAckError(err, event, payload, log) }),
-        );
+        const refuse = (err: unknown): void => ack?.({ ok: false, error: toAckError(err, event, payload, log) });
+        try {
+          admit(socket);
+        } catch (err) {
+          return refuse(err);
+        }
+        handle(payload, socket).then((result) => ack?.({ ok: true, ...result }), refuse);
       });
     }
   });

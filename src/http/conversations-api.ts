@@ -1,6 +1,6 @@
+import type { RateLimitPluginOptions } from '@fastify/rate-limit';
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import rateLimit from '@fastify/rate-limit';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
@@ -21,6 +21,8 @@ export interface ConversationsApiOptions {
   tokens: ConversationTokens;
   /** Per-conversation allowance for customer messages, shared with the socket channel. */
   messageLimiter: RateLimiter;
+  /** Per-address allowance for new conversations, shared with the socket channel. */
+  startLimiter: RateLimiter;
   config: Config;
   /** False while the model is loading: customer messages get 503 rather than being stored unanswered. */
   modelLoaded: () => boolean;
@@ -31,16 +33,22 @@ const TAGS = ['conversations'];
 
 const idParams = z.object({ id: described(z.string().min(1).max(100), 'Conversation id') });
 
+/**
+ * @fastify/rate-limit's options for the customer API: every request of it (this plugin and customerHandoffApi,
+ * registered in one scope under them) from one address shares one allowance. Probes, metrics and consoles are
+ * outside it.
+ */
+export const addressRateLimit = (config: Config): RateLimitPluginOptions => ({
+  max: config.rateLimit.perIpPerMinute,
+  timeWindow: 60_000,
+  errorResponseBuilder: (_req, ctx) =>
+    new KefuError('KEFU_RATE_LIMITED', [`at most ${ctx.max} requests a minute from one address; retry in ${ctx.after}`]),
+});
+
 /** The customer API under /api/v1: start a conversation, send messages, read history, rate, ask for a person. */
 export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = async (fastify, opts) => {
   const { service, store, tokens, config } = opts;
   allowCrossOrigin(fastify, config.server.corsOrigins);
-  await fastify.register(rateLimit, {
-    max: config.rateLimit.perIpPerMinute,
-    timeWindow: 60_000,
-    errorResponseBuilder: (_req, ctx) =>
-      new KefuError('KEFU_RATE_LIMITED', [`at most ${ctx.max} requests a minute from one address; retry in ${ctx.after}`]),
-  });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
   const startBody = z
@@ -80,6 +88,11 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
       req.body ??= {} as typeof req.body;
     },
   }, async (req, reply) => {
+    const allowance = opts.startLimiter.take(req.ip);
+    if (!allowance.allowed) {
+      void reply.header('retry-after', String(allowance.retryAfterSeconds));
+      throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.startsPerIpPerMinute} new conversations a minute from one address; retry in ${allowance.retryAfterSeconds} s`]);
+    }
     const { channel, locale } = req.body;
     const customerId = req.body.customerId ?? `anon-${randomUUID()}`;
     // Resuming by customerId alone would let anyone who knows (or guesses) a customer's id read their conversation,

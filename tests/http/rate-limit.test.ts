@@ -39,4 +39,48 @@ describe('rate limits', () => {
     // Probes and metrics are outside the API's limit, so a busy load balancer never marks kefu down.
     expect((await app.fastify.inject('/healthz')).statusCode).toBe(200);
   });
+
+  it('counts the handoff routes in the same per-address allowance as the conversation routes', async () => {
+    app = await testApp({ rateLimit: { perIpPerMinute: 3, perConversationPerMinute: 100 } });
+    const c = await startConversation(app);
+    const queue = () => app!.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/queue`, headers: c.headers });
+    expect((await queue()).statusCode).not.toBe(429);
+    expect((await queue()).statusCode).not.toBe(429);
+    const limited = await queue();
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error).toMatchObject({ code: 'KEFU_RATE_LIMITED', message: expect.stringMatching(/3 requests a minute from one address/) });
+  });
+
+  it('refuses new conversations from one address over their own limit, while that address still talks in the ones it has', async () => {
+    app = await testApp({ rateLimit: { perIpPerMinute: 1000, perConversationPerMinute: 100, startsPerIpPerMinute: 2 } });
+    const first = await startConversation(app);
+    await startConversation(app);
+    const third = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: {} });
+    expect(third.statusCode).toBe(429);
+    expect(third.json().error).toMatchObject({ code: 'KEFU_RATE_LIMITED', message: expect.stringMatching(/2 new conversations a minute from one address/) });
+    expect(Number(third.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const sent = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${first.id}/messages`, headers: first.headers, payload: { text: '你好' } });
+    expect(sent.statusCode).toBe(200);
+    // Another address has its own allowance.
+    expect((await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: {}, remoteAddress: '192.0.2.7' })).statusCode).toBe(201);
+  });
+
+  it('believes X-Forwarded-For only from the proxies trustProxy lists', async () => {
+    const starts = async (trustProxy: unknown): Promise<number[]> => {
+      await app?.stop();
+      app = await testApp({ server: { trustProxy }, rateLimit: { perIpPerMinute: 1000, perConversationPerMinute: 100, startsPerIpPerMinute: 1 } });
+      const codes: number[] = [];
+      // Two customers behind the proxy at 10.1.2.3, each starting one conversation.
+      for (const customer of ['198.51.100.1', '198.51.100.2']) {
+        const r = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: {}, remoteAddress: '10.1.2.3', headers: { 'x-forwarded-for': customer } });
+        codes.push(r.statusCode);
+      }
+      return codes;
+    };
+    expect(await starts(['10.0.0.0/8'])).toEqual([201, 201]);
+    // Not from a listed proxy: the header is the client's own word, and both starts count against 10.1.2.3.
+    expect(await starts(['192.168.0.0/16'])).toEqual([201, 429]);
+    expect(await starts(false)).toEqual([201, 429]);
+  });
 });
+

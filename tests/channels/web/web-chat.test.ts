@@ -50,6 +50,10 @@ describe('web chat channel (socket.io /chat)', () => {
   let url: string;
   let calls: string[];
   let allowed: number;
+  let addressAllowed: number;
+  let startsAllowed: number;
+  let addressKeys: string[];
+  let accepting: boolean;
   let detach: () => void;
   const clients: ClientSocket[] = [];
 
@@ -59,6 +63,10 @@ describe('web chat channel (socket.io /chat)', () => {
     store = openSqliteStore(':memory:');
     calls = [];
     allowed = Infinity;
+    addressAllowed = Infinity;
+    startsAllowed = Infinity;
+    addressKeys = [];
+    accepting = true;
     const log = pino({ level: 'silent' });
     service = createConversationService({ store, router: () => scriptedRouter(calls), log, defaultLocale: 'zh-TW' });
     http = createServer();
@@ -66,6 +74,8 @@ describe('web chat channel (socket.io /chat)', () => {
     const config = loadConfig({ overrides: { router: { maxTextLength: 200 } } });
     detach = attachWebChat(ioServer, {
       service, log, verifyToken, issueToken, config, limiter: { take: () => allowed-- > 0 }, ...(options.greet ? { store } : {}),
+      addressLimiter: { take: (key) => (addressKeys.push(key), addressAllowed-- > 0) }, startLimiter: { take: () => startsAllowed-- > 0 },
+      clientAddress: (socket) => `addr:${String(socket.handshake.headers['x-test-client'] ?? 'none')}`, accepting: () => accepting,
       typingAfterMs: options.typingAfterMs, localRooms: true, modelLoaded: () => loaded,
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -365,6 +375,39 @@ describe('web chat channel (socket.io /chat)', () => {
       ok: false, error: { code: 'KEFU_RATE_LIMITED' },
     });
     expect(calls).toEqual(['一']);
+  });
+
+  it('refuses any event over the per-address allowance, before looking at its payload, keyed by the client address', async () => {
+    const socket = await open();
+    const { id, token } = await start(socket);
+    addressAllowed = 1;
+    await ok(socket, 'conversation:resume', { conversationId: id, token });
+    for (const [event, payload] of [['handoff:request', { conversationId: id, token }], ['conversation:start', { customerId: 'browser-0002' }], ['typing', 'not even an object']] as const) {
+      expect(await ask(socket, event, payload)).toMatchObject({ ok: false, error: { code: 'KEFU_RATE_LIMITED', message: expect.stringMatching(/events a minute from one address/) } });
+    }
+    expect(addressKeys.every((k) => k === 'addr:none')).toBe(true);
+    expect((await service.get(id)).state).toBe('bot');
+  });
+
+  it('refuses new conversations over the per-address start allowance, while the ones started keep talking', async () => {
+    const socket = await open();
+    startsAllowed = 1;
+    const { id, token } = await start(socket);
+    expect(await ask(socket, 'conversation:start', { customerId: 'browser-0002' })).toMatchObject({
+      ok: false, error: { code: 'KEFU_RATE_LIMITED', message: expect.stringMatching(/new conversations a minute from one address/) },
+    });
+    await ok(socket, 'message:send', { conversationId: id, token, text: '你好', clientMessageId: 'c-1' });
+    expect(calls).toEqual(['你好']);
+  });
+
+  it('refuses every event with KEFU_NOT_READY once the server is stopping, storing nothing', async () => {
+    const socket = await open();
+    const { id, token } = await start(socket);
+    accepting = false;
+    expect(await ask(socket, 'message:send', { conversationId: id, token, text: '還在嗎', clientMessageId: 'c-1' })).toMatchObject({
+      ok: false, error: { code: 'KEFU_NOT_READY', message: expect.stringMatching(/stopping/) },
+    });
+    expect((await service.history(id)).messages.map((m) => m.text)).not.toContain('還在嗎');
   });
 
   it('opens a new conversation with the bot greeting when the channel is given the store', async () => {

@@ -1,0 +1,25 @@
+import { describe, it, expect } from 'vitest';
+import type { IncomingMessage } from 'node:http';
+import { clientAddressReader } from '../../src/http/client-address.ts';
+
+const request = (peer: string | undefined, forwardedFor?: string): IncomingMessage =>
+  ({ socket: { remoteAddress: peer }, headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} }) as unknown as IncomingMessage;
+
+describe('clientAddressReader', () => {
+  it('takes the peer address and ignores X-Forwarded-For when no proxy is trusted', () => {
+    expect(clientAddressReader(false)(request('203.0.113.5', '198.51.100.1'))).toBe('203.0.113.5');
+  });
+
+  it('walks X-Forwarded-For back through the listed proxies only', () => {
+    const read = clientAddressReader(['10.0.0.0/8']);
+    expect(read(request('10.1.2.3', '198.51.100.1'))).toBe('198.51.100.1');
+    // The customer wrote a hop of their own in front: the first address a trusted proxy did not vouch for is theirs.
+    expect(read(request('10.1.2.3', '192.0.2.66, 198.51.100.1'))).toBe('198.51.100.1');
+    expect(read(request('203.0.113.5', '198.51.100.1'))).toBe('203.0.113.5');
+  });
+
+  it('with true believes every hop, and without a peer address still answers', () => {
+    expect(clientAddressReader(true)(request('203.0.113.5', '192.0.2.66, 198.51.100.1'))).toBe('192.0.2.66');
+    expect(clientAddressReader(false)(request(undefined))).toBe('unknown');
+  });
+});
