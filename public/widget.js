@@ -7,13 +7,22 @@
 (function () {
   'use strict';
   var script = document.currentScript;
-  if (!script || document.querySelector('[data-kefu-widget]')) return;
+  // Set at once, not when the widget's element appears (after an import): a page that embeds the tag twice gets one.
+  if (!script || window.__kefuWidget || document.querySelector('[data-kefu-widget]')) return;
+  window.__kefuWidget = true;
   var server = (script.getAttribute('data-server') || new URL(script.src, location.href).origin).replace(/\/+$/, '');
   var options = {
     server: server,
-    locale: script.getAttribute('data-locale') || 'zh-TW',
+    locale: supportedLocale(script.getAttribute('data-locale')),
     title: script.getAttribute('data-title') || '',
   };
+  // A page's own language tag (en-US, zh-Hant-TW, zh-cn …) to one kefu has; anything else is Traditional Chinese.
+  function supportedLocale(tag) {
+    var t = String(tag || '').toLowerCase();
+    if (/^en\b/.test(t)) return 'en';
+    if (/^zh-(cn|sg|hans)\b/.test(t)) return 'zh-CN';
+    return 'zh-TW';
+  }
   function boot() {
     import(server + '/widget/main.js')
       .then(function (m) { m.mountWidget(options); })

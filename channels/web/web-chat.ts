@@ -87,6 +87,7 @@ const schemas = {
   send: z.object({ ...authed, text: z.string(), clientMessageId: id }),
   typing: z.object({ ...authed, typing: z.boolean() }),
   handoff: z.object(authed),
+  locale: z.object({ ...authed, locale: z.enum(LOCALES) }),
   end: z.object(authed),
   rateConversation: z.object({ ...authed, stars: z.number().int().min(1).max(5), comment: z.string().trim().max(1000).optional() }),
   rateAnswer: z.object({ ...authed, messageId: id, feedback: z.enum(['up', 'down']) }),
@@ -211,6 +212,13 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       authorise(p.conversationId, p.token, socket);
       const { conversation, notice } = await service.requestHuman(p.conversationId);
       return { conversation: publicConversation(conversation), notice: notice ? publicMessage(notice) : null };
+    },
+
+    async 'conversation:locale'(payload, socket) {
+      const p = parse(schemas.locale, payload);
+      authorise(p.conversationId, p.token, socket);
+      const conversation = await service.setLocale(p.conversationId, p.locale);
+      return { conversation: publicConversation(conversation) };
     },
 
     async 'conversation:end'(payload, socket) {

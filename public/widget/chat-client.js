@@ -17,6 +17,7 @@ const CONVERSATION_GONE = new Set(['KEFU_CONVERSATION_NOT_FOUND', 'KEFU_CONVERSA
  * customer's QueuePosition while the conversation waits for an agent, null when it no longer does).
  */
 export function createChatClient({ server, locale, storage, emit }) {
+  // `locale()`: the language the customer wants answers in now (the page's, or the one they switched to).
   const url = new URL(server);
   const socket = io(`${url.origin}/chat`, { path: `${url.pathname.replace(/\/$/, '')}/socket.io` });
   let conversation = null; // as last seen from the server
@@ -24,6 +25,7 @@ export function createChatClient({ server, locale, storage, emit }) {
   let lastSeq = 0; // highest seq shown on this page, so a reconnect asks only for what it missed
   let pumping = false;
   let retryTimer = null;
+  let startFailures = 0; // starts refused in a row
   let wanted = false; // the panel has been opened: have a conversation ready, with its greeting
   let resumed = Promise.resolve(); // settles when this connection has resumed the stored conversation (or found none)
 
@@ -78,6 +80,15 @@ export function createChatClient({ server, locale, storage, emit }) {
     setConversation(r.conversation);
     showMessages(r.messages);
     void fetchPosition();
+    // Switched language on another page of the site (the choice is kept): answers follow it here too.
+    if (r.conversation.state !== 'closed' && r.conversation.locale !== locale()) void setLocale(locale());
+  }
+
+  async function setLocale(next) {
+    const a = auth();
+    if (!joined || !a || !conversation || conversation.state === 'closed' || conversation.locale === next) return;
+    const r = await call('conversation:locale', { ...a, locale: next });
+    if (r.ok && conversation?.id === r.conversation.id) setConversation(r.conversation);
   }
 
   // One start at a time: the panel opening, the outbox and a reconnect may all ask at once.
@@ -91,8 +102,17 @@ export function createChatClient({ server, locale, storage, emit }) {
     const hadOne = conversation !== null;
     // Another tab may have started one: its token (shared in storage) lets this tab join it.
     const token = auth()?.token;
-    const r = await call('conversation:start', { customerId: storage.customerId(), locale, resume: true, ...(token ? { token } : {}) });
-    if (!r.ok) return false;
+    const r = await call('conversation:start', { customerId: storage.customerId(), locale: locale(), resume: true, ...(token ? { token } : {}) });
+    if (!r.ok) {
+      // Refused or unanswered (the server restarting, too many starts from this address): try again shortly rather
+      // than leave the outbox waiting for a reconnect that may never come.
+      // Backing off, so a refusal that lasts does not spend this address's allowance of starts.
+      startFailures++;
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => (storage.outbox().length > 0 ? pump() : wanted && !conversation && ensureConversation()), Math.min(60_000, RETRY_MS * 2 ** (startFailures - 1)));
+      return false;
+    }
+    startFailures = 0;
     storage.saveConversation(r.conversation.id, r.token);
     joined = true;
     setConversation(r.conversation, hadOne && r.conversation.id !== conversation?.id);
@@ -195,6 +215,8 @@ export function createChatClient({ server, locale, storage, emit }) {
     typing(on) {
       if (joined && conversation && conversation.state !== 'closed') socket.emit('typing', { ...auth(), typing: on });
     },
+    /** The customer switched language: the open conversation is answered in `next` from now on (a new one starts in it). */
+    setLocale,
     requestHuman: () => act('handoff:request', {}),
     end: () => act('conversation:end', {}),
     rate: (stars, comment) => act('rating:conversation', { stars, ...(comment ? { comment } : {}) }),

@@ -8,22 +8,9 @@ import { createStarRating } from './star-rating.js';
 const CALLBACK_MAX = 1000;
 
 // The queue line, the line naming the agent, and the call-back form (kept here, with the code that draws them).
-const QUEUE_CSS = `
-.queue-status, .agent-status { margin: 0; padding: 0.4em 0.9em; background: #eef4ff; color: #1d3b6e; font-size: 0.875em; }
-.agent-status { background: #e3f8e9; color: #05603a; }
-.callback { display: flex; flex-direction: column; gap: 0.35em; margin: 0.4em 0.9em; padding: 0.6em 0.7em; border: 1px solid #c9d3e3; border-radius: 8px; background: #fafcff; }
-.callback h3 { margin: 0 0 0.2em; font-size: 0.95em; }
-.callback label { font-size: 0.85em; }
-.callback textarea, .callback input { font: inherit; padding: 0.35em 0.5em; border: 1px solid #9aa7bb; border-radius: 6px; resize: vertical; min-width: 0; }
-.callback textarea:focus-visible, .callback input:focus-visible, .callback button:focus-visible, .callback-done:focus-visible { outline: 2px solid #1a56db; outline-offset: 2px; }
-.callback button { align-self: flex-end; }
-.callback-error { margin: 0; color: #b42318; font-size: 0.85em; }
-.callback-done { margin: 0.4em 0.9em; color: #05603a; font-size: 0.875em; }
-`;
-
 /**
  * Builds the widget's UI inside `shadow`. `actions` receives the customer's intents: send, quickReply, feedback,
- * handoff, callback, end, rate, typing, prefs. Returns the methods the controller updates it with.
+ * handoff, callback, end, rate, typing, prefs, lang (the customer switched language). Returns the methods the controller updates it with.
  */
 export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   let t = uiText(lang);
@@ -36,7 +23,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const heading = h('h2', { id: 'kefu-title' });
   const langButton = h('button', { type: 'button', class: 'tool', onclick: () => switchLang() });
   const largeButton = h('button', { type: 'button', class: 'tool', 'aria-pressed': String(large), onclick: () => setLarge(!root.classList.contains('large')) });
-  const closeButton = h('button', { type: 'button', class: 'tool close', onclick: () => setOpen(false) }, '×');
+  const closeButton = h('button', { type: 'button', class: 'tool close', onclick: () => (setOpen(false), launcher.focus()) }, '×');
   const status = h('p', { class: 'status', role: 'status', hidden: true });
   const log = h('ol', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-labelledby': 'kefu-title' });
   const typingLabel = h('span', { class: 'typing-label' });
@@ -87,7 +74,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
       launcher.focus();
     }
   });
-  shadow.append(h('style', {}, QUEUE_CSS), root);
+  shadow.append(root);
   const messages = createMessageList(log, actions);
 
   function applyText() {
@@ -217,6 +204,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   function switchLang() {
     currentLang = currentLang === 'en' ? 'zh-TW' : 'en';
     actions.prefs({ lang: currentLang });
+    actions.lang(currentLang);
     applyText();
     langButton.focus();
     scrollDown();

@@ -18,8 +18,11 @@ export function mountWidget({ server, locale = 'zh-TW', title = '' }) {
   const storage = createStorage(server);
   const prefs = storage.prefs();
   let client = null;
+  // The UI has English and Traditional Chinese; the conversation also Simplified, when the page asks for it.
+  let lang = prefs.lang ?? (locale === 'en' ? 'en' : 'zh-TW');
+  const chatLocale = () => (lang === 'en' ? 'en' : locale === 'en' ? 'zh-TW' : locale);
   const panel = createChatPanel(shadow, {
-    lang: prefs.lang ?? (locale === 'en' ? 'en' : 'zh-TW'),
+    lang,
     large: prefs.large,
     open: prefs.open,
     title,
@@ -33,13 +36,17 @@ export function mountWidget({ server, locale = 'zh-TW', title = '' }) {
       rate: async (stars, comment) => (await client.rate(stars, comment))?.ok === true,
       typing: (on) => client.typing(on),
       prefs: (patch) => storage.savePrefs(patch),
+      lang: (next) => {
+        lang = next;
+        void client.setLocale(chatLocale());
+      },
       opened: () => client?.open(),
     },
   });
 
   client = createChatClient({
     server,
-    locale,
+    locale: chatLocale,
     storage,
     emit(type, data) {
       if (type === 'messages') panel.messages(data);

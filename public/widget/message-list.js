@@ -8,6 +8,10 @@ import { h, srOnly } from './dom.js';
  * Renders messages into `list` (an <ol role="log">). `actions.quickReply(title)` and
  * `actions.feedback(messageId, 'up'|'down')` are called on clicks.
  */
+const HAN = /[\u3400-\u9fff\uf900-\ufaff]/;
+/** 'zh' for text with Chinese characters in it, else 'en' (the two scripts kefu answers in). */
+const textLang = (text) => (HAN.test(text) ? 'zh' : 'en');
+
 export function createMessageList(list, actions) {
   let t = null;
   const messages = new Map(); // id → message
@@ -28,7 +32,9 @@ export function createMessageList(list, actions) {
     const named = m.author === 'agent' && m.agentName;
     return [
       srOnly(named ? `${t.author.agent} ` : `${t.author[m.author]}：`),
-      h('div', { class: 'bubble' }, named ? [h('span', { class: 'agent-name' }, `${m.agentName}：`), m.text] : m.text),
+      // Its own language, not the panel's: a screen reader then reads a Chinese answer with a Chinese voice in the
+      // English UI, and the other way round.
+      h('div', { class: 'bubble', lang: textLang(m.text) }, named ? [h('span', { class: 'agent-name' }, `${m.agentName}：`), m.text] : m.text),
       m.outcome?.needsVerification ? h('p', { class: 'note' }, t.verify) : null,
       m.quickReplies.length > 0
         ? h('div', { class: 'quick-replies', role: 'group', 'aria-label': t.suggestions },

@@ -21,7 +21,8 @@ export function createStarRating(onRate) {
   const commentLabel = h('label', { for: 'kefu-rating-comment', class: 'comment-label' });
   const comment = h('textarea', { id: 'kefu-rating-comment', rows: 2, maxlength: 1000 });
   const submit = h('button', { type: 'submit', class: 'primary' });
-  const thanks = h('p', { class: 'rated', role: 'status', hidden: true });
+  // Focusable by script: the form the focus was in disappears once the rating is sent, and the focus must not go with it.
+  const thanks = h('p', { class: 'rated', role: 'status', tabindex: '-1', hidden: true });
   const form = h('form', { class: 'rating', hidden: true, onsubmit: send }, h('fieldset', {}, legend, stars), commentLabel, comment, submit);
   const el = h('div', { class: 'rating-area' }, form, thanks);
 
@@ -39,6 +40,7 @@ export function createStarRating(onRate) {
     if (ok) {
       form.hidden = true;
       thanks.hidden = false;
+      thanks.focus();
     }
   }
 

@@ -50,6 +50,8 @@ export interface ConversationService {
   handleCustomerMessage(id: string, input: { text: string; clientMessageId?: string | null; origin?: string }): Promise<TurnResult>;
   /** The customer asks for a person (the widget's button): the conversation goes to the queue. */
   requestHuman(id: string): Promise<{ conversation: Conversation; notice: Message | null }>;
+  /** The customer switched language: the bot answers in `locale` from the next message on. */
+  setLocale(id: string, locale: Locale): Promise<Conversation>;
   rateConversation(id: string, stars: number, comment: string | null): Promise<Conversation>;
   rateAnswer(id: string, messageId: string, feedback: 'up' | 'down'): Promise<Message>;
   close(id: string): Promise<Conversation>;
@@ -334,6 +336,19 @@ export function createConversationService(opts: ConversationServiceOptions): Con
           emit({ type: 'state', conversation: updated });
           emit({ type: 'queued', conversation: updated, handoff });
           return { conversation: updated, notice };
+        }),
+      );
+    },
+    setLocale(id, locale) {
+      // Under the conversation's lock: a message being answered finishes in the language it was asked in.
+      return track(
+        mutex.run(id, async () => {
+          const conversation = await mustGet(id);
+          if (conversation.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [id]);
+          if (conversation.locale === locale) return conversation;
+          const updated = await store.updateConversation(id, { locale });
+          emit({ type: 'state', conversation: updated });
+          return updated;
         }),
       );
     },

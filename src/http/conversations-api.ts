@@ -177,6 +177,17 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
       return { conversation: publicConversation(h.conversation), messages: h.messages.map(publicMessage) };
     });
 
+    api.post('/conversations/:id/locale', {
+      schema: {
+        tags: TAGS,
+        summary: "Change the conversation's language: the bot answers in it from the next message on",
+        security: SECURITY,
+        params: idParams,
+        body: z.strictObject({ locale: z.enum(LOCALES) }),
+        response: { 200: conversationSchema, ...errorResponses },
+      },
+    }, async (req) => publicConversation(await service.setLocale(req.params.id, req.body.locale)));
+
     api.post('/conversations/:id/rating', {
       schema: {
         tags: TAGS,

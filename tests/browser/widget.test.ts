@@ -120,6 +120,8 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.getByRole('textbox', { name: '意見（選填）' }).fill('很清楚');
     await page.getByRole('button', { name: '送出評分' }).click();
     await page.getByText('感謝您的評分！').waitFor();
+    // The form that had the focus is gone: the focus is on the thanks, not lost to the page.
+    expect(await page.getByText('感謝您的評分！').evaluate((el) => (el.getRootNode() as unknown as { activeElement: unknown }).activeElement === el)).toBe(true);
     const rated = await app.service.get(state.conversationId);
     expect(rated.state).toBe('closed');
     expect(rated.rating).toMatchObject({ stars: 5, comment: '很清楚' });
@@ -178,11 +180,58 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.getByRole('button', { name: 'Switch to English' }).click();
     await page.getByRole('button', { name: 'Send', exact: true }).waitFor();
     await page.getByRole('button', { name: 'End chat' }).waitFor();
+    // Not only the widget's labels: the bot answers in English from now on, and says so to a screen reader. (An
+    // earlier test may have left its conversation with the queue, where the bot is silent: this one starts afresh.)
+    const previous = (await saved(page)).conversationId;
+    if (previous && (await app.service.get(previous)).state !== 'closed') await app.service.close(previous);
+    const before = await botBubbles(page).count();
+    const input = page.getByRole('textbox', { name: 'Type your question' });
+    await input.fill('Can you recommend a good restaurant nearby');
+    await input.press('Enter');
+    await poll(() => botBubbles(page).count()).toBeGreaterThan(before);
+    const reply = botBubbles(page).last();
+    expect(await reply.getAttribute('lang')).toBe('en');
+    expect(await reply.textContent()).not.toMatch(/[\u3400-\u9fff]/);
+    const inEnglish = (await saved(page)).conversationId;
+    expect((await app.service.get(inEnglish)).locale).toBe('en');
     await page.getByRole('button', { name: 'Larger text' }).click();
     await poll(() => page.getByRole('button', { name: 'Larger text' }).getAttribute('aria-pressed')).toBe('true');
     await page.screenshot({ path: '/tmp/widget-360-en-large.png' });
     await page.getByRole('button', { name: '切換成中文' }).click();
     await page.getByRole('button', { name: '結束對話' }).waitFor();
+    await poll(async () => (await app.service.get(inEnglish)).locale).toBe('zh-TW');
+    await page.close();
+  });
+
+  it("mounts once on a bank's page that embeds it twice, under a CSP without 'unsafe-inline', in the page's language", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
+    const tag = `<script src="${base}/widget.js" data-locale="en-US" defer></script>`;
+    await page.route(`${base}/bank-page.html`, (route) =>
+      route.fulfill({
+        contentType: 'text/html; charset=utf-8',
+        headers: { 'content-security-policy': `default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws://127.0.0.1:*` },
+        body: `<!doctype html><html lang="en"><head><title>Bank</title></head><body><h1>Bank</h1>${tag}${tag}</body></html>`,
+      }),
+    );
+    await page.goto(`${base}/bank-page.html`);
+    // A first visit: no language chosen before on this site (earlier tests chose one), so the page's counts.
+    await page.evaluate(() => (globalThis as unknown as { localStorage: { clear(): void } }).localStorage.clear());
+    await page.reload();
+    const launcher = page.getByRole('button', { name: 'Open the chat' });
+    await launcher.waitFor();
+    await poll(() => page.locator('[data-kefu-widget]').count()).toBe(1);
+    await launcher.click();
+    // Closing with the × button gives the keyboard back to the launcher, as Escape does.
+    await page.getByRole('button', { name: 'Close the chat', exact: true }).click();
+    expect(await launcher.evaluate((el) => (el.getRootNode() as unknown as { activeElement: unknown }).activeElement === el)).toBe(true);
+    expect(violations).toEqual([]);
+    expect(errors).toEqual([]);
     await page.close();
   });
 

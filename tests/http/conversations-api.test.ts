@@ -215,6 +215,31 @@ describe('customer REST API', () => {
       expect(long.json().error.message).toMatch(/body\.comment/);
     });
 
+    it("changes the conversation's language for the answers that follow, and refuses a language it does not have", async () => {
+      await app.stop();
+      const locales: unknown[] = [];
+      const scripted = scriptedRouter();
+      app = await testApp({}, { router: { ...scripted, route: (text, state) => (locales.push(state?.locale), scripted.route(text, state)) } });
+      const c = await startConversation(app);
+      const setLocale = (locale: unknown, headers: Record<string, string> = c.headers) =>
+        app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/locale`, headers, payload: { locale } });
+      await send(c.id, c.headers, { text: '信用卡遺失' });
+      const switched = await setLocale('en');
+      expect(switched.statusCode, switched.body).toBe(200);
+      expect(switched.json().locale).toBe('en');
+      await send(c.id, c.headers, { text: 'lost card' });
+      expect(locales).toEqual(['zh-TW', 'en']);
+      for (const bad of ['fr', 'en-US', 3, null]) {
+        const r = await setLocale(bad);
+        expect(r.statusCode, String(bad)).toBe(400);
+        expect(r.json().error.message).toMatch(/body\.locale/);
+      }
+      expect((await setLocale('zh-CN', {})).statusCode).toBe(401);
+      await app.service.close(c.id);
+      expect((await setLocale('zh-CN')).statusCode).toBe(409);
+      expect((await app.service.get(c.id)).locale).toBe('en');
+    });
+
     it('takes thumbs up or down on bot answers only', async () => {
       const c = await startConversation(app);
       const turn = (await send(c.id, c.headers, { text: '卡' })).json();

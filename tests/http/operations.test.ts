@@ -93,6 +93,7 @@ describe('operations endpoints', () => {
       '/api/v1/conversations',
       '/api/v1/conversations/{id}/callback',
       '/api/v1/conversations/{id}/handoff',
+      '/api/v1/conversations/{id}/locale',
       '/api/v1/conversations/{id}/messages',
       '/api/v1/conversations/{id}/messages/{messageId}/feedback',
       '/api/v1/conversations/{id}/queue',

@@ -377,6 +377,19 @@ describe('web chat channel (socket.io /chat)', () => {
     expect(calls).toEqual(['一']);
   });
 
+  it("switches the conversation's language for every tab, and refuses one it does not have", async () => {
+    const socket = await open();
+    const { id, token } = await start(socket);
+    const other = await open();
+    await ok(other, 'conversation:resume', { conversationId: id, token });
+    const pushed = new Promise<{ conversation: { locale: string } }>((resolve) => other.once('conversation:state', resolve));
+    const r = await ok(socket, 'conversation:locale', { conversationId: id, token, locale: 'en' });
+    expect(r.conversation.locale).toBe('en');
+    expect((await pushed).conversation.locale).toBe('en');
+    expect((await service.get(id)).locale).toBe('en');
+    expect(await ask(socket, 'conversation:locale', { conversationId: id, token, locale: 'fr' })).toMatchObject({ ok: false, error: { code: 'KEFU_VALIDATION', message: expect.stringMatching(/locale/) } });
+  });
+
   it('refuses any event over the per-address allowance, before looking at its payload, keyed by the client address', async () => {
     const socket = await open();
     const { id, token } = await start(socket);
