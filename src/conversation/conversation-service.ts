@@ -7,6 +7,7 @@ import type { RouteState } from '../router/router.ts';
 import type { Logger } from '../log.ts';
 import { KefuError } from '../errors.ts';
 import { maskPersonalData } from '../text/mask-personal-data.ts';
+import { normalise } from '../text/normalise.ts';
 import { createKeyedMutex } from './keyed-mutex.ts';
 import { createRouteStateCache, type KnownRouteState } from './route-state-cache.ts';
 
@@ -106,7 +107,8 @@ interface EarlyRoute {
 
 const storedOutcome = (o: Outcome): StoredOutcome => ({
   outcome: o.outcome, topic: o.topic, brain: o.brain, confidence: o.confidence, candidates: o.candidates,
-  entities: o.entities, needsVerification: o.needsVerification, trace: { ...o.trace, normalised: maskPersonalData(o.trace.normalised) },
+  // Masked before normalising, not after: normalising turns wang.ming@example.com into words no mask recognises.
+  entities: o.entities, needsVerification: o.needsVerification, trace: { ...o.trace, normalised: normalise(maskPersonalData(o.text)) },
 });
 
 /**

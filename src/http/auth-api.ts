@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -54,7 +55,8 @@ export const authApi: FastifyPluginAsync<AuthApiOptions> = async (fastify, { acc
     try {
       signedIn = await accounts.login(username, req.body.password);
     } catch (err) {
-      req.log.warn({ username, ip: req.ip }, 'console sign-in refused');
+      // Hashed: a username field sometimes holds a password typed in the wrong box. The hash still ties attempts together.
+      req.log.warn({ usernameHash: createHash('sha256').update(username).digest('hex').slice(0, 16), ip: req.ip }, 'console sign-in refused');
       throw err;
     }
     req.log.info({ agentId: signedIn.agent.id, role: signedIn.agent.role }, 'console sign-in');

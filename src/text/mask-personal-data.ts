@@ -4,18 +4,23 @@ const RULES: [RegExp, string][] = [
   [/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, '[EMAIL]'],
   [/\b[A-Z][12489]\d{8}\b/gi, '[ID]'],
   [/\b[A-Z][A-D]\d{8}\b/gi, '[ID]'],
-  // Card numbers: 13–19 digits, possibly grouped by spaces or dashes.
-  [/\b\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}\b/g, '[CARD]'],
+  // Card numbers: 13–19 digits, possibly grouped by spaces, dashes or dots.
+  [/\b\d{4}(?:[ .-]?\d{4}){2}[ .-]?\d{1,7}\b/g, '[CARD]'],
   [/(?:\+?886[ -]?|\b0)9\d{2}[ -]?\d{3}[ -]?\d{3}\b/g, '[PHONE]'],
   [/\(?\b0[2-8]\)?[ -]?\d{3,4}[ -]?\d{4}\b/g, '[PHONE]'],
   // Any other long run of digits is most likely an account or policy number.
   [/\b\d{10,16}\b/g, '[NUMBER]'],
 ];
 
+// Account numbers written in groups with one separator (012-34-567890-1, 123 456 789012): 10 or more digits in all.
+// Fewer are dates, times and amounts, which stay; so does a date beside a time (its separators differ).
+const GROUPED_DIGITS = /\b\d{2,8}([ .-])\d{1,8}(?:\1\d{1,8}){0,4}\b/g;
+const digitCount = (s: string): number => s.replace(/\D/g, '').length;
+
 /** Replaces national IDs, phone, card and account numbers and e-mail addresses with placeholders. */
 export function maskPersonalData(text: string): string {
   // Only full-width ASCII is folded (digits, letters, @ + - .), so the rest of the text stays exactly as typed.
   let out = text.replace(/[\uFF01-\uFF5E]/g, (ch) => (/[\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A\uFF20\uFF0B\uFF0D\uFF0E\uFF08\uFF09]/.test(ch) ? String.fromCharCode(ch.charCodeAt(0) - 0xfee0) : ch));
   for (const [re, label] of RULES) out = out.replace(re, label);
-  return out;
+  return out.replace(GROUPED_DIGITS, (m) => (digitCount(m) >= 10 ? '[NUMBER]' : m));
 }

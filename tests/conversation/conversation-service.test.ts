@@ -5,6 +5,7 @@ import { createConversationService, type ConversationEvent } from '../../src/con
 import type { RouteState, Router } from '../../src/router/router.ts';
 import type { Outcome, OutcomeKind } from '../../src/domain/types.ts';
 import type { Store } from '../../src/store/store.ts';
+import { normalise } from '../../src/text/normalise.ts';
 
 // A scripted router: the text names the outcome it should get, so each test reads as a conversation.
 function scriptedRouter(calls: string[]): Router {
@@ -14,7 +15,8 @@ function scriptedRouter(calls: string[]): Router {
     return {
       text, outcome: kind, topic: kind === 'fallback' ? null : 'card.lost', brain: kind === 'fallback' ? null : 'faq', confidence: 0.9, candidates: [],
       entities: [], reply: `回覆:${text}`, options: [], needsVerification: false,
-      trace: { normalised: `${text} A123456789`, faq: null, nlu: null, rule: 'test', thresholds: { faq: 0.8, nlu: 0.5, clarifyMargin: 0.1, clarifyMin: 0.2 }, ms: 0 },
+      // What the real router would put here (normalise's own output), personal data and all.
+      trace: { normalised: normalise(text), faq: null, nlu: null, rule: 'test', thresholds: { faq: 0.8, nlu: 0.5, clarifyMargin: 0.1, clarifyMin: 0.2 }, ms: 0 },
     };
   };
   return { thresholds: { faq: 0.8, nlu: 0.5, clarifyMargin: 0.1, clarifyMin: 0.2 }, route, decide: (t) => route(t) };
@@ -35,11 +37,15 @@ describe('conversation service', () => {
 
   it('stores the customer message, answers it, and keeps the trace with PII masked', async () => {
     const { conversation } = await service.start({ channel: 'api', customerId: 'c1' });
-    const r = await service.handleCustomerMessage(conversation.id, { text: '卡不見了', clientMessageId: 'm1' });
-    expect(r.reply?.text).toBe('回覆:卡不見了');
-    expect(r.reply?.outcome?.trace.normalised).toBe('卡不見了 [ID]');
+    // The e-mail address is the case that masking the normalised text missed: normalising turns it into words.
+    const text = '卡不見了 A123456789 寄到 wang.ming@example.com';
+    const r = await service.handleCustomerMessage(conversation.id, { text, clientMessageId: 'm1' });
+    expect(r.reply?.text).toBe(`回覆:${text}`);
+    const stored = (await service.history(conversation.id)).messages.find((m) => m.author === 'bot')!.outcome!.trace.normalised;
+    expect(stored).not.toMatch(/a123456789|wang|example/i);
+    expect(stored).toBe(normalise('卡不見了 [ID] 寄到 [EMAIL]'));
     const { messages } = await service.history(conversation.id);
-    expect(messages.map((m) => [m.author, m.text])).toEqual([['customer', '卡不見了'], ['bot', '回覆:卡不見了']]);
+    expect(messages.map((m) => [m.author, m.text])).toEqual([['customer', text], ['bot', `回覆:${text}`]]);
     expect(events.filter((e) => e.type === 'message')).toHaveLength(2);
   });
 

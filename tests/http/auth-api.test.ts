@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import type { KefuApp } from '../../src/app.ts';
 import { consoleApp, PASSWORD } from './console-kit.ts';
+import { capturingLogger } from './test-app.ts';
 
 describe('console sign-in API', () => {
   let app: KefuApp;
@@ -54,6 +55,16 @@ describe('console sign-in API', () => {
       expect(res.headers['set-cookie']).toBeUndefined();
     }
     expect((await login({ username: 'xiaomei' })).statusCode).toBe(400);
+  });
+
+  it('logs a refused sign-in without the username in clear (it is sometimes a password typed in the wrong box)', async () => {
+    await app.stop();
+    const { log, lines } = capturingLogger();
+    app = await consoleApp({ logLevel: 'info' }, { log });
+    expect((await login({ username: 'Correct-Horse-99', password: 'x'.repeat(12) })).statusCode).toBe(401);
+    const refused = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'console sign-in refused');
+    expect(refused).toMatchObject({ usernameHash: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(lines.join('\n')).not.toMatch(/correct-horse-99/i);
   });
 
   it('slows down guessing: a few attempts a minute per address and per username', async () => {

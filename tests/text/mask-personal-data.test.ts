@@ -18,10 +18,15 @@ describe('maskPersonalData', () => {
     expect(maskPersonalData('卡號4311 2345 6789 0123')).toBe('卡號[CARD]');
     expect(maskPersonalData('帳號 012345678901')).toBe('帳號 [NUMBER]');
     expect(maskPersonalData('寄到 wang.ming@example.com.tw')).toBe('寄到 [EMAIL]');
+    // Written in groups, as on a passbook or a card.
+    expect(maskPersonalData('帳號 012-34-567890-1 請查')).toBe('帳號 [NUMBER] 請查');
+    expect(maskPersonalData('轉到 123 456 789012')).toBe('轉到 [NUMBER]');
+    expect(maskPersonalData('卡號 4311.2345.6789.0123')).toBe('卡號 [CARD]');
   });
 
   it('leaves amounts, dates and ordinary text alone', () => {
     const s = '我想轉帳5萬元，2024/03/15 的帳單';
     expect(maskPersonalData(s)).toBe(s);
+    for (const kept of ['2024-03-15 10 30 到期', '利率 2.35 年期 20', '分 3 期 12 個月', '餘額 1,234,567 元', '版本 1.2.3']) expect(maskPersonalData(kept)).toBe(kept);
   });
 });
