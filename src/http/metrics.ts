@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CONVERSATION_STATES } from '../domain/conversation.ts';
 import type { ConversationService } from '../conversation/conversation-service.ts';
 import type { Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
@@ -37,8 +36,8 @@ export function createMetrics(deps: { service: ConversationService; store: Store
     registers: [registry],
     async collect() {
       try {
-        const counts = await deps.store.countConversationsByState();
-        for (const s of CONVERSATION_STATES) if (s !== 'closed') this.set({ state: s }, counts[s]);
+        const counts = await deps.store.countOpenConversations();
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       } catch (err) {
         // A scrape must still answer when the store does not; /readyz is where that failure shows.
         deps.log.warn({ err }, 'metrics: cannot count conversations');

@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINTER_ALIVE, DEFAULT_AUTOCHECKPOINT_PAGES, WAL_FRAMES } from './sqlite-checkpointer.ts';
 import type { Conversation, ConversationState, Message } from '../domain/conversation.ts';
-import { CONVERSATION_STATES } from '../domain/conversation.ts';
 import type { Locale } from '../domain/types.ts';
 import { KefuError } from '../errors.ts';
 import type { ConversationPatch, NewConversation, NewMessage, NewTurn, Store } from './store.ts';
@@ -90,7 +89,8 @@ export function openSqliteStore(
     insertConv: db.prepare(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES (@id, @channel, @customerId, 'bot', @locale, @now, @now)`),
     getConv: db.prepare(`${CONVERSATION_SELECT} WHERE c.id = ?`),
     findOpen: db.prepare(`${CONVERSATION_SELECT} WHERE c.channel = ? AND c.customer_id = ? AND c.state != 'closed' ORDER BY c.updated_at DESC LIMIT 1`),
-    countStates: db.prepare('SELECT state, COUNT(*) AS n FROM conversations GROUP BY state'),
+    // A range of conversations_state_updated per open state: as many entries read as there are open conversations.
+    countOpen: db.prepare(`SELECT state, COUNT(*) AS n FROM conversations WHERE state IN ('bot','queued','agent') GROUP BY state`),
     // RETURNING * hands back the conversation as the append leaves it, so a turn needs no read after its writes.
     bumpSeq: db.prepare('UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING *'),
     bumpTurn: db.prepare('UPDATE conversations SET last_seq = last_seq + 2, consecutive_fallbacks = @fallbacks, updated_at = @now WHERE id = @id RETURNING *'),
@@ -332,9 +332,9 @@ export function openSqliteStore(
       const row = q.findOpen.get(channel, customerId) as ConversationRow | undefined;
       return row ? toConversation(row) : null;
     },
-    async countConversationsByState() {
-      const out = Object.fromEntries(CONVERSATION_STATES.map((s) => [s, 0])) as Record<ConversationState, number>;
-      for (const r of q.countStates.all() as { state: ConversationState; n: number }[]) out[r.state] = r.n;
+    async countOpenConversations() {
+      const out = { bot: 0, queued: 0, agent: 0 };
+      for (const r of q.countOpen.all() as { state: keyof typeof out; n: number }[]) out[r.state] = r.n;
       return out;
     },
     appendMessage(input) {

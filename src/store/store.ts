@@ -176,7 +176,11 @@ export interface Store extends HandoffStore, AgentStore {
   updateConversation(id: string, patch: ConversationPatch): Promise<Conversation>;
   /** Latest open (not closed) conversation of a customer on a channel, to resume it. */
   findOpenConversation(channel: Channel, customerId: string): Promise<Conversation | null>;
-  countConversationsByState(): Promise<Record<ConversationState, number>>;
+  /**
+   * Conversations not closed, by state. Open ones only: closed ones are nearly all of them and grow without end, and
+   * counting those on every metrics scrape was a pass over millions of index entries on the store's one thread.
+   */
+  countOpenConversations(): Promise<Record<Exclude<ConversationState, 'closed'>, number>>;
 
   /**
    * Appends a message with the next seq. A message whose clientMessageId was already stored in the conversation is
