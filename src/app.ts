@@ -16,6 +16,7 @@ import { serializeModel } from './model/build-model.ts';
 import { createRoutingPool, type RoutingPool } from './routing/routing-pool.ts';
 import { createConversationService, type ConversationService, type TurnRouter } from './conversation/conversation-service.ts';
 import { createRateLimiter, type RateLimiter } from './conversation/rate-limiter.ts';
+import { startIdleCloser, type IdleCloser } from './conversation/idle-closer.ts';
 import { createConversationTokens, type ConversationTokens } from './http/conversation-token.ts';
 import { resolveServerSecret } from './http/server-secret.ts';
 import { installErrorHandling } from './http/error-handler.ts';
@@ -59,6 +60,8 @@ export interface KefuApp {
   tokens: ConversationTokens;
   /** Per-conversation allowance for customer messages, shared by REST and the socket channel. */
   messageLimiter: RateLimiter;
+  /** Closes conversations left quiet with the bot (config.conversation.idleCloseMinutes); null when that is off. */
+  idleCloser: IdleCloser | null;
   /** The handoff queue, claims and what agents do with conversations. */
   handoff: HandoffService;
   /** Console accounts and sessions. */
@@ -150,6 +153,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     store, service, presence, log, config, placeHandoff, suggest: () => current?.suggest ?? deps.suggest ?? null,
     knownGroups: () => (pack ? pack.domains.filter((d) => !config.handoff.sharedDomains.includes(d)) : []),
   });
+  const idleCloser = config.conversation.idleCloseMinutes > 0 ? startIdleCloser({ service, store, log, idleMinutes: config.conversation.idleCloseMinutes }) : null;
   const messageLimiter = createRateLimiter({ perMinute: config.rateLimit.perConversationPerMinute });
   const startLimiter = createRateLimiter({ perMinute: config.rateLimit.startsPerIpPerMinute });
   const socketLimiter = createRateLimiter({ perMinute: config.rateLimit.socketEventsPerIpPerMinute });
@@ -257,6 +261,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       log.info('shutting down');
       // Closing fastify stops accepting connections at once; requests on open keep-alive connections get 503.
       const closed = fastify.close();
+      await idleCloser?.stop();
       const drained = await settlesWithin(service.drain(), config.server.shutdownGraceMs);
       if (!drained) log.warn({ graceMs: config.server.shutdownGraceMs }, 'shutdown grace period over with messages still being answered');
       // Queue notices started by the last turns are written before the store closes.
@@ -282,6 +287,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     service,
     store,
     tokens,
+    idleCloser,
     messageLimiter,
     handoff,
     accounts,

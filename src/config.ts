@@ -122,6 +122,16 @@ export const configSchema = z.strictObject({
       startsPerIpPerMinute: z.number().int().min(1).default(60),
     })
     .default({ perIpPerMinute: 600, perConversationPerMinute: 30, socketEventsPerIpPerMinute: 600, startsPerIpPerMinute: 60 }),
+  conversation: z
+    .strictObject({
+      /**
+       * A conversation with the bot that has been quiet this long is closed, with a notice, so that it does not stay
+       * open for ever (and on a shared computer the next person starts afresh); 0 never closes one. Conversations
+       * waiting for or held by a person are the agents' to close.
+       */
+      idleCloseMinutes: z.number().int().min(0).max(7 * 24 * 60).default(30),
+    })
+    .default({ idleCloseMinutes: 30 }),
   handoff: z
     .strictObject({
       /** Topics served before every other handoff, with their priority (higher first); any other topic gets 0. */

@@ -4,6 +4,8 @@ import { io } from './socket.io.esm.min.js';
 
 const ACK_TIMEOUT_MS = 20_000;
 const RETRY_MS = 3_000;
+// A closed conversation still shows on a new page this long, so its customer can rate it after a reload.
+const FORGET_CLOSED_AFTER_MS = 10 * 60_000;
 // Worth trying again later; anything else means this message can never be sent as it is.
 const TRANSIENT = new Set(['TIMEOUT', 'KEFU_INTERNAL', 'KEFU_NOT_READY']);
 // The stored conversation is gone, over, or no longer ours (its token was signed with an older server secret):
@@ -71,8 +73,10 @@ export function createChatClient({ server, locale, storage, emit }) {
       if (CONVERSATION_GONE.has(r.error.code)) storage.forgetConversation();
       return;
     }
-    // A conversation that is over and rated is history: a fresh page starts clean.
-    if (r.conversation.state === 'closed' && r.conversation.rating && lastSeq === 0 && !conversation) {
+    // A conversation that is over and rated, or over for a while (the server closes idle ones), is history: a fresh
+    // page starts clean, and on a shared computer the next person does not find the last one's chat.
+    const over = r.conversation.state === 'closed' && (r.conversation.rating || Date.now() - Date.parse(r.conversation.closedAt ?? '') > FORGET_CLOSED_AFTER_MS);
+    if (over && lastSeq === 0 && !conversation) {
       storage.forgetConversation();
       return;
     }

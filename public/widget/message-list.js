@@ -8,9 +8,13 @@ import { h, srOnly } from './dom.js';
  * Renders messages into `list` (an <ol role="log">). `actions.quickReply(title)` and
  * `actions.feedback(messageId, 'up'|'down')` are called on clicks.
  */
-const HAN = /[\u3400-\u9fff\uf900-\ufaff]/;
-/** 'zh' for text with Chinese characters in it, else 'en' (the two scripts kefu answers in). */
-const textLang = (text) => (HAN.test(text) ? 'zh' : 'en');
+const HAN = /[\u3400-\u9fff\uf900-\ufaff]/g;
+const LATIN_WORD = /[A-Za-z]+/g;
+/**
+ * 'zh' or 'en', whichever the text is mostly in: a Chinese character weighs as much as an English word, so an
+ * English answer naming 凱福銀行 reads as English and 我要開 account as Chinese.
+ */
+const textLang = (text) => ((text.match(HAN)?.length ?? 0) >= (text.match(LATIN_WORD)?.length ?? 0) ? 'zh' : 'en');
 
 export function createMessageList(list, actions) {
   let t = null;

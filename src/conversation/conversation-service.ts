@@ -54,6 +54,11 @@ export interface ConversationService {
   /** The customer switched language: the bot answers in `locale` from the next message on. */
   setLocale(id: string, locale: Locale): Promise<Conversation>;
   rateConversation(id: string, stars: number, comment: string | null): Promise<Conversation>;
+  /**
+   * Closes a conversation still with the bot and quiet since before `idleSince` (ISO time), with `notice` as a system
+   * message; null when it has moved on meanwhile (a message came, a person took it, it was closed).
+   */
+  closeIdle(id: string, idleSince: string, notice: (locale: Locale) => string): Promise<Conversation | null>;
   rateAnswer(id: string, messageId: string, feedback: 'up' | 'down'): Promise<Message>;
   close(id: string): Promise<Conversation>;
   /**
@@ -351,6 +356,21 @@ export function createConversationService(opts: ConversationServiceOptions): Con
           const updated = await store.updateConversation(id, { locale });
           emit({ type: 'state', conversation: updated });
           return updated;
+        }),
+      );
+    },
+    closeIdle(id, idleSince, notice) {
+      // Under the conversation's lock and checked again there: a customer writing just now keeps the conversation.
+      return track(
+        mutex.run(id, async () => {
+          const conversation = await store.getConversation(id);
+          if (!conversation || conversation.state !== 'bot' || conversation.updatedAt >= idleSince) return null;
+          const { message } = await store.appendMessage({ conversationId: id, author: 'system', text: notice(conversation.locale) });
+          const closed = await store.updateConversation(id, { state: 'closed' });
+          log.info({ conversationId: id }, 'idle conversation closed');
+          emit({ type: 'message', conversation: closed, message });
+          emit({ type: 'state', conversation: closed });
+          return closed;
         }),
       );
     },

@@ -88,6 +88,7 @@ export function openSqliteStore(
   const q = {
     insertConv: db.prepare(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES (@id, @channel, @customerId, 'bot', @locale, @now, @now)`),
     getConv: db.prepare(`${CONVERSATION_SELECT} WHERE c.id = ?`),
+    idle: db.prepare(`${CONVERSATION_SELECT} WHERE c.state = 'bot' AND c.updated_at < ? ORDER BY c.updated_at, c.id LIMIT ?`),
     findOpen: db.prepare(`${CONVERSATION_SELECT} WHERE c.channel = ? AND c.customer_id = ? AND c.state != 'closed' ORDER BY c.updated_at DESC LIMIT 1`),
     // A range of conversations_state_updated per open state: as many entries read as there are open conversations.
     countOpen: db.prepare(`SELECT state, COUNT(*) AS n FROM conversations WHERE state IN ('bot','queued','agent') GROUP BY state`),
@@ -327,6 +328,9 @@ export function openSqliteStore(
         if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
         return mustGetConv(id);
       });
+    },
+    async listIdleConversations(before, limit) {
+      return (q.idle.all(before, Math.max(0, Math.min(limit, 1000))) as ConversationRow[]).map(toConversation);
     },
     async findOpenConversation(channel, customerId) {
       const row = q.findOpen.get(channel, customerId) as ConversationRow | undefined;

@@ -174,6 +174,8 @@ export interface Store extends HandoffStore, AgentStore {
   getConversation(id: string): Promise<Conversation | null>;
   /** Applies the patch and bumps updatedAt; closing sets closedAt. Throws KEFU_CONVERSATION_NOT_FOUND. */
   updateConversation(id: string, patch: ConversationPatch): Promise<Conversation>;
+  /** Conversations with the bot whose last activity (updatedAt) is before `before`, oldest first, at most `limit`. */
+  listIdleConversations(before: string, limit: number): Promise<Conversation[]>;
   /** Latest open (not closed) conversation of a customer on a channel, to resume it. */
   findOpenConversation(channel: Channel, customerId: string): Promise<Conversation | null>;
   /**

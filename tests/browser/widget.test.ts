@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import Database from 'better-sqlite3';
 import type { KefuApp } from '../../src/app.ts';
 import { CHROMIUM, CHROMIUM_ARGS, hasChromium, startRealApp } from './browser-harness.ts';
 
@@ -189,7 +190,9 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await input.fill('Can you recommend a good restaurant nearby');
     await input.press('Enter');
     await poll(() => botBubbles(page).count()).toBeGreaterThan(before);
-    const reply = botBubbles(page).last();
+    // The answer to that question (a new conversation's greeting may come first).
+    const reply = page.locator('.msg-customer:has-text("Can you recommend") ~ .msg-bot .bubble').first();
+    await reply.waitFor();
     expect(await reply.getAttribute('lang')).toBe('en');
     expect(await reply.textContent()).not.toMatch(/[\u3400-\u9fff]/);
     const inEnglish = (await saved(page)).conversationId;
@@ -294,6 +297,30 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(await agentBubble.count()).toBe(1);
     await rate.waitFor();
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('starts clean on a shared computer once the last conversation has been over for a while, and keeps a recent one to rate', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    const panel = page.getByRole('dialog');
+    const launcher = page.getByRole('button', { name: '開啟線上客服' });
+    await Promise.race([panel.waitFor(), launcher.waitFor()]);
+    if (!(await panel.isVisible())) await launcher.click();
+    // The last test's conversation, closed by its agent just now: still shown after a reload, so it can be rated.
+    const { conversationId } = await saved(page);
+    expect((await app.service.get(conversationId)).state).toBe('closed');
+    await page.reload();
+    await page.locator('.msg-agent .bubble').first().waitFor();
+    // Eleven minutes later (the server closed it, idle or by an agent), the next person to open the page finds none of it.
+    const db = new Database(join(dir, 'kefu.sqlite'));
+    db.prepare('UPDATE conversations SET closed_at = ? WHERE id = ?').run(new Date(Date.now() - 11 * 60_000).toISOString(), conversationId);
+    db.close();
+    await page.reload();
+    // The panel was left open, so a new conversation starts at once, with none of the old one's messages.
+    await poll(async () => (await saved(page)).conversationId).not.toBe(conversationId);
+    await botBubbles(page).filter({ hasText: '您好' }).first().waitFor();
+    expect(await page.locator('.msg-agent .bubble').count()).toBe(0);
     await page.close();
   });
 });

@@ -335,6 +335,23 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
         expect(await store.listConversationsByState('bot', { updatedAfter: '2999-01-01' })).toEqual([]);
       });
 
+      it('lists conversations left with the bot before a time, oldest first, and no others', async () => {
+        const first = await store.createConversation({ channel: 'web', customerId: 'idle-1', locale: 'zh-TW' });
+        const second = await store.createConversation({ channel: 'web', customerId: 'idle-2', locale: 'en' });
+        const queued = await store.createConversation({ channel: 'web', customerId: 'idle-3', locale: 'zh-TW' });
+        await store.updateConversation(queued.id, { state: 'queued' });
+        const closed = await store.createConversation({ channel: 'web', customerId: 'idle-4', locale: 'zh-TW' });
+        await store.updateConversation(closed.id, { state: 'closed' });
+        // The first one speaks last: it is now the most recently active.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await store.appendMessage({ conversationId: first.id, author: 'customer', text: '還在嗎' });
+        const later = new Date(Date.now() + 60_000).toISOString();
+        const idle = (await store.listIdleConversations(later, 10)).map((c) => c.id).filter((id) => [first.id, second.id, queued.id, closed.id].includes(id));
+        expect(idle).toEqual([second.id, first.id]);
+        expect(await store.listIdleConversations(later, 1)).toHaveLength(1);
+        expect(await store.listIdleConversations('2000-01-01T00:00:00.000Z', 10)).toEqual([]);
+      });
+
       it('keeps notes apart from messages, and customer profiles by channel and id', async () => {
         const a = await store.createAgent(agentInput('noter'));
         const c = await store.createConversation({ channel: 'web', customerId: 'n', locale: 'zh-TW' });
