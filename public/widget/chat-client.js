@@ -4,6 +4,8 @@ import { io } from './socket.io.esm.min.js';
 
 const ACK_TIMEOUT_MS = 20_000;
 const RETRY_MS = 3_000;
+// Messages a resume answers with at most (the store's page): a full page means there may be more.
+const HISTORY_PAGE = 500;
 // A closed conversation still shows on a new page this long, so its customer can rate it after a reload.
 const FORGET_CLOSED_AFTER_MS = 10 * 60_000;
 // Worth trying again later; anything else means this message can never be sent as it is.
@@ -83,6 +85,13 @@ export function createChatClient({ server, locale, storage, emit }) {
     joined = true;
     setConversation(r.conversation);
     showMessages(r.messages);
+    // The server answers a page at a time from the oldest: a long chat (an agent's, say) needs the rest too.
+    for (let page = r.messages; page.length >= HISTORY_PAGE && auth()?.conversationId === a.conversationId; ) {
+      const more = await call('conversation:resume', { ...a, afterSeq: lastSeq });
+      if (!more.ok) break;
+      showMessages(more.messages);
+      page = more.messages;
+    }
     void fetchPosition();
     // Switched language on another page of the site (the choice is kept): answers follow it here too.
     if (r.conversation.state !== 'closed' && r.conversation.locale !== locale()) void setLocale(locale());

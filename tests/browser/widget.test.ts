@@ -300,7 +300,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.close();
   });
 
-  it('starts clean on a shared computer once the last conversation has been over for a while, and keeps a recent one to rate', async () => {
+  it('starts clean on a shared computer once the last conversation has been over for a while, keeps a recent one to rate, and brings a long chat back whole', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}/`);
     const panel = page.getByRole('dialog');
@@ -321,6 +321,13 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await poll(async () => (await saved(page)).conversationId).not.toBe(conversationId);
     await botBubbles(page).filter({ hasText: '您好' }).first().waitFor();
     expect(await page.locator('.msg-agent .bubble').count()).toBe(0);
+
+    // A long chat (more than a page of history) comes back whole after a reload, its latest message included.
+    const { conversationId: long } = await saved(page);
+    for (let i = 1; i <= 520; i++) await app.store.appendMessage({ conversationId: long, author: 'agent', text: `第 ${i} 則` });
+    await page.reload();
+    await page.locator('.msg-agent .bubble', { hasText: '第 520 則' }).waitFor();
+    expect(await page.locator('.msg-agent .bubble').count()).toBe(520);
     await page.close();
   });
 });
