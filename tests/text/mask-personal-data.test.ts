@@ -27,6 +27,16 @@ describe('maskPersonalData', () => {
   it('leaves amounts, dates and ordinary text alone', () => {
     const s = '我想轉帳5萬元，2024/03/15 的帳單';
     expect(maskPersonalData(s)).toBe(s);
-    for (const kept of ['2024-03-15 10 30 到期', '利率 2.35 年期 20', '分 3 期 12 個月', '餘額 1,234,567 元', '版本 1.2.3']) expect(maskPersonalData(kept)).toBe(kept);
+    for (const kept of ['2024-03-15 10 30 到期', '利率 2.35 年期 20', '分 3 期 12 個月', '餘額 1,234,567 元', '版本 1.2.3', 'NT$ 12345678.90']) expect(maskPersonalData(kept)).toBe(kept);
+  });
+
+  it("leaves other systems' ids alone: a bank's customer ids and UUIDs are not a customer's account number", () => {
+    for (const id of ['CUST-2024-000123', '0f1e2d3c-1234-4567-8901-abcdefabcdef', 'order-123-4567-890']) expect(maskPersonalData(id)).toBe(id);
+    let changed = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const id = crypto.randomUUID();
+      if (maskPersonalData(id) !== id) changed++;
+    }
+    expect(changed).toBe(0);
   });
 });
