@@ -186,7 +186,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     await api.register(conversationsApi, { service, store, tokens, messageLimiter, startLimiter, config, modelLoaded: () => current !== null });
     await api.register(customerHandoffApi, { handoff, tokens, messageLimiter, config });
   }, { prefix: '/api/v1' });
-  await fastify.register(authApi, { prefix: '/api/v1', accounts, config });
+  await fastify.register(authApi, { prefix: '/api/v1', accounts, config, secret });
   await fastify.register(agentApi, { prefix: '/api/v1/agent', accounts, handoff, config });
   await fastify.register(trainerApi, { prefix: '/api/v1/trainer', accounts });
   await fastify.register(staticPages, { corsOrigins: config.server.corsOrigins });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -14,13 +14,15 @@ import { described, errorResponses } from './schemas.ts';
 export interface AuthApiOptions {
   accounts: AgentAccounts;
   config: Config;
+  /** The server secret: it keys the hash a refused username is logged as, so a word list cannot be tried against it. */
+  secret: string;
 }
 
 const TAGS = ['console sign-in'];
 export const CONSOLE_SECURITY: Record<string, string[]>[] = [{ sessionCookie: [] }, { bearerAuth: [] }];
 
 /** Sign in and out of the consoles (agent, trainer, admin): POST /auth/login, POST /auth/logout, GET /auth/me. */
-export const authApi: FastifyPluginAsync<AuthApiOptions> = async (fastify, { accounts, config }) => {
+export const authApi: FastifyPluginAsync<AuthApiOptions> = async (fastify, { accounts, config, secret }) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const ttlMs = config.auth.sessionHours * 3_600_000;
   // Per address and per username: a slow trickle of guesses is all anyone gets, from anywhere, at any account.
@@ -56,7 +58,8 @@ export const authApi: FastifyPluginAsync<AuthApiOptions> = async (fastify, { acc
       signedIn = await accounts.login(username, req.body.password);
     } catch (err) {
       // Hashed: a username field sometimes holds a password typed in the wrong box. The hash still ties attempts together.
-      req.log.warn({ usernameHash: createHash('sha256').update(username).digest('hex').slice(0, 16), ip: req.ip }, 'console sign-in refused');
+      const usernameHash = createHmac('sha256', secret).update(`console-username:${username}`).digest('hex').slice(0, 16);
+      req.log.warn({ usernameHash, ip: req.ip }, 'console sign-in refused');
       throw err;
     }
     req.log.info({ agentId: signedIn.agent.id, role: signedIn.agent.role }, 'console sign-in');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import type { KefuApp } from '../../src/app.ts';
 import { consoleApp, PASSWORD } from './console-kit.ts';
@@ -64,6 +65,8 @@ describe('console sign-in API', () => {
     expect((await login({ username: 'Correct-Horse-99', password: 'x'.repeat(12) })).statusCode).toBe(401);
     const refused = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'console sign-in refused');
     expect(refused).toMatchObject({ usernameHash: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    // Keyed with the server secret: not a plain hash that a word list could be checked against.
+    expect(refused!.usernameHash).not.toBe(createHash('sha256').update('correct-horse-99').digest('hex').slice(0, 16));
     expect(lines.join('\n')).not.toMatch(/correct-horse-99/i);
   });
 
