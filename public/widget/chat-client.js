@@ -9,7 +9,9 @@ const HISTORY_PAGE = 500;
 // A closed conversation still shows on a new page this long, so its customer can rate it after a reload.
 const FORGET_CLOSED_AFTER_MS = 10 * 60_000;
 // Worth trying again later; anything else means this message can never be sent as it is.
-const TRANSIENT = new Set(['TIMEOUT', 'KEFU_INTERNAL', 'KEFU_NOT_READY']);
+const TRANSIENT = new Set(['TIMEOUT', 'KEFU_INTERNAL', 'KEFU_NOT_READY', 'KEFU_RATE_LIMITED']);
+// A limit's allowance refills over a minute: a refused message waits longer than a server restarting would need.
+const RATE_LIMITED_RETRY_MS = 15_000;
 // The stored conversation is gone, over, or no longer ours (its token was signed with an older server secret):
 // start a new one and send there.
 const CONVERSATION_GONE = new Set(['KEFU_CONVERSATION_NOT_FOUND', 'KEFU_CONVERSATION_CLOSED', 'KEFU_FORBIDDEN', 'KEFU_UNAUTHORIZED']);
@@ -28,8 +30,10 @@ export function createChatClient({ server, locale, storage, emit }) {
   let joined = false; // resumed or started on the current connection
   let lastSeq = 0; // highest seq shown on this page, so a reconnect asks only for what it missed
   let pumping = false;
-  let retryTimer = null;
+  let retryTimer = null; // pump's own: the outbox is tried again
+  let startTimer = null; // a refused start is tried again
   let startFailures = 0; // starts refused in a row
+  let startAgainAt = 0; // no start before this (ms): the back-off holds whoever asks, pump included
   let wanted = false; // the panel has been opened: have a conversation ready, with its greeting
   let resumed = Promise.resolve(); // settles when this connection has resumed the stored conversation (or found none)
 
@@ -85,17 +89,25 @@ export function createChatClient({ server, locale, storage, emit }) {
     joined = true;
     setConversation(r.conversation);
     showMessages(r.messages);
-    // The server answers a page at a time from the oldest: a long chat (an agent's, say) needs the rest too.
-    for (let page = r.messages; page.length >= HISTORY_PAGE && auth()?.conversationId === a.conversationId; ) {
-      const more = await call('conversation:resume', { ...a, afterSeq: lastSeq });
-      if (!more.ok) break;
+    await restOfHistory(a, r.messages);
+    void fetchPosition();
+    void followLocale();
+  }
+
+  // The server answers a page at a time from the oldest: a long chat (an agent's, say) needs the rest too. Paged by
+  // the last seq of each page, not by lastSeq: a live message pushed between two pages would skip what lies between.
+  async function restOfHistory(a, firstPage) {
+    for (let page = firstPage; page.length >= HISTORY_PAGE && auth()?.conversationId === a.conversationId; ) {
+      const more = await call('conversation:resume', { ...a, afterSeq: page[page.length - 1].seq });
+      if (!more.ok) return;
       showMessages(more.messages);
       page = more.messages;
     }
-    void fetchPosition();
-    // Switched language on another page of the site (the choice is kept): answers follow it here too.
-    if (r.conversation.state !== 'closed' && r.conversation.locale !== locale()) void setLocale(locale());
   }
+
+  // The conversation answers in the language the customer chose last (on this page, another page of the site, or
+  // while its start was on the way).
+  const followLocale = () => (conversation && conversation.state !== 'closed' && conversation.locale !== locale() ? setLocale(locale()) : undefined);
 
   async function setLocale(next) {
     const a = auth();
@@ -108,6 +120,7 @@ export function createChatClient({ server, locale, storage, emit }) {
   let starting = null;
   function ensureConversation() {
     if (joined && conversation && conversation.state !== 'closed') return Promise.resolve(true);
+    if (Date.now() < startAgainAt) return Promise.resolve(false); // startTimer comes back then
     starting ??= startConversation().finally(() => (starting = null));
     return starting;
   }
@@ -118,19 +131,25 @@ export function createChatClient({ server, locale, storage, emit }) {
     const r = await call('conversation:start', { customerId: storage.customerId(), locale: locale(), resume: true, ...(token ? { token } : {}) });
     if (!r.ok) {
       // Refused or unanswered (the server restarting, too many starts from this address): try again shortly rather
-      // than leave the outbox waiting for a reconnect that may never come.
-      // Backing off, so a refusal that lasts does not spend this address's allowance of starts.
+      // than leave the outbox waiting for a reconnect that may never come, backing off, so a refusal that lasts does
+      // not spend this address's allowance of starts.
       startFailures++;
-      clearTimeout(retryTimer);
-      retryTimer = setTimeout(() => (storage.outbox().length > 0 ? pump() : wanted && !conversation && ensureConversation()), Math.min(60_000, RETRY_MS * 2 ** (startFailures - 1)));
+      const wait = Math.min(60_000, RETRY_MS * 2 ** (startFailures - 1));
+      startAgainAt = Date.now() + wait;
+      clearTimeout(startTimer);
+      startTimer = setTimeout(() => (storage.outbox().length > 0 ? pump() : wanted && !conversation && ensureConversation()), wait);
       return false;
     }
     startFailures = 0;
+    startAgainAt = 0;
     storage.saveConversation(r.conversation.id, r.token);
     joined = true;
     setConversation(r.conversation, hadOne && r.conversation.id !== conversation?.id);
     showMessages(r.messages);
+    // Resumed (another tab's conversation) with a long history: the rest of it too.
+    if (r.resumed) await restOfHistory({ conversationId: r.conversation.id, token: r.token }, r.messages);
     void fetchPosition();
+    void followLocale();
     return true;
   }
 
@@ -155,7 +174,7 @@ export function createChatClient({ server, locale, storage, emit }) {
         }
         const code = r.error.code;
         if (TRANSIENT.has(code)) {
-          retryTimer = setTimeout(pump, RETRY_MS);
+          retryTimer = setTimeout(pump, code === 'KEFU_RATE_LIMITED' ? RATE_LIMITED_RETRY_MS : RETRY_MS);
           break;
         }
         if (CONVERSATION_GONE.has(code) && restarts++ < 2) {
