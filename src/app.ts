@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -24,7 +25,7 @@ import { registerApiDocs } from './http/api-docs.ts';
 import { health } from './http/health.ts';
 import { createMetrics, metricsRoute } from './http/metrics.ts';
 import { addressRateLimit, conversationsApi } from './http/conversations-api.ts';
-import { clientAddressReader } from './http/client-address.ts';
+import { clientAddressReader, limitKey } from './http/client-address.ts';
 import { staticPages } from './http/static-pages.ts';
 import { agentPages } from './http/agent-pages.ts';
 import { attachWebChat } from '../channels/web/web-chat.ts';
@@ -158,6 +159,14 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   const startLimiter = createRateLimiter({ perMinute: config.rateLimit.startsPerIpPerMinute });
   const socketLimiter = createRateLimiter({ perMinute: config.rateLimit.socketEventsPerIpPerMinute });
   const handshakeAddress = clientAddressReader(config.server.trustProxy);
+  // Behind a proxy that kefu does not trust, every customer has the proxy's address and shares its allowances: said
+  // once, when the first request shows it, since config cannot know where kefu runs.
+  let proxyWarned = config.server.trustProxy !== false;
+  const warnIfProxied = (headers: IncomingHttpHeaders): void => {
+    if (proxyWarned || headers['x-forwarded-for'] === undefined) return;
+    proxyWarned = true;
+    log.warn('requests carry X-Forwarded-For but server.trustProxy is false: every customer behind that proxy shares one per-address allowance; list the proxy in server.trustProxy');
+  };
   const metrics = createMetrics({ service, store, log });
   let stopping = false;
 
@@ -177,6 +186,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
   installErrorHandling(fastify);
+  fastify.addHook('onRequest', async (req) => warnIfProxied(req.headers));
   await registerApiDocs(fastify, { version: VERSION, botName: config.brand.bot });
   await fastify.register(health, { store, modelLoaded: () => current !== null, stopping: () => stopping });
   await fastify.register(metricsRoute, { metrics });
@@ -208,7 +218,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     limiter: { take: (key) => messageLimiter.take(key).allowed },
     addressLimiter: { take: (key) => socketLimiter.take(key).allowed },
     startLimiter: { take: (key) => startLimiter.take(key).allowed },
-    clientAddress: (socket) => handshakeAddress(socket.request),
+    clientAddress: (socket) => {
+      warnIfProxied(socket.request.headers);
+      return limitKey(handshakeAddress(socket.request));
+    },
     accepting: () => !stopping,
     config,
     handoff,
@@ -261,7 +274,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       log.info('shutting down');
       // Closing fastify stops accepting connections at once; requests on open keep-alive connections get 503.
       const closed = fastify.close();
-      await idleCloser?.stop();
+      // Bounded: a sweep waits for a conversation's lock, which a stuck turn could hold.
+      if (idleCloser) await settlesWithin(idleCloser.stop(), config.server.shutdownGraceMs);
       const drained = await settlesWithin(service.drain(), config.server.shutdownGraceMs);
       if (!drained) log.warn({ graceMs: config.server.shutdownGraceMs }, 'shutdown grace period over with messages still being answered');
       // Queue notices started by the last turns are written before the store closes.

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { limitKey } from './client-address.ts';
 import type { Config } from '../config.ts';
 import { AGENT_ROLES } from '../domain/agent.ts';
 import { KefuError } from '../errors.ts';
@@ -46,7 +47,7 @@ export const authApi: FastifyPluginAsync<AuthApiOptions> = async (fastify, { acc
     },
   }, async (req, reply) => {
     const username = req.body.username.toLowerCase();
-    for (const key of [`ip:${req.ip}`, `user:${username}`]) {
+    for (const key of [`ip:${limitKey(req.ip)}`, `user:${username}`]) {
       const d = limiter.take(key);
       if (!d.allowed) {
         void reply.header('retry-after', String(d.retryAfterSeconds));

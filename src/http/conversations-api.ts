@@ -13,6 +13,7 @@ import type { Store } from '../store/store.ts';
 import { maskPersonalData } from '../text/mask-personal-data.ts';
 import { isWellFormedToken, tokenFromHeaders, type ConversationTokens } from './conversation-token.ts';
 import { allowCrossOrigin } from './cors.ts';
+import { limitKey } from './client-address.ts';
 import { conversationSchema, described, errorResponses, messageSchema, publicConversation, publicMessage } from './schemas.ts';
 
 export interface ConversationsApiOptions {
@@ -41,6 +42,7 @@ const idParams = z.object({ id: described(z.string().min(1).max(100), 'Conversat
 export const addressRateLimit = (config: Config): RateLimitPluginOptions => ({
   max: config.rateLimit.perIpPerMinute,
   timeWindow: 60_000,
+  keyGenerator: (req) => limitKey(req.ip),
   errorResponseBuilder: (_req, ctx) =>
     new KefuError('KEFU_RATE_LIMITED', [`at most ${ctx.max} requests a minute from one address; retry in ${ctx.after}`]),
 });
@@ -88,7 +90,7 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
       req.body ??= {} as typeof req.body;
     },
   }, async (req, reply) => {
-    const allowance = opts.startLimiter.take(req.ip);
+    const allowance = opts.startLimiter.take(limitKey(req.ip));
     if (!allowance.allowed) {
       void reply.header('retry-after', String(allowance.retryAfterSeconds));
       throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.startsPerIpPerMinute} new conversations a minute from one address; retry in ${allowance.retryAfterSeconds} s`]);

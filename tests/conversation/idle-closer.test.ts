@@ -24,7 +24,11 @@ describe('idle conversations', () => {
     await closer?.stop();
     await store.close();
   });
-  const start = (idleMinutes = 30) => (closer = startIdleCloser({ service, store, log: pino({ level: 'silent' }), idleMinutes, everyMs: 3_600_000, now: () => Date.now() + ahead }));
+  const start = (idleMinutes = 30) => {
+    // The clock stops when the closer starts: a sweep's 'now' is that moment, however long the test then takes.
+    const at = Date.now() + ahead;
+    return (closer = startIdleCloser({ service, store, log: pino({ level: 'silent' }), idleMinutes, everyMs: 3_600_000, now: () => at }));
+  };
 
   it('closes conversations quiet with the bot, with a notice in their language, and leaves those with people alone', async () => {
     const zh = (await service.start({ channel: 'web', customerId: 'zh-customer' })).conversation;
@@ -44,15 +48,33 @@ describe('idle conversations', () => {
     expect(await closer!.sweep()).toBe(0);
   });
 
-  it('keeps a conversation whose customer wrote after it was listed, and one not yet quiet long enough', async () => {
+  it('keeps a conversation whose customer writes while the sweep runs, and one not yet quiet long enough', async () => {
+    // A router that holds the turn until released: the customer's message is being answered when the sweep comes.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const scripted = scriptedRouter();
+    service = createConversationService({
+      store, log: pino({ level: 'silent' }), defaultLocale: 'zh-TW',
+      router: () => ({ ...scripted, route: async (text, state) => (await held, scripted.route(text, state)) }),
+    });
     const c = (await service.start({ channel: 'web', customerId: 'talker' })).conversation;
-    const idleSince = new Date(Date.now() - 1_000).toISOString();
+    const turn = service.handleCustomerMessage(c.id, { text: '我的卡不見了' });
+    // By the closer's clock the conversation has been quiet 30 minutes since its start, a few ms ago: it is listed.
     await new Promise((resolve) => setTimeout(resolve, 5));
-    // Listed as idle a moment ago, but a message came since: closeIdle checks again under the conversation's lock.
-    expect(await service.closeIdle(c.id, idleSince, () => 'bye')).toBeNull();
+    ahead = 30 * 60_000;
+    const sweep = start().sweep();
+    // The answer (and its write) comes after that moment, while the sweep waits for the conversation's lock.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    await turn;
+    expect(await sweep).toBe(0);
+    const { conversation, messages } = await service.history(c.id);
+    expect(conversation.state).toBe('bot');
+    expect(messages.map((m) => m.author)).toEqual(['customer', 'bot']);
+    // Not quiet long enough: left alone.
+    await closer!.stop();
     ahead = 0;
     expect(await start().sweep()).toBe(0);
-    expect((await service.get(c.id)).state).toBe('bot');
   });
 
   it('works through a backlog larger than one batch', async () => {

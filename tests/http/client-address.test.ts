@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { IncomingMessage } from 'node:http';
-import { clientAddressReader } from '../../src/http/client-address.ts';
+import { clientAddressReader, limitKey } from '../../src/http/client-address.ts';
 
 const request = (peer: string | undefined, forwardedFor?: string): IncomingMessage =>
   ({ socket: { remoteAddress: peer }, headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} }) as unknown as IncomingMessage;
@@ -21,5 +21,16 @@ describe('clientAddressReader', () => {
   it('with true believes every hop, and without a peer address still answers', () => {
     expect(clientAddressReader(true)(request('203.0.113.5', '192.0.2.66, 198.51.100.1'))).toBe('192.0.2.66');
     expect(clientAddressReader(false)(request(undefined))).toBe('unknown');
+  });
+
+  it('keys IPv4 addresses whole and IPv6 ones by their /64, however they are written', () => {
+    expect(limitKey('203.0.113.5')).toBe('203.0.113.5');
+    expect(limitKey('::ffff:203.0.113.5')).toBe('203.0.113.5');
+    const line = limitKey('2001:db8:1:2:3:4:5:6');
+    expect(line).toBe('2001:db8:1:2::/64');
+    for (const same of ['2001:db8:1:2::9', '2001:0DB8:0001:0002:ffff::1', '2001:db8:1:2:3:4:5:6%eth0']) expect(limitKey(same), same).toBe(line);
+    expect(limitKey('2001:db8:1:3::1')).not.toBe(line);
+    expect(limitKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(limitKey('::1')).toBe('0:0:0:0::/64');
   });
 });

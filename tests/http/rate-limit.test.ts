@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import type { KefuApp } from '../../src/app.ts';
-import { startConversation, testApp } from './test-app.ts';
+import { capturingLogger, startConversation, testApp } from './test-app.ts';
 
 describe('rate limits', () => {
   let app: KefuApp | undefined;
@@ -61,8 +61,19 @@ describe('rate limits', () => {
     expect(Number(third.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     const sent = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${first.id}/messages`, headers: first.headers, payload: { text: '你好' } });
     expect(sent.statusCode).toBe(200);
-    // Another address has its own allowance.
+    // Another address has its own allowance; an IPv6 line's addresses (its /64) share one.
     expect((await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: {}, remoteAddress: '192.0.2.7' })).statusCode).toBe(201);
+    const fromLine = (address: string) => app!.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: {}, remoteAddress: address });
+    expect((await fromLine('2001:db8:1:2::1')).statusCode).toBe(201);
+    expect((await fromLine('2001:db8:1:2::2')).statusCode).toBe(201);
+    expect((await fromLine('2001:db8:1:2:ffff::3')).statusCode).toBe(429);
+  });
+
+  it('says once in the log when requests come through a proxy it does not trust', async () => {
+    const { log, lines } = capturingLogger();
+    app = await testApp({}, { log });
+    for (let i = 0; i < 3; i++) await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: {}, headers: { 'x-forwarded-for': `198.51.100.${i}` } });
+    expect(lines.filter((l) => l.includes('server.trustProxy is false'))).toHaveLength(1);
   });
 
   it('believes X-Forwarded-For only from the proxies trustProxy lists', async () => {
