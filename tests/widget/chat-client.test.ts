@@ -1,0 +1,173 @@
+import { describe, it, expect, vi, beforeEach, afterEach } from 'vitest';
+// @ts-expect-error TS7016: a browser module without declarations (typed below)
+import * as widgetClient from '../../public/widget/chat-client.js';
+
+// A stand-in for the socket.io client: the test answers each emitted event itself.
+type Handler = (...args: unknown[]) => void;
+class FakeSocket {
+  connected = false;
+  handlers = new Map<string, Handler[]>();
+  sent: { event: string; payload: Record<string, unknown>; ack: (err: unknown, res: unknown) => void }[] = [];
+  answer: (event: string, payload: Record<string, unknown>) => unknown = () => ({ ok: false, error: { code: 'KEFU_INTERNAL', message: 'no answer' } });
+  on(event: string, h: Handler) {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), h]);
+    return this;
+  }
+  timeout() {
+    return this;
+  }
+  emit(event: string, payload: Record<string, unknown>, ack?: (err: unknown, res: unknown) => void) {
+    if (!ack) return this;
+    this.sent.push({ event, payload, ack });
+    const res = this.answer(event, payload);
+    queueMicrotask(() => ack(null, res));
+    return this;
+  }
+  fire(event: string, ...args: unknown[]) {
+    for (const h of this.handlers.get(event) ?? []) h(...args);
+  }
+}
+let socket: FakeSocket;
+vi.mock('../../node_modules/socket.io-client/dist/socket.io.esm.min.js', () => ({ io: () => socket }));
+
+// The widget's modules are plain JavaScript for browsers, without type declarations: typed here by what the tests use.
+interface ChatClient {
+  open(): Promise<void>;
+  send(text: string): void;
+  setLocale(locale: string): Promise<void>;
+}
+const { createChatClient } = widgetClient as {
+  createChatClient(options: { server: string; locale: () => string; storage: ReturnType<typeof memoryStorage>; emit: (type: string, data: unknown) => unknown }): ChatClient;
+};
+
+const memoryStorage = () => {
+  let conversation: { conversationId: string; token: string } | null = null;
+  let outbox: { clientMessageId: string; text: string }[] = [];
+  let n = 0;
+  return {
+    conversation: () => conversation,
+    saveConversation: (conversationId: string, token: string) => (conversation = { conversationId, token }),
+    forgetConversation: () => (conversation = null),
+    customerId: () => 'customer-0001',
+    outbox: () => outbox,
+    pushOutbox: (e: { clientMessageId: string; text: string }) => (outbox = [...outbox, e]),
+    dropOutbox: (id: string) => (outbox = outbox.filter((e) => e.clientMessageId !== id)),
+    newMessageId: () => `m-${++n}`,
+  };
+};
+
+describe('widget chat client', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    socket = new FakeSocket();
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('tries a refused start again with back-off when the panel was restored open, even though nothing is queued to send', async () => {
+    let refusals = 2;
+    socket.answer = (event) => {
+      if (event !== 'conversation:start') return { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
+      if (refusals-- > 0) return { ok: false, error: { code: 'KEFU_RATE_LIMITED', message: 'too many' } };
+      return { ok: true, conversation: { id: 'c1', state: 'bot', locale: 'zh-TW' }, token: 't', messages: [], resumed: false };
+    };
+    const client = createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage: memoryStorage(), emit: () => undefined });
+    void client.open(); // restored open: before the socket connects
+    socket.connected = true;
+    socket.fire('connect');
+    const starts = () => socket.sent.filter((s) => s.event === 'conversation:start').length;
+    await vi.advanceTimersByTimeAsync(0);
+    expect(starts()).toBe(1);
+    await vi.advanceTimersByTimeAsync(2_900);
+    expect(starts()).toBe(1); // backing off
+    await vi.advanceTimersByTimeAsync(200);
+    expect(starts()).toBe(2);
+    await vi.advanceTimersByTimeAsync(5_800);
+    expect(starts()).toBe(2); // twice as long the second time
+    await vi.advanceTimersByTimeAsync(300);
+    expect(starts()).toBe(3);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(starts()).toBe(3); // started: no more
+  });
+
+  const message = (seq: number, text = `m${seq}`) => ({ id: `id-${seq}`, conversationId: 'c1', seq, author: 'agent', text, quickReplies: [] });
+  const conversation = (locale = 'zh-TW') => ({ id: 'c1', state: 'bot', locale });
+
+  it('brings back a long history page by page, by the seq each page ends at, though a live message arrives between pages', async () => {
+    const storage = memoryStorage();
+    storage.saveConversation('c1', 't');
+    const shown = new Set<number>();
+    socket.answer = (event, payload) => {
+      if (event !== 'conversation:resume') return { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
+      const after = (payload.afterSeq as number | undefined) ?? 0;
+      // An agent's reply (seq 1300) is pushed live while the first page is on its way.
+      if (after === 0) queueMicrotask(() => socket.fire('message', { message: message(1300) }));
+      const seqs = Array.from({ length: Math.max(0, Math.min(500, 1300 - after)) }, (_, i) => after + i + 1);
+      return { ok: true, conversation: conversation(), messages: seqs.map((q) => message(q)) };
+    };
+    createChatClient({
+      server: 'http://kefu.test', locale: () => 'zh-TW', storage,
+      emit: (type: string, data: unknown) => {
+        if (type === 'messages') for (const m of data as { seq: number }[]) shown.add(m.seq);
+      },
+    });
+    socket.connected = true;
+    socket.fire('connect');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.sent.filter((s) => s.event === 'conversation:resume').map((s) => s.payload.afterSeq)).toEqual([undefined, 500, 1000]);
+    expect(shown.size).toBe(1300);
+  });
+
+  it('sends a message the server refused as too many again later, instead of dropping it', async () => {
+    const storage = memoryStorage();
+    let limited = true;
+    const failed: unknown[] = [];
+    socket.answer = (event) => {
+      if (event === 'conversation:start') return { ok: true, conversation: conversation(), token: 't', messages: [], resumed: false };
+      if (event === 'message:send') {
+        if (limited) return { ok: false, error: { code: 'KEFU_RATE_LIMITED', message: 'too many' } };
+        return { ok: true, conversation: conversation(), customer: message(2, '你好'), reply: message(3, '您好'), duplicate: false };
+      }
+      return { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
+    };
+    const client = createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage, emit: (type: string, data: unknown) => type === 'failed' && failed.push(data) });
+    socket.connected = true;
+    socket.fire('connect');
+    await vi.advanceTimersByTimeAsync(0);
+    client.send('你好');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(storage.outbox()).toHaveLength(1);
+    limited = false;
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(storage.outbox()).toEqual([]);
+    expect(failed).toEqual([]);
+    expect(socket.sent.filter((s) => s.event === 'message:send').map((s) => s.payload.clientMessageId)).toEqual(['m-1', 'm-1']);
+  });
+
+  it('applies a language chosen while the conversation was starting, once it has started', async () => {
+    let lang = 'zh-TW';
+    let startAck: ((res: unknown) => void) | null = null;
+    socket.answer = (event, payload) => {
+      if (event === 'conversation:locale') return { ok: true, conversation: conversation(payload.locale as string) };
+      return { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
+    };
+    // The start is answered only when the test says.
+    const emit = socket.emit.bind(socket);
+    socket.emit = (event, payload, ack) => {
+      if (event !== 'conversation:start' || !ack) return emit(event, payload, ack);
+      socket.sent.push({ event, payload, ack });
+      startAck = (res) => ack(null, res);
+      return socket;
+    };
+    const client = createChatClient({ server: 'http://kefu.test', locale: () => lang, storage: memoryStorage(), emit: () => undefined });
+    socket.connected = true;
+    socket.fire('connect');
+    void client.open();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.sent.find((s) => s.event === 'conversation:start')?.payload.locale).toBe('zh-TW');
+    lang = 'en';
+    await client.setLocale('en'); // nothing to change yet: no conversation
+    startAck!({ ok: true, conversation: conversation('zh-TW'), token: 't', messages: [], resumed: false });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.sent.filter((s) => s.event === 'conversation:locale').map((s) => s.payload.locale)).toEqual(['en']);
+  });
+});
