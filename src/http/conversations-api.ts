@@ -168,7 +168,7 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
     api.get('/conversations/:id/messages', {
       schema: {
         tags: TAGS,
-        summary: 'Read the conversation, optionally only messages after a seq',
+        summary: 'Read the conversation and its messages, oldest first, at most 500 a call: for the rest, call again with afterSeq set to the last seq received',
         security: SECURITY,
         params: idParams,
         querystring: z.strictObject({ afterSeq: described(z.coerce.number().int().min(0), 'Only messages with a larger seq').optional() }),
