@@ -5,18 +5,19 @@ const RULES: [RegExp, string][] = [
   [/\b[A-Z][12489]\d{8}\b/gi, '[ID]'],
   [/\b[A-Z][A-D]\d{8}\b/gi, '[ID]'],
   // Card numbers: 13–19 digits, possibly grouped by spaces, dashes or dots.
-  [/(?<![\w.]|[A-Za-z0-9]-)\d{4}(?:[ .-]?\d{4}){2}[ .-]?\d{1,7}(?![\w.]|-[A-Za-z0-9])/g, '[CARD]'],
+  [/(?<!\w|\d\.|[A-Za-z0-9]-)\d{4}(?:[ .-]?\d{4}){2}[ .-]?\d{1,7}(?!\w|\.\d|-[A-Za-z0-9])/g, '[CARD]'],
   [/(?:\+?886[ -]?|\b0)9\d{2}[ -]?\d{3}[ -]?\d{3}\b/g, '[PHONE]'],
   [/\(?\b0[2-8]\)?[ -]?\d{3,4}[ -]?\d{4}\b/g, '[PHONE]'],
   // Any other long run of digits is most likely an account or policy number. Here and for cards: not inside a longer
-  // token (a UUID's groups, ORDER-20241115000123), which is another system's id.
-  [/(?<![\w.]|[A-Za-z0-9]-)\d{10,16}(?![\w.]|-[A-Za-z0-9])/g, '[NUMBER]'],
+  // token (a UUID's groups, ORDER-20241115000123), which is another system's id, nor a decimal's digits; a full stop
+  // around it (No.012345678901, the end of a sentence) is punctuation.
+  [/(?<!\w|\d\.|[A-Za-z0-9]-)\d{10,16}(?!\w|\.\d|-[A-Za-z0-9])/g, '[NUMBER]'],
 ];
 
 // Account numbers written in groups with one separator (012-34-567890-1, 123 456 789012): 10 or more digits in all.
 // Fewer are dates, times and amounts, which stay; so does a date beside a time (its separators differ). Groups
 // inside a longer token (CUST-2024-000123, a UUID's 1234-4567-8901) are ids of a system, not a customer's number.
-const GROUPED_DIGITS = /(?<![\w.]|[A-Za-z0-9]-)\d{2,8}([ -])\d{1,8}(?:\1\d{1,8}){0,4}(?![\w.]|-[A-Za-z0-9])/g;
+const GROUPED_DIGITS = /(?<!\w|\d\.|[A-Za-z0-9]-)\d{2,8}([ -])\d{1,8}(?:\1\d{1,8}){0,4}(?!\w|\.\d|-[A-Za-z0-9])/g;
 const digitCount = (s: string): number => s.replace(/\D/g, '').length;
 
 /** Replaces national IDs, phone, card and account numbers and e-mail addresses with placeholders. */

@@ -22,6 +22,9 @@ describe('maskPersonalData', () => {
     expect(maskPersonalData('帳號 012-34-567890-1 請查')).toBe('帳號 [NUMBER] 請查');
     expect(maskPersonalData('轉到 123 456 789012')).toBe('轉到 [NUMBER]');
     expect(maskPersonalData('卡號 4311.2345.6789.0123')).toBe('卡號 [CARD]');
+    // A full stop beside the number is punctuation, not a decimal point.
+    expect(maskPersonalData('帳號No.012345678901')).toBe('帳號No.[NUMBER]');
+    expect(maskPersonalData('我的帳號是012345678901。卡號4311 2345 6789 0123.')).toBe('我的帳號是[NUMBER]。卡號[CARD].');
   });
 
   it('leaves amounts, dates and ordinary text alone', () => {
