@@ -112,9 +112,9 @@ interface EarlyRoute {
 
 const storedOutcome = (o: Outcome): StoredOutcome => ({
   outcome: o.outcome, topic: o.topic, brain: o.brain, confidence: o.confidence, candidates: o.candidates,
-  // Masked before normalising (which turns wang.ming@example.com into words no mask recognises) and after (it folds
-  // full-width digits and drops the commas and ideographic spaces some customers group numbers with).
-  entities: o.entities, needsVerification: o.needsVerification, trace: { ...o.trace, normalised: maskPersonalData(normalise(maskPersonalData(o.text))) },
+  // Masked before normalising, not after: normalising turns wang.ming@example.com into words no mask recognises, and
+  // lists of amounts or times (30000、20000) into runs of digits that look like an account number.
+  entities: o.entities, needsVerification: o.needsVerification, trace: { ...o.trace, normalised: normalise(maskPersonalData(o.text)) },
 });
 
 /**

@@ -1,29 +1,36 @@
 // Personal data never reaches a log or the trainer inbox in clear. The patterns are Taiwan-first: national ID
 // (one letter, 1 or 2, eight digits), resident certificate, mobile and landline numbers, card and account numbers.
+// A number inside a longer token (a UUID's groups, ORDER-20241115000123, CUST-2024-000123) is another system's id,
+// not a customer's: nothing masked may touch a letter or digit, directly or across a hyphen.
+const BEFORE = String.raw`(?<!\w|[A-Za-z0-9]-)`;
+const AFTER = String.raw`(?!\w|-[A-Za-z0-9])`;
+// Between digit groups: a space (also the ideographic one a Chinese keyboard types), a dot or a dash.
+const SEP = String.raw`[ .\u3000-]`;
+
 const RULES: [RegExp, string][] = [
   [/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, '[EMAIL]'],
   [/\b[A-Z][12489]\d{8}\b/gi, '[ID]'],
   [/\b[A-Z][A-D]\d{8}\b/gi, '[ID]'],
-  // Card numbers: 13–19 digits, possibly grouped by spaces, dashes or dots.
-  [/(?<!\w|\d\.|[A-Za-z0-9]-)\d{4}(?:[ .-]?\d{4}){2}[ .-]?\d{1,7}(?!\w|\.\d|-[A-Za-z0-9])/g, '[CARD]'],
-  [/(?:\+?886[ -]?|\b0)9\d{2}[ -]?\d{3}[ -]?\d{3}\b/g, '[PHONE]'],
-  [/\(?\b0[2-8]\)?[ -]?\d{3,4}[ -]?\d{4}\b/g, '[PHONE]'],
-  // Any other long run of digits is most likely an account or policy number. Here and for cards: not inside a longer
-  // token (a UUID's groups, ORDER-20241115000123), which is another system's id, nor a decimal's digits; a full stop
-  // around it (No.012345678901, the end of a sentence) is punctuation.
-  [/(?<!\w|\d\.|[A-Za-z0-9]-)\d{10,16}(?!\w|\.\d|-[A-Za-z0-9])/g, '[NUMBER]'],
+  // Card numbers: 13–19 digits, possibly grouped.
+  [new RegExp(String.raw`${BEFORE}\d{4}(?:${SEP}?\d{4}){2}${SEP}?\d{1,7}${AFTER}`, 'g'), '[CARD]'],
+  // Mobile numbers, also grouped with commas (0912,345,678): with 09 in front they are no amount.
+  [/(?:\+?886[ \u3000-]?|\b0)9\d{2}[ ,\uFF0C\u3000-]?\d{3}[ ,\uFF0C\u3000-]?\d{3}\b/g, '[PHONE]'],
+  [/\(?\b0[2-8]\)?[ \u3000-]?\d{3,4}[ \u3000-]?\d{4}\b/g, '[PHONE]'],
+  // Any other long run of digits is most likely an account or policy number.
+  [new RegExp(String.raw`${BEFORE}\d{10,16}${AFTER}`, 'g'), '[NUMBER]'],
 ];
 
-// Account numbers written in groups with one separator (012-34-567890-1, 123 456 789012): 10 or more digits in all.
-// Fewer are dates, times and amounts, which stay; so does a date beside a time (its separators differ). Groups
-// inside a longer token (CUST-2024-000123, a UUID's 1234-4567-8901) are ids of a system, not a customer's number.
-const GROUPED_DIGITS = /(?<!\w|\d\.|[A-Za-z0-9]-)\d{2,8}([ -])\d{1,8}(?:\1\d{1,8}){0,4}(?!\w|\.\d|-[A-Za-z0-9])/g;
-const digitCount = (s: string): number => s.replace(/\D/g, '').length;
+// Account and policy numbers written in groups with one separator (012-34-567890-1, 1234567890-01, 123 456 789012,
+// 012.34.567890.1): 10 or more digits in all. Fewer are dates, times and amounts, which stay; so does a date beside
+// a time (their separators differ), and two groups with a dot (12345678.90), which are an amount.
+const GROUPED_DIGITS = new RegExp(String.raw`${BEFORE}\d{2,16}(${SEP})\d{1,16}(?:\1\d{1,16}){0,4}${AFTER}`, 'g');
+const groupedNumber = (m: string, sep: string): string =>
+  m.replace(/\D/g, '').length >= 10 && (sep !== '.' || m.split('.').length >= 3) ? '[NUMBER]' : m;
 
 /** Replaces national IDs, phone, card and account numbers and e-mail addresses with placeholders. */
 export function maskPersonalData(text: string): string {
   // Only full-width ASCII is folded (digits, letters, @ + - .), so the rest of the text stays exactly as typed.
   let out = text.replace(/[\uFF01-\uFF5E]/g, (ch) => (/[\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A\uFF20\uFF0B\uFF0D\uFF0E\uFF08\uFF09]/.test(ch) ? String.fromCharCode(ch.charCodeAt(0) - 0xfee0) : ch));
   for (const [re, label] of RULES) out = out.replace(re, label);
-  return out.replace(GROUPED_DIGITS, (m) => (digitCount(m) >= 10 ? '[NUMBER]' : m));
+  return out.replace(GROUPED_DIGITS, groupedNumber);
 }

@@ -47,8 +47,8 @@ describe('conversation service', () => {
     const { messages } = await service.history(conversation.id);
     expect(messages.map((m) => [m.author, m.text])).toEqual([['customer', text], ['bot', `回覆:${text}`]]);
     expect(events.filter((e) => e.type === 'message')).toHaveLength(2);
-    // Numbers only normalising makes recognisable: full-width digits and ideographic spaces, commas between groups.
-    for (const [said, kept] of [['卡號４３１１　２３４５　６７８９　０１２３', 'CARD'], ['手機0912，345，678', 'PHONE'], ['帳號 012,345,678,901', 'NUMBER']] as const) {
+    // Numbers grouped the ways a Chinese keyboard writes them: full-width digits and ideographic spaces, commas.
+    for (const [said, kept] of [['卡號４３１１　２３４５　６７８９　０１２３', 'card'], ['手機0912，345，678', 'phone'], ['帳號：012-3456789012-3', 'number']] as const) {
       const turn = await service.handleCustomerMessage(conversation.id, { text: said });
       const trace = (await service.history(conversation.id)).messages.find((m) => m.id === turn.reply!.id)!.outcome!.trace.normalised;
       expect(trace, said).not.toMatch(/\d{3}/);

@@ -22,6 +22,9 @@ describe('maskPersonalData', () => {
     expect(maskPersonalData('帳號 012-34-567890-1 請查')).toBe('帳號 [NUMBER] 請查');
     expect(maskPersonalData('轉到 123 456 789012')).toBe('轉到 [NUMBER]');
     expect(maskPersonalData('卡號 4311.2345.6789.0123')).toBe('卡號 [CARD]');
+    // Account and policy numbers with a long group, or grouped with dots; a numbered list of them.
+    for (const said of ['012-3456789012-3', '1234567890-01', '012.34.567890.1', '123.456.789012', '0912，345，678']) expect(maskPersonalData(`帳號 ${said}`), said).toMatch(/^帳號 \[(NUMBER|PHONE)\]$/);
+    expect(maskPersonalData('帳號 1.012345678901 2.098765432109')).not.toMatch(/\d{4}/);
     // A full stop beside the number is punctuation, not a decimal point.
     expect(maskPersonalData('帳號No.012345678901')).toBe('帳號No.[NUMBER]');
     expect(maskPersonalData('我的帳號是012345678901。卡號4311 2345 6789 0123.')).toBe('我的帳號是[NUMBER]。卡號[CARD].');
@@ -30,7 +33,9 @@ describe('maskPersonalData', () => {
   it('leaves amounts, dates and ordinary text alone', () => {
     const s = '我想轉帳5萬元，2024/03/15 的帳單';
     expect(maskPersonalData(s)).toBe(s);
-    for (const kept of ['2024-03-15 10 30 到期', '利率 2.35 年期 20', '分 3 期 12 個月', '餘額 1,234,567 元', '版本 1.2.3', 'NT$ 12345678.90']) expect(maskPersonalData(kept)).toBe(kept);
+    for (const kept of ['2024-03-15 10 30 到期', '利率 2.35 年期 20', '分 3 期 12 個月', '餘額 1,234,567 元', '版本 1.2.3', 'NT$ 12345678.90', '合計 NT$1,234,567,890', '我轉了 30000、20000 元', '12:30、13:45、50000元']) {
+      expect(maskPersonalData(kept)).toBe(kept);
+    }
   });
 
   it("leaves other systems' ids alone: a bank's customer ids and UUIDs are not a customer's account number", () => {
