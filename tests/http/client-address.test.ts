@@ -32,5 +32,12 @@ describe('clientAddressReader', () => {
     expect(limitKey('2001:db8:1:3::1')).not.toBe(line);
     expect(limitKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
     expect(limitKey('::1')).toBe('0:0:0:0::/64');
+    expect(limitKey('::')).toBe('0:0:0:0::/64');
+    // IPv4 written inside IPv6 (mapped, compatible, NAT64) is that IPv4 client, not one /64 for all of them.
+    for (const v4 of ['::ffff:1.2.3.4', '::FFFF:102:304', '0:0:0:0:0:ffff:1.2.3.4', '::1.2.3.4', '64:ff9b::1.2.3.4', '64:ff9b::102:304']) expect(limitKey(v4), v4).toBe('1.2.3.4');
+    expect(limitKey('64:ff9b::5.6.7.8')).toBe('5.6.7.8');
+    // Not an address at all: its own key, unchanged.
+    expect(limitKey('unknown')).toBe('unknown');
+    expect(limitKey('1:2:3')).toBe('1:2:3');
   });
 });
