@@ -33,7 +33,8 @@ export function createChatClient({ server, locale, storage, emit }) {
   let retryTimer = null; // pump's own: the outbox is tried again
   let startTimer = null; // a refused start is tried again
   let startFailures = 0; // starts refused in a row
-  let startAgainAt = 0; // no start before this (ms): the back-off holds whoever asks, pump included
+  let startAgainAt = 0; // no start before this (performance.now(), which a clock change does not move): the back-off holds whoever asks, pump included
+  let missingAfter = null; // history paging stopped after this seq: a resume asks from there, not from lastSeq
   let wanted = false; // the panel has been opened: have a conversation ready, with its greeting
   let resumed = Promise.resolve(); // settles when this connection has resumed the stored conversation (or found none)
 
@@ -59,7 +60,7 @@ export function createChatClient({ server, locale, storage, emit }) {
   }
 
   const setConversation = (c, fresh = false) => {
-    if (conversation && c.id !== conversation.id) lastSeq = 0;
+    if (conversation && c.id !== conversation.id) (lastSeq = 0), (missingAfter = null);
     conversation = c;
     emit('conversation', { conversation: c, fresh });
     if (c.state !== 'queued' && position) showPosition(null);
@@ -73,7 +74,7 @@ export function createChatClient({ server, locale, storage, emit }) {
   async function resume() {
     const a = auth();
     if (!a) return;
-    const r = await call('conversation:resume', { ...a, afterSeq: lastSeq || undefined });
+    const r = await call('conversation:resume', { ...a, afterSeq: (missingAfter ?? lastSeq) || undefined });
     if (auth()?.conversationId !== a.conversationId) return; // another tab moved on meanwhile
     if (!r.ok) {
       if (CONVERSATION_GONE.has(r.error.code)) storage.forgetConversation();
@@ -96,10 +97,16 @@ export function createChatClient({ server, locale, storage, emit }) {
 
   // The server answers a page at a time from the oldest: a long chat (an agent's, say) needs the rest too. Paged by
   // the last seq of each page, not by lastSeq: a live message pushed between two pages would skip what lies between.
+  // A page that fails leaves its place in missingAfter, so the next resume (a reconnect) fills the gap.
   async function restOfHistory(a, firstPage) {
+    missingAfter = null;
     for (let page = firstPage; page.length >= HISTORY_PAGE && auth()?.conversationId === a.conversationId; ) {
-      const more = await call('conversation:resume', { ...a, afterSeq: page[page.length - 1].seq });
-      if (!more.ok) return;
+      const after = page[page.length - 1].seq;
+      const more = await call('conversation:resume', { ...a, afterSeq: after });
+      if (!more.ok) {
+        missingAfter = after;
+        return;
+      }
       showMessages(more.messages);
       page = more.messages;
     }
@@ -120,7 +127,7 @@ export function createChatClient({ server, locale, storage, emit }) {
   let starting = null;
   function ensureConversation() {
     if (joined && conversation && conversation.state !== 'closed') return Promise.resolve(true);
-    if (Date.now() < startAgainAt) return Promise.resolve(false); // startTimer comes back then
+    if (performance.now() < startAgainAt) return Promise.resolve(false); // startTimer comes back then
     starting ??= startConversation().finally(() => (starting = null));
     return starting;
   }
@@ -135,7 +142,7 @@ export function createChatClient({ server, locale, storage, emit }) {
       // not spend this address's allowance of starts.
       startFailures++;
       const wait = Math.min(60_000, RETRY_MS * 2 ** (startFailures - 1));
-      startAgainAt = Date.now() + wait;
+      startAgainAt = performance.now() + wait;
       clearTimeout(startTimer);
       startTimer = setTimeout(() => (storage.outbox().length > 0 ? pump() : wanted && !conversation && ensureConversation()), wait);
       return false;

@@ -56,6 +56,9 @@ const memoryStorage = () => {
   };
 };
 
+const message = (seq: number, text = `m${seq}`) => ({ id: `id-${seq}`, conversationId: 'c1', seq, author: 'agent', text, quickReplies: [] });
+const conversation = (locale = 'zh-TW') => ({ id: 'c1', state: 'bot', locale });
+
 describe('widget chat client', () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -66,6 +69,7 @@ describe('widget chat client', () => {
   it('tries a refused start again with back-off when the panel was restored open, even though nothing is queued to send', async () => {
     let refusals = 2;
     socket.answer = (event) => {
+      if (event === 'message:send') return { ok: true, conversation: { id: 'c1', state: 'bot', locale: 'zh-TW' }, customer: message(1), reply: null, duplicate: false };
       if (event !== 'conversation:start') return { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
       if (refusals-- > 0) return { ok: false, error: { code: 'KEFU_RATE_LIMITED', message: 'too many' } };
       return { ok: true, conversation: { id: 'c1', state: 'bot', locale: 'zh-TW' }, token: 't', messages: [], resumed: false };
@@ -77,7 +81,10 @@ describe('widget chat client', () => {
     const starts = () => socket.sent.filter((s) => s.event === 'conversation:start').length;
     await vi.advanceTimersByTimeAsync(0);
     expect(starts()).toBe(1);
-    await vi.advanceTimersByTimeAsync(2_900);
+    // The customer types meanwhile: the message waits for the back-off too, rather than starting at once.
+    await vi.advanceTimersByTimeAsync(1_000);
+    client.send('你好');
+    await vi.advanceTimersByTimeAsync(1_900);
     expect(starts()).toBe(1); // backing off
     await vi.advanceTimersByTimeAsync(200);
     expect(starts()).toBe(2);
@@ -87,10 +94,9 @@ describe('widget chat client', () => {
     expect(starts()).toBe(3);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(starts()).toBe(3); // started: no more
+    expect(socket.sent.filter((s) => s.event === 'message:send')).toHaveLength(1);
   });
 
-  const message = (seq: number, text = `m${seq}`) => ({ id: `id-${seq}`, conversationId: 'c1', seq, author: 'agent', text, quickReplies: [] });
-  const conversation = (locale = 'zh-TW') => ({ id: 'c1', state: 'bot', locale });
 
   it('brings back a long history page by page, by the seq each page ends at, though a live message arrives between pages', async () => {
     const storage = memoryStorage();
@@ -137,7 +143,10 @@ describe('widget chat client', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(storage.outbox()).toHaveLength(1);
     limited = false;
-    await vi.advanceTimersByTimeAsync(15_000);
+    // Not at the 3 s of a server restarting: a limit's allowance takes longer to come back.
+    await vi.advanceTimersByTimeAsync(14_900);
+    expect(socket.sent.filter((s) => s.event === 'message:send')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(100);
     expect(storage.outbox()).toEqual([]);
     expect(failed).toEqual([]);
     expect(socket.sent.filter((s) => s.event === 'message:send').map((s) => s.payload.clientMessageId)).toEqual(['m-1', 'm-1']);
@@ -169,5 +178,42 @@ describe('widget chat client', () => {
     startAck!({ ok: true, conversation: conversation('zh-TW'), token: 't', messages: [], resumed: false });
     await vi.advanceTimersByTimeAsync(0);
     expect(socket.sent.filter((s) => s.event === 'conversation:locale').map((s) => s.payload.locale)).toEqual(['en']);
+  });
+
+  it('pages the history of a conversation resumed by a start too, and a page that failed is asked for again on reconnect', async () => {
+    const storage = memoryStorage();
+    const shown = new Set<number>();
+    let failOnce = true;
+    const page = (after: number) => Array.from({ length: Math.max(0, Math.min(500, 1200 - after)) }, (_, i) => message(after + i + 1));
+    socket.answer = (event, payload) => {
+      if (event === 'conversation:start') return { ok: true, conversation: conversation(), token: 't', messages: page(0), resumed: true };
+      if (event !== 'conversation:resume') return { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
+      const after = (payload.afterSeq as number | undefined) ?? 0;
+      if (after === 500 && failOnce) {
+        failOnce = false;
+        // An agent's reply is pushed live just as the page fails.
+        queueMicrotask(() => socket.fire('message', { message: message(1200) }));
+        return { ok: false, error: { code: 'TIMEOUT', message: 'lost' } };
+      }
+      return { ok: true, conversation: conversation(), messages: page(after) };
+    };
+    const client = createChatClient({
+      server: 'http://kefu.test', locale: () => 'zh-TW', storage,
+      emit: (type: string, data: unknown) => {
+        if (type === 'messages') for (const m of data as { seq: number }[]) shown.add(m.seq);
+      },
+    });
+    socket.connected = true;
+    socket.fire('connect');
+    await client.open();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(shown.size).toBe(501); // the first page and the live reply
+    socket.connected = false;
+    socket.fire('disconnect');
+    socket.connected = true;
+    socket.fire('connect');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.sent.filter((s) => s.event === 'conversation:resume').map((s) => s.payload.afterSeq)).toEqual([500, 500, 1000]);
+    expect(shown.size).toBe(1200);
   });
 });
