@@ -45,13 +45,17 @@ export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
         // A bucket that has refilled is the same as no bucket, so it can go.
         for (const [k, b] of buckets) if (level(b, t) >= capacity) buckets.delete(k);
       }
-      const b = buckets.get(key) ?? { tokens: capacity, at: t };
+      let b = buckets.get(key);
+      if (!b) buckets.set(key, (b = { tokens: capacity, at: t }));
       const tokens = level(b, t);
+      // Updated in place: every socket event and customer message takes from one or two buckets, and a new object per
+      // take, kept in the map until the next one, is what the main thread's scavenges copy and promote.
+      b.at = t;
       if (tokens >= 1) {
-        buckets.set(key, { tokens: tokens - 1, at: t });
+        b.tokens = tokens - 1;
         return { allowed: true, remaining: Math.floor(tokens - 1), retryAfterSeconds: 0 };
       }
-      buckets.set(key, { tokens, at: t });
+      b.tokens = tokens;
       return { allowed: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perMs / 1000)) };
     },
     get size() {
