@@ -146,6 +146,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     log,
     defaultLocale: config.locale,
     placeHandoff,
+    readableAfterCloseMinutes: config.conversation.readableAfterCloseMinutes,
   });
   const presence = createAgentPresence({ graceMs: config.handoff.releaseAfterSeconds * 1000 });
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });

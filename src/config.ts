@@ -130,8 +130,14 @@ export const configSchema = z.strictObject({
        * waiting for or held by a person are the agents' to close.
        */
       idleCloseMinutes: z.number().int().min(0).max(7 * 24 * 60).default(30),
+      /**
+       * How long after a conversation closes its customer's side (the token the widget or app holds) may still read
+       * its history and rate it; after that, 410. A token does not expire by itself: this is what stops one left in a
+       * shared browser, or found later, from showing a closed conversation. 0 refuses as soon as it closes.
+       */
+      readableAfterCloseMinutes: z.number().int().min(0).max(30 * 24 * 60).default(60),
     })
-    .default({ idleCloseMinutes: 30 }),
+    .default({ idleCloseMinutes: 30, readableAfterCloseMinutes: 60 }),
   handoff: z
     .strictObject({
       /** Topics served before every other handoff, with their priority (higher first); any other topic gets 0. */

@@ -14,7 +14,7 @@ const TRANSIENT = new Set(['TIMEOUT', 'KEFU_INTERNAL', 'KEFU_NOT_READY', 'KEFU_R
 const RATE_LIMITED_RETRY_MS = 15_000;
 // The stored conversation is gone, over, or no longer ours (its token was signed with an older server secret):
 // start a new one and send there.
-const CONVERSATION_GONE = new Set(['KEFU_CONVERSATION_NOT_FOUND', 'KEFU_CONVERSATION_CLOSED', 'KEFU_FORBIDDEN', 'KEFU_UNAUTHORIZED']);
+const CONVERSATION_GONE = new Set(['KEFU_CONVERSATION_NOT_FOUND', 'KEFU_CONVERSATION_CLOSED', 'KEFU_CONVERSATION_EXPIRED', 'KEFU_FORBIDDEN', 'KEFU_UNAUTHORIZED']);
 
 /**
  * Connects to the kefu server. `emit(type, data)` reports: 'connection' (online|offline), 'conversation'

@@ -46,6 +46,7 @@ export interface ConversationService {
   /** Starts a conversation, or resumes the customer's open one on that channel when `resume` is set. */
   start(input: { channel: Channel; customerId: string; locale?: Locale; resume?: boolean }): Promise<{ conversation: Conversation; resumed: boolean }>;
   get(id: string): Promise<Conversation>;
+  /** The conversation and its messages for its customer; KEFU_CONVERSATION_EXPIRED once closed past readableAfterCloseMinutes. */
   history(id: string, afterSeq?: number): Promise<{ conversation: Conversation; messages: Message[] }>;
   /** Stores the customer's message before anything else, then answers it once (idempotent by clientMessageId). */
   handleCustomerMessage(id: string, input: { text: string; clientMessageId?: string | null; origin?: string }): Promise<TurnResult>;
@@ -102,6 +103,13 @@ export interface ConversationServiceOptions {
   routeStateCacheSize?: number;
   /** How long a turn waits for its early routing before storing the customer's message first (default 2 s). */
   earlyRouteWaitMs?: number;
+  /**
+   * How long after it closes the customer's side may still read and rate a conversation (default 60 minutes; null:
+   * always). The conversation's token never expires by itself, so this is what ends what a token found later grants.
+   */
+  readableAfterCloseMinutes?: number | null;
+  /** The clock (tests move it). */
+  now?: () => number;
 }
 
 /** A routing started before the customer's message was stored, on the route state the conversation was last seen in. */
@@ -164,6 +172,16 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     }
     // A conversation read on its own (a resumed page's history) is one a message may follow.
     routeStates.remember(c);
+    return c;
+  };
+  const readableMinutes = opts.readableAfterCloseMinutes === undefined ? 60 : opts.readableAfterCloseMinutes;
+  const now = opts.now ?? Date.now;
+  /** The conversation, for its customer's side: refused once it has been closed longer than readableAfterCloseMinutes. */
+  const mustGetForCustomer = async (id: string): Promise<Conversation> => {
+    const c = await mustGet(id);
+    if (readableMinutes !== null && c.closedAt !== null && now() - Date.parse(c.closedAt) >= readableMinutes * 60_000) {
+      throw new KefuError('KEFU_CONVERSATION_EXPIRED', [id, String(readableMinutes)]);
+    }
     return c;
   };
 
@@ -282,7 +300,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     },
     get: mustGet,
     async history(id, afterSeq) {
-      const conversation = await mustGet(id);
+      const conversation = await mustGetForCustomer(id);
       return { conversation, messages: await store.listMessages(id, { afterSeq }) };
     },
     handleCustomerMessage(id, { text, clientMessageId, origin }) {
@@ -376,10 +394,11 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       );
     },
     async rateConversation(id, stars, comment) {
-      await mustGet(id);
+      await mustGetForCustomer(id);
       return store.rateConversation(id, stars, comment);
     },
     async rateAnswer(id, messageId, feedback) {
+      await mustGetForCustomer(id);
       const m = await store.getMessage(messageId);
       if (!m || m.conversationId !== id) throw new KefuError('KEFU_MESSAGE_NOT_FOUND', [messageId]);
       if (m.author !== 'bot') throw new KefuError('KEFU_NOT_A_BOT_MESSAGE', [messageId]);

@@ -87,6 +87,7 @@ export const errorResponses = {
   403: errorBodySchema,
   404: errorBodySchema,
   409: errorBodySchema,
+  410: errorBodySchema,
   429: errorBodySchema,
   500: errorBodySchema,
   503: errorBodySchema,

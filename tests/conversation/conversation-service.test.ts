@@ -182,6 +182,31 @@ describe('conversation service', () => {
     await expect(service.handleCustomerMessage('nope', { text: '卡' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_NOT_FOUND' });
   });
 
+  it("lets the customer's side read and rate a closed conversation only for readableAfterCloseMinutes", async () => {
+    let clock = Date.now();
+    const s = createConversationService({ store, router: () => scriptedRouter([]), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW', readableAfterCloseMinutes: 60, now: () => clock });
+    const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+    const r = await s.handleCustomerMessage(conversation.id, { text: '卡' });
+    const closed = await s.close(conversation.id);
+    clock = Date.parse(closed.closedAt!) + 59 * 60_000;
+    expect((await s.history(conversation.id)).messages).toHaveLength(2);
+    expect((await s.rateConversation(conversation.id, 5, null)).rating).toMatchObject({ stars: 5 });
+    clock = Date.parse(closed.closedAt!) + 61 * 60_000;
+    for (const call of [() => s.history(conversation.id), () => s.rateConversation(conversation.id, 1, null), () => s.rateAnswer(conversation.id, r.reply!.id, 'down')]) {
+      await expect(call()).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_EXPIRED', status: 410 });
+    }
+    // Nothing stored is lost: the agents' side (the store) still has all of it, the rating given in time included.
+    expect(await store.listMessages(conversation.id)).toHaveLength(2);
+    expect((await store.getMessage(r.reply!.id))?.feedback).toBeNull();
+    expect((await store.getConversation(conversation.id))?.rating).toMatchObject({ stars: 5 });
+    // An open conversation is readable however old, and null turns the limit off.
+    const open = await s.start({ channel: 'web', customerId: 'c2' });
+    clock += 365 * 24 * 3_600_000;
+    expect((await s.history(open.conversation.id)).conversation.state).toBe('bot');
+    const unlimited = createConversationService({ store, router: () => scriptedRouter([]), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW', readableAfterCloseMinutes: null, now: () => clock });
+    expect((await unlimited.history(conversation.id)).messages).toHaveLength(2);
+  });
+
   describe('routing before the store write', () => {
     // Records the store's writes of customer turns, in order: appendTurn, or appendMessage with its author.
     const recordWrites = (): string[] => {

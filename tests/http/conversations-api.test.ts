@@ -240,6 +240,28 @@ describe('customer REST API', () => {
       expect((await app.service.get(c.id)).locale).toBe('en');
     });
 
+    it('answers 410 with a JSON error once a closed conversation is past the time its token may read it', async () => {
+      await app.stop();
+      app = await testApp({ conversation: { readableAfterCloseMinutes: 0 } });
+      const c = await startConversation(app);
+      const turn = (await send(c.id, c.headers, { text: '卡' })).json();
+      const stored = (await app.store.listMessages(c.id)).map((m) => m.text);
+      await app.service.close(c.id);
+      for (const [method, url, payload] of [
+        ['GET', `/api/v1/conversations/${c.id}/messages`, undefined],
+        ['POST', `/api/v1/conversations/${c.id}/rating`, { stars: 4 }],
+        ['POST', `/api/v1/conversations/${c.id}/messages/${turn.reply.id}/feedback`, { feedback: 'up' }],
+      ] as const) {
+        const res = await app.fastify.inject({ method, url, headers: c.headers, payload });
+        expect(res.statusCode, url).toBe(410);
+        expect(res.json().error).toMatchObject({ code: 'KEFU_CONVERSATION_EXPIRED' });
+        expect(res.json().error.message).toContain(c.id);
+      }
+      // The agents' side still reads all of it.
+      expect((await app.store.listMessages(c.id)).map((m) => m.text)).toEqual(stored);
+      expect(stored).toContain(turn.reply.text);
+    });
+
     it('takes thumbs up or down on bot answers only', async () => {
       const c = await startConversation(app);
       const turn = (await send(c.id, c.headers, { text: '卡' })).json();

@@ -216,4 +216,21 @@ describe('widget chat client', () => {
     expect(socket.sent.filter((s) => s.event === 'conversation:resume').map((s) => s.payload.afterSeq)).toEqual([500, 500, 1000]);
     expect(shown.size).toBe(1200);
   });
+
+  it('forgets a stored conversation the server says it may no longer read, and shows nothing of it', async () => {
+    for (const code of ['KEFU_CONVERSATION_EXPIRED', 'KEFU_FORBIDDEN', 'KEFU_CONVERSATION_NOT_FOUND']) {
+      socket = new FakeSocket();
+      const storage = memoryStorage();
+      storage.saveConversation('c1', 't');
+      const shown: unknown[] = [];
+      socket.answer = () => ({ ok: false, error: { code, message: 'gone' } });
+      createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage, emit: (type: string, data: unknown) => (type === 'messages' ? shown.push(data) : undefined) });
+      socket.connected = true;
+      socket.fire('connect');
+      await vi.advanceTimersByTimeAsync(0);
+      expect(socket.sent.map((s) => s.event), code).toEqual(['conversation:resume']);
+      expect(storage.conversation(), code).toBeNull();
+      expect(shown, code).toEqual([]);
+    }
+  });
 });
