@@ -5,6 +5,7 @@ import { AGENT_ROLES, type Agent, type AgentRole } from '../src/domain/agent.ts'
 import { KefuError } from '../src/errors.ts';
 import { createAgentAccounts } from '../src/handoff/agent-accounts.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
+import { openPostgresStore } from '../src/store/postgres-store.ts';
 
 const USAGE = `Usage: npm run user -- <command> [options]
 Manages console accounts (agents, trainers, admins) in the configured database; works while the server runs.
@@ -25,7 +26,8 @@ Passwords: --password PW, else asked twice (hidden) on a terminal, else the firs
 needs 10+ characters, letters with digits or symbols (or a 16+ character passphrase), and not the name.
 Prefer the prompt or stdin: --password stays in the shell history.
 
-  --db FILE         SQLite database (default: database.path of the config, or $KEFU_DB_PATH)
+  --db FILE         SQLite database (default: the configured database: database.path, or PostgreSQL
+                    when database.kind is postgres, as $KEFU_DB_KIND and $KEFU_DB_URL say)
   --json            machine-readable output (list)`;
 
 const OPTIONS = {
@@ -91,7 +93,12 @@ await runCli(USAGE, OPTIONS, async ({ values, positionals, config }) => {
   if (!command) throw usage('no command');
   if (extra.length > 0) throw usage(`unexpected arguments: ${extra.join(' ')}`);
   const username = (target ?? (typeof values.username === 'string' ? values.username : undefined))?.trim().toLowerCase();
-  const store = openSqliteStore(typeof values.db === 'string' ? values.db : config.database.path);
+  const db = config.database;
+  const store = typeof values.db === 'string'
+    ? openSqliteStore(values.db)
+    : db.kind === 'postgres'
+      ? await openPostgresStore({ url: db.url!, schema: db.schema, poolSize: 1 }) // loadConfig refuses postgres without a url
+      : openSqliteStore(db.path);
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   try {

@@ -5,13 +5,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import rateLimit from '@fastify/rate-limit';
 import { Server as SocketServer } from 'socket.io';
-import { routingWorkers, storeOnThread, type Config } from './config.ts';
+import { routingWorkers, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { KefuError, isKefuError } from './errors.ts';
 import type { Router } from './router/router.ts';
 import type { Store } from './store/store.ts';
-import { openSqliteStore } from './store/sqlite-store.ts';
-import { openSqliteStoreOnThread } from './store/sqlite-threaded-store.ts';
+import { openStore } from './store/open-store.ts';
 import { startEngine, type Engine } from './engine.ts';
 import { serializeModel } from './model/build-model.ts';
 import { createRoutingPool, type RoutingPool } from './routing/routing-pool.ts';
@@ -107,7 +106,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   const tokens = createConversationTokens(secret);
 
   const ownsStore = deps.store === undefined;
-  const store = deps.store ?? (storeOnThread(config) ? await openSqliteStoreOnThread(config.database.path, { log }) : openSqliteStore(config.database.path));
+  const store = deps.store ?? (await openStore(config, log));
 
   let current: Router | null = deps.router ?? null;
   let pack: Pack | null = deps.pack ?? null;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import proxyAddr from '@fastify/proxy-addr';
 import { KefuError } from './errors.ts';
 import { LOCALES } from './domain/types.ts';
+import { POSTGRES_SCHEMA_PATTERN } from './store/postgres-schema-name.ts';
 
 /** Why proxy-addr (what fastify trusts X-Forwarded-For with) refuses a list of proxies, or null when it takes it. */
 function trustListProblem(list: string[]): string | null {
@@ -96,13 +97,20 @@ export const configSchema = z.strictObject({
     .default({ host: '127.0.0.1', port: 3000, corsOrigins: ['*'], shutdownGraceMs: 10_000, trustProxy: false }),
   database: z
     .strictObject({
-      kind: z.literal('sqlite').default('sqlite'),
+      /** sqlite: one process, nothing to install (the default); postgres: several instances sharing one database. */
+      kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
       /** SQLite file; its folder survives restarts. */
       path: z.string().min(1).default('data/kefu.sqlite'),
       /** SQLite on a thread of its own, off the thread that serves sockets ('auto': when there is a second core). */
       thread: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+      /** PostgreSQL connection string (postgres://user:password@host:5432/database); required with kind postgres. */
+      url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string').optional(),
+      /** The PostgreSQL schema kefu's tables live in, created at start when missing. */
+      schema: z.string().regex(POSTGRES_SCHEMA_PATTERN, 'must be a lower-case name (letters, digits, _)').default('kefu'),
+      /** PostgreSQL connections per instance. */
+      poolSize: z.number().int().min(1).max(200).default(10),
     })
-    .default({ kind: 'sqlite', path: 'data/kefu.sqlite', thread: 'auto' }),
+    .default({ kind: 'sqlite', path: 'data/kefu.sqlite', thread: 'auto', schema: 'kefu', poolSize: 10 }),
   rateLimit: z
     .strictObject({
       /** Requests per IP per minute across the REST API. */
@@ -185,6 +193,9 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_PORT: (v, c) => (((c.server ??= {}) as Record<string, unknown>).port = Number(v)),
   PORT: (v, c) => (((c.server ??= {}) as Record<string, unknown>).port ??= Number(v)),
   KEFU_DB_PATH: (v, c) => (((c.database ??= {}) as Record<string, unknown>).path = v),
+  KEFU_DB_KIND: (v, c) => (((c.database ??= {}) as Record<string, unknown>).kind = v),
+  KEFU_DB_URL: (v, c) => (((c.database ??= {}) as Record<string, unknown>).url = v),
+  KEFU_DB_SCHEMA: (v, c) => (((c.database ??= {}) as Record<string, unknown>).schema = v),
   KEFU_DB_THREAD: (v, c) => (((c.database ??= {}) as Record<string, unknown>).thread = v === 'auto' ? v : v === 'true' || v === '1'),
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
   KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),
@@ -226,6 +237,14 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     throw new KefuError('KEFU_CONFIG_INVALID', [details.join('; ')], { details });
   }
   const c = res.data;
+  if (c.database.kind === 'postgres') {
+    const problems = [
+      ...(c.database.url === undefined ? ['database.url: required when database.kind is postgres (KEFU_DB_URL)'] : []),
+      // Each instance would otherwise sign conversation tokens with a secret of its own, which the others refuse.
+      ...(c.server.secret === undefined ? ['server.secret: required when database.kind is postgres, the same on every instance (KEFU_SECRET)'] : []),
+    ];
+    if (problems.length > 0) throw new KefuError('KEFU_CONFIG_INVALID', [problems.join('; ')], { details: problems });
+  }
   const abs = (p: string): string => resolve(cwd, p);
   return deepFreeze({
     ...c,

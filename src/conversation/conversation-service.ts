@@ -379,17 +379,18 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       );
     },
     closeIdle(id, idleSince, notice) {
-      // Under the conversation's lock and checked again there: a customer writing just now keeps the conversation.
+      // Under the conversation's lock, and closed by a write conditional on the conversation being quiet still: a
+      // customer writing just now (here, or through another instance) keeps it, and of several instances sweeping at
+      // once only one closes it and leaves the notice.
       return track(
         mutex.run(id, async () => {
-          const conversation = await store.getConversation(id);
-          if (!conversation || conversation.state !== 'bot' || conversation.updatedAt >= idleSince) return null;
-          const { message } = await store.appendMessage({ conversationId: id, author: 'system', text: notice(conversation.locale) });
-          const closed = await store.updateConversation(id, { state: 'closed' });
+          const closed = await store.closeIdleConversation(id, idleSince);
+          if (!closed) return null;
+          const { message, conversation } = await store.appendMessage({ conversationId: id, author: 'system', text: notice(closed.locale) });
           log.info({ conversationId: id }, 'idle conversation closed');
-          emit({ type: 'message', conversation: closed, message });
-          emit({ type: 'state', conversation: closed });
-          return closed;
+          emit({ type: 'message', conversation, message });
+          emit({ type: 'state', conversation });
+          return conversation;
         }),
       );
     },

@@ -89,6 +89,8 @@ export function openSqliteStore(
     insertConv: db.prepare(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES (@id, @channel, @customerId, 'bot', @locale, @now, @now)`),
     getConv: db.prepare(`${CONVERSATION_SELECT} WHERE c.id = ?`),
     idle: db.prepare(`${CONVERSATION_SELECT} WHERE c.state = 'bot' AND c.updated_at < ? ORDER BY c.updated_at, c.id LIMIT ?`),
+    closeIdle: db.prepare(`UPDATE conversations SET state = 'closed', closed_at = @now, updated_at = @now
+      WHERE id = @id AND state = 'bot' AND updated_at < @idleSince RETURNING *`),
     findOpen: db.prepare(`${CONVERSATION_SELECT} WHERE c.channel = ? AND c.customer_id = ? AND c.state != 'closed' ORDER BY c.updated_at DESC LIMIT 1`),
     // A range of conversations_state_updated per open state: as many entries read as there are open conversations.
     countOpen: db.prepare(`SELECT state, COUNT(*) AS n FROM conversations WHERE state IN ('bot','queued','agent') GROUP BY state`),
@@ -331,6 +333,12 @@ export function openSqliteStore(
     },
     async listIdleConversations(before, limit) {
       return (q.idle.all(before, Math.max(0, Math.min(limit, 1000))) as ConversationRow[]).map(toConversation);
+    },
+    closeIdleConversation(id, idleSince) {
+      return write(() => {
+        const row = q.closeIdle.get({ id, idleSince, now: now() }) as ConversationRow | undefined;
+        return row ? toConversation({ ...row, holder_id: null, holder_name: null }) : null;
+      });
     },
     async findOpenConversation(channel, customerId) {
       const row = q.findOpen.get(channel, customerId) as ConversationRow | undefined;

@@ -176,6 +176,11 @@ export interface Store extends HandoffStore, AgentStore {
   updateConversation(id: string, patch: ConversationPatch): Promise<Conversation>;
   /** Conversations with the bot whose last activity (updatedAt) is before `before`, oldest first, at most `limit`. */
   listIdleConversations(before: string, limit: number): Promise<Conversation[]>;
+  /**
+   * Closes a conversation that is still with the bot and has been quiet since before `idleSince`, in one conditional
+   * write; null when it is not (a message came, a person took it, another instance closed it first).
+   */
+  closeIdleConversation(id: string, idleSince: string): Promise<Conversation | null>;
   /** Latest open (not closed) conversation of a customer on a channel, to resume it. */
   findOpenConversation(channel: Channel, customerId: string): Promise<Conversation | null>;
   /**

@@ -352,6 +352,27 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
         expect(await store.listIdleConversations('2000-01-01T00:00:00.000Z', 10)).toEqual([]);
       });
 
+      it('closes a conversation only while it is with the bot and still quiet, once', async () => {
+        const quiet = await store.createConversation({ channel: 'web', customerId: 'idle-5', locale: 'zh-TW' });
+        const spoke = await store.createConversation({ channel: 'web', customerId: 'idle-6', locale: 'zh-TW' });
+        const waiting = await store.createConversation({ channel: 'web', customerId: 'idle-7', locale: 'zh-TW' });
+        await store.updateConversation(waiting.id, { state: 'queued' });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const idleSince = new Date().toISOString();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await store.appendMessage({ conversationId: spoke.id, author: 'customer', text: '在嗎' });
+        const results = await Promise.all([store.closeIdleConversation(quiet.id, idleSince), store.closeIdleConversation(quiet.id, idleSince)]);
+        const closed = results.filter((r) => r !== null);
+        expect(closed).toHaveLength(1);
+        expect(closed[0]).toEqual(await store.getConversation(quiet.id));
+        expect(closed[0]).toMatchObject({ state: 'closed', closedAt: closed[0]!.updatedAt });
+        expect(await store.closeIdleConversation(spoke.id, idleSince)).toBeNull();
+        expect(await store.closeIdleConversation(waiting.id, idleSince)).toBeNull();
+        expect(await store.closeIdleConversation('nope', idleSince)).toBeNull();
+        expect((await store.getConversation(spoke.id))?.state).toBe('bot');
+        expect((await store.getConversation(waiting.id))?.state).toBe('queued');
+      });
+
       it('keeps notes apart from messages, and customer profiles by channel and id', async () => {
         const a = await store.createAgent(agentInput('noter'));
         const c = await store.createConversation({ channel: 'web', customerId: 'n', locale: 'zh-TW' });

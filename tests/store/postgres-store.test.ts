@@ -1,0 +1,59 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { openPostgresStore } from '../../src/store/postgres-store.ts';
+import { storeContract } from './store-contract.ts';
+import { POSTGRES_TEST_URL, dropTestSchemas, testSchema } from './postgres-test-db.ts';
+
+// The same contract the SQLite store passes, against the PostgreSQL this machine runs (see postgres-test-db.ts).
+let current = '';
+afterAll(() => dropTestSchemas());
+
+storeContract(
+  'postgres',
+  async () => openPostgresStore({ url: POSTGRES_TEST_URL, schema: (current = testSchema()) }),
+  async () => openPostgresStore({ url: POSTGRES_TEST_URL, schema: current }),
+);
+
+describe('PostgreSQL store', () => {
+  it('migrates once when several instances start together, and each then works on the same data', async () => {
+    const schema = testSchema();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore({ url: POSTGRES_TEST_URL, schema, poolSize: 2 })));
+    try {
+      const c = await stores[0]!.createConversation({ channel: 'web', customerId: 'many', locale: 'zh-TW' });
+      // Messages of one conversation stored through every instance at once get consecutive seqs.
+      await Promise.all(stores.flatMap((s, i) => Array.from({ length: 5 }, (_, j) => s.appendMessage({ conversationId: c.id, author: 'customer', text: `${i}-${j}` }))));
+      expect((await stores[3]!.listMessages(c.id)).map((m) => m.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      // A retried client message id is stored once even when the retries race on different instances.
+      const retries = await Promise.all(stores.map((s) => s.appendMessage({ conversationId: c.id, author: 'customer', text: '重送', clientMessageId: 'same' })));
+      expect(retries.filter((r) => !r.duplicate)).toHaveLength(1);
+      expect(new Set(retries.map((r) => r.message.id)).size).toBe(1);
+      const db = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+      await db.connect();
+      try {
+        const versions = await db.query(`SELECT version FROM ${schema}.schema_migrations`);
+        expect(versions.rows.map((r) => r.version)).toEqual([1]);
+      } finally {
+        await db.end();
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('refuses a schema name that is not a plain identifier, and fails with KEFU_STORE_FAILED when the server cannot be reached', async () => {
+    await expect(openPostgresStore({ url: POSTGRES_TEST_URL, schema: 'x; DROP TABLE y' })).rejects.toMatchObject({ code: 'KEFU_CONFIG_INVALID' });
+    await expect(openPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/test' })).rejects.toMatchObject({ code: 'KEFU_STORE_FAILED' });
+  });
+
+  it('turns a database failure into KEFU_STORE_FAILED without the values involved', async () => {
+    const store = await openPostgresStore({ url: POSTGRES_TEST_URL, schema: testSchema() });
+    try {
+      // A 2-million-character customer id breaks no rule of the store, but a btree index entry that large does.
+      const err = await store.createConversation({ channel: 'web', customerId: 'A123456789'.repeat(200_000), locale: 'zh-TW' }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'KEFU_STORE_FAILED' });
+      expect((err as Error).message).not.toContain('A123456789');
+    } finally {
+      await store.close();
+    }
+  });
+});
