@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { io as connect, type Socket } from 'socket.io-client';
+import pg from 'pg';
 import { KefuError } from '../src/errors.ts';
 import { probeMachine, type MachineProbe } from './machine-probe.ts';
 import { SERVER_NODE_FLAGS } from './server-node-flags.ts';
@@ -44,6 +45,7 @@ Options:
   --drivers K        load-generating child processes (default 1)
   --db FILE          kefu's SQLite file (default a fresh temporary file, removed afterwards; :memory: keeps it in
                      memory, to see what the disk costs)
+  --postgres URL     kefu on PostgreSQL at URL instead of SQLite, in a schema made for the run and dropped after it
   --log-level LVL    kefu server's log level (default info, the server's own default)
   --only SYSTEM      run only kefu or only echo
   --cpu-prof DIR     run the kefu server under node --cpu-prof, writing its profile to DIR
@@ -118,6 +120,8 @@ const UTTERANCES: readonly string[] = [
 const ACK_TIMEOUT_MS = 10_000;
 const CONNECT_BATCH = 50;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The schema a --postgres run stores in, made by the server at start and dropped when the run ends. */
+const BENCH_SCHEMA = `kefu_bench_${process.pid}`;
 const SELF = fileURLToPath(import.meta.url);
 
 type System = 'kefu' | 'echo';
@@ -131,6 +135,8 @@ interface Args {
   warmup: number;
   drivers: number;
   db: string | null;
+  /** PostgreSQL connection string: the kefu server stores there instead of SQLite. */
+  postgres: string | null;
   logLevel: string;
   only: System | null;
   cpuProf: string | null;
@@ -153,6 +159,7 @@ function parseCli(argv: readonly string[]): Args | 'help' | 'driver' {
         warmup: { type: 'string' },
         drivers: { type: 'string' },
         db: { type: 'string' },
+        postgres: { type: 'string' },
         'log-level': { type: 'string' },
         only: { type: 'string' },
         'cpu-prof': { type: 'string' },
@@ -186,6 +193,7 @@ function parseCli(argv: readonly string[]): Args | 'help' | 'driver' {
     warmup: int('warmup', 0, 100, 3),
     drivers: int('drivers', 1, 8, 1),
     db: typeof v.db === 'string' ? (v.db === ':memory:' ? v.db : resolve(v.db)) : null,
+    postgres: typeof v.postgres === 'string' ? v.postgres : null,
     logLevel,
     only: (only as System | undefined) ?? null,
     cpuProf: typeof v['cpu-prof'] === 'string' ? resolve(v['cpu-prof']) : null,
@@ -469,6 +477,7 @@ async function startServer(system: System, args: Args, tmp: string): Promise<Ser
       KEFU_DB_PATH: args.db ?? join(tmp, 'kefu-bench.sqlite'),
       KEFU_LOG_LEVEL: args.logLevel,
       KEFU_SECRET: randomBytes(32).toString('hex'),
+      ...(args.postgres ? { KEFU_DB_KIND: 'postgres', KEFU_DB_URL: args.postgres, KEFU_DB_SCHEMA: BENCH_SCHEMA } : {}),
     });
     script = join(ROOT, 'scripts/server.ts');
     if (args.cpuProf) {
@@ -773,7 +782,7 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
     `(${probe.thread_round_trip_cpu_us.toFixed(0)} µs CPU); a read from memory outside the caches ${probe.memory_read_ns.toFixed(0)} ns ` +
     '(figures differ between machines with these: compare runs on one machine)');
   console.log(`servers: node ${SERVER_NODE_FLAGS.join(' ')} (as npm start)`);
-  console.log(`kefu: log level ${args.logLevel}, SQLite ${args.db ?? 'temporary file'}, rate limits raised to 10^9 a minute by a temporary config file (the benchmark floods on purpose)`);
+  console.log(`kefu: log level ${args.logLevel}, ${args.postgres ? `PostgreSQL (schema ${BENCH_SCHEMA}, dropped after)` : `SQLite ${args.db ?? 'temporary file'}`}, rate limits raised to 10^9 a minute by a temporary config file (the benchmark floods on purpose)`);
   // The last column is free text: a space keeps a long one from running into the kefu figure.
   const cols = (label: string, e: string, k: string, ratio = ''): string => `${label.padEnd(36)}${e.padStart(16)}${k.padStart(16)} ${ratio.padStart(15)}`;
   /** How many times kefu's figure is the echo server's (for costs), or how many times slower kefu is (for rates). */
@@ -833,6 +842,18 @@ function checkTargets(args: Args, echo: SystemReport | null, kefu: SystemReport 
   ];
 }
 
+async function dropBenchSchema(url: string): Promise<void> {
+  const db = new pg.Client({ connectionString: url });
+  try {
+    await db.connect();
+    await db.query(`DROP SCHEMA IF EXISTS ${BENCH_SCHEMA} CASCADE`);
+  } catch (e) {
+    process.stderr.write(`bench:chat: could not drop schema ${BENCH_SCHEMA}: ${(e as Error).message}\n`);
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
 async function main(): Promise<void> {
   const parsed = parseCli(process.argv.slice(2));
   if (parsed === 'driver') return runDriver();
@@ -883,7 +904,7 @@ async function main(): Promise<void> {
     const report = {
       generated: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.version, ...probe },
-      args: { ...args, db: args.db ?? 'temporary file' },
+      args: { ...args, db: args.postgres ? null : (args.db ?? 'temporary file'), postgres: args.postgres ? 'PostgreSQL (URL not kept)' : null },
       notes: [
         'kefu ran with every rateLimit (per address, per conversation, socket events, starts) raised to 1e9 by a temporary config file',
         'latency is client-measured: message:send emitted → acknowledgement carrying the reply',
@@ -906,6 +927,7 @@ async function main(): Promise<void> {
   } finally {
     clearTimeout(watchdog);
     rmSync(tmp, { recursive: true, force: true }); // the temporary database and config, the servers' logs
+    if (args.postgres) await dropBenchSchema(args.postgres);
   }
 }
 

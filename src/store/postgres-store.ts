@@ -294,6 +294,52 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     return { customer, duplicate: false, reply, conversation: toConversation(bumped) };
   };
 
+  // A customer turn is one statement, one round trip, in the usual case: the conversation's row locked, no retried
+  // client id, the bot holding it in the state the reply was worked out on; then both messages are inserted with the
+  // seqs the bump gave. As a transaction of its own (BEGIN, lock, check, bump, insert, COMMIT) a turn took six round
+  // trips, and the server was busier speaking PostgreSQL's protocol than routing (bench:chat --postgres). Anything
+  // else (a retry, a conversation that moved on or is gone) returns null and takes the transaction above, which
+  // says why. A retry racing its first attempt may miss it in this statement's snapshot: the unique index on the
+  // client id refuses the second insert, and the transaction then finds the first.
+  const TURN_SQL = `WITH cur AS (SELECT id, state, consecutive_fallbacks, locale FROM conversations WHERE id = $1 FOR UPDATE),
+    ok AS (SELECT cur.id FROM cur WHERE cur.state = 'bot' AND cur.consecutive_fallbacks = $3 AND cur.locale = $4
+      AND ($2::text IS NULL OR NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND client_message_id = $2))),
+    bumped AS (UPDATE conversations c SET last_seq = c.last_seq + 2, consecutive_fallbacks = $5, updated_at = $6 FROM ok WHERE c.id = ok.id RETURNING c.*),
+    inserted AS (INSERT INTO messages ${MESSAGE_COLUMNS}
+      SELECT v.id, bumped.id, bumped.last_seq + v.seq_offset, v.author, v.text, v.quick_replies::jsonb, v.outcome::jsonb, v.client_message_id, v.reply_to, NULL, NULL, v.created_at::timestamptz
+      FROM bumped, (VALUES ($7, -1, 'customer', $8, '[]', NULL, $2, NULL, $9), ($10, 0, 'bot', $11, $12, $13, NULL, $7, $6))
+        AS v (id, seq_offset, author, text, quick_replies, outcome, client_message_id, reply_to, created_at)
+      RETURNING 1)
+    SELECT * FROM bumped`;
+  const turnInOneStatement = async (input: NewTurn): Promise<{ customer: Message; duplicate: false; reply: Message; conversation: Conversation } | null> => {
+    const at = now();
+    const customerId = timeOrderedId();
+    const replyId = timeOrderedId();
+    const receivedAt = input.customer.receivedAt ?? at;
+    let bumped: ConversationRow | null;
+    try {
+      // Named: each connection has PostgreSQL parse and plan it once, not on every turn.
+      bumped = (await pool.query<ConversationRow>({ name: 'kefu-turn', text: TURN_SQL, values: [
+        input.conversationId, input.customer.clientMessageId ?? null, input.routedOn.consecutiveFallbacks, input.routedOn.locale,
+        input.consecutiveFallbacks, at, customerId, input.customer.text, receivedAt, replyId, input.reply.text,
+        JSON.stringify(input.reply.quickReplies), JSON.stringify(input.reply.outcome),
+      ] })).rows[0] ?? null;
+    } catch (err) {
+      if ((err as { constraint?: string }).constraint === 'messages_client_id') return null;
+      throw err;
+    }
+    if (!bumped) return null;
+    const customer: Message = {
+      id: customerId, conversationId: input.conversationId, seq: bumped.last_seq - 1, author: 'customer', text: input.customer.text, quickReplies: [],
+      outcome: null, clientMessageId: input.customer.clientMessageId ?? null, replyTo: null, feedback: null, agentId: null, agentName: null, createdAt: receivedAt,
+    };
+    const reply: Message = {
+      id: replyId, conversationId: input.conversationId, seq: bumped.last_seq, author: 'bot', text: input.reply.text, quickReplies: input.reply.quickReplies,
+      outcome: input.reply.outcome, clientMessageId: null, replyTo: customerId, feedback: null, agentId: null, agentName: null, createdAt: at,
+    };
+    return { customer, duplicate: false, reply, conversation: toConversation(bumped) };
+  };
+
   // Why a conditional conversation UPDATE changed nothing, as the error the caller should see.
   const refuse = async (db: Db, id: string, wanted: string): Promise<never> => {
     const c = await mustConv(db, id);
@@ -378,7 +424,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     appendTurn: (input) =>
       guard(async () => {
         try {
-          return await tx((db) => turn(db, input));
+          return (await turnInOneStatement(input)) ?? (await tx((db) => turn(db, input)));
         } catch (err) {
           if (!(err instanceof Duplicate)) throw err;
           const r = await duplicateResult({ conversationId: input.conversationId, author: 'customer', text: input.customer.text, requireOpen: true }, err.message);

@@ -27,6 +27,18 @@ describe('PostgreSQL store', () => {
       const retries = await Promise.all(stores.map((s) => s.appendMessage({ conversationId: c.id, author: 'customer', text: '重送', clientMessageId: 'same' })));
       expect(retries.filter((r) => !r.duplicate)).toHaveLength(1);
       expect(new Set(retries.map((r) => r.message.id)).size).toBe(1);
+      // The same for a whole turn (message and reply in one statement), retried through every instance at once.
+      const turns = await Promise.all(stores.map((s) => s.appendTurn({
+        conversationId: c.id, customer: { text: '卡不見了', clientMessageId: 'turn-1' },
+        reply: { text: '請掛失', quickReplies: [], outcome: { outcome: 'answer', topic: 'card.lost', brain: 'faq', confidence: 0.9, candidates: [], entities: [], needsVerification: false,
+          trace: { normalised: '卡不见了', faq: null, nlu: null, rule: 'test', thresholds: { faq: 0.8, nlu: 0.5, clarifyMargin: 0.1, clarifyMin: 0.2 }, ms: 0 } } },
+        routedOn: { consecutiveFallbacks: 0, locale: 'zh-TW' }, consecutiveFallbacks: 0,
+      })));
+      expect(turns.filter((t) => !t.duplicate)).toHaveLength(1);
+      expect(new Set(turns.map((t) => t.customer.id)).size).toBe(1);
+      const all = await stores[0]!.listMessages(c.id);
+      expect(all.filter((m) => m.text === '卡不見了' || m.text === '請掛失').map((m) => m.seq)).toEqual([22, 23]);
+      expect(all.map((m) => m.seq)).toEqual(Array.from({ length: 23 }, (_, i) => i + 1));
       const db = new pg.Client({ connectionString: POSTGRES_TEST_URL });
       await db.connect();
       try {
