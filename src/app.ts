@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,6 +40,8 @@ import { agentApi } from './http/agent-api.ts';
 import { trainerApi } from './http/trainer-api.ts';
 import { customerHandoffApi } from './http/customer-handoff-api.ts';
 import { attachAgentSocket } from './http/agent-socket.ts';
+import { joinSocketCluster, presenceBus, type SocketCluster } from './http/socket-cluster.ts';
+import { createClusterPresence } from './handoff/cluster-presence.ts';
 
 export interface AppDeps {
   /** A store to use instead of opening config.database.path; the caller keeps it (stop() leaves it open). */
@@ -147,7 +150,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     placeHandoff,
     readableAfterCloseMinutes: config.conversation.readableAfterCloseMinutes,
   });
-  const presence = createAgentPresence({ graceMs: config.handoff.releaseAfterSeconds * 1000 });
+  const localPresence = createAgentPresence({ graceMs: config.handoff.releaseAfterSeconds * 1000 });
+  // Several instances (Redis): who is on duty is what every instance's consoles add up to.
+  const clusterPresence = config.redis.url !== undefined ? createClusterPresence(localPresence, { instance: randomUUID() }) : null;
+  const presence: AgentPresence = clusterPresence ?? localPresence;
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
   const handoff = createHandoffService({
     // Read from the router in service at each request: a model put in service later suggests from its own FAQ brain.
@@ -208,6 +214,19 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     serveClient: false,
     cors: { origin: config.server.corsOrigins.includes('*') ? '*' : [...config.server.corsOrigins] },
   });
+  let cluster: SocketCluster | null = null;
+  if (config.redis.url !== undefined) {
+    try {
+      cluster = await joinSocketCluster(io, config.redis.url, log);
+      clusterPresence?.join(presenceBus(io.of('/agent')));
+    } catch (err) {
+      await io.close();
+      if (ownsStore) await store.close();
+      throw err;
+    }
+  }
+  // With the default in-memory adapter every socket of a room is in this process; with Redis, on any instance.
+  const localRooms = cluster === null;
   const detachWebChat = attachWebChat(io, {
     service,
     store,
@@ -225,12 +244,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     accepting: () => !stopping,
     config,
     handoff,
-    // socket.io's default in-memory adapter: every socket of a room is in this process.
-    localRooms: true,
+    localRooms,
     modelLoaded: () => current !== null,
   });
   const detachAgentSocket = attachAgentSocket(io, {
-    accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength, localRooms: true,
+    accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength, localRooms,
   });
 
   let loading: Promise<void> | null = null;
@@ -286,6 +304,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       detachWebChat();
       // Disconnects browsers; their upgraded connections would otherwise hold the HTTP server open.
       await io.close();
+      await cluster?.close();
       if (!drained) fastify.server.closeAllConnections();
       await pool?.close();
       await closed;

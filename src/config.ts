@@ -111,6 +111,15 @@ export const configSchema = z.strictObject({
       poolSize: z.number().int().min(1).max(200).default(10),
     })
     .default({ kind: 'sqlite', path: 'data/kefu.sqlite', thread: 'auto', schema: 'kefu', poolSize: 10 }),
+  redis: z
+    .strictObject({
+      /**
+       * Redis for several instances (redis://host:6379): socket.io pushes reach every instance's sockets, and the
+       * instances tell each other of queue changes. Needs database.kind postgres; unset, everything is in-process.
+       */
+      url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+    })
+    .default({}),
   rateLimit: z
     .strictObject({
       /** Requests per IP per minute across the REST API. */
@@ -196,6 +205,7 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_DB_KIND: (v, c) => (((c.database ??= {}) as Record<string, unknown>).kind = v),
   KEFU_DB_URL: (v, c) => (((c.database ??= {}) as Record<string, unknown>).url = v),
   KEFU_DB_SCHEMA: (v, c) => (((c.database ??= {}) as Record<string, unknown>).schema = v),
+  KEFU_REDIS_URL: (v, c) => (((c.redis ??= {}) as Record<string, unknown>).url = v),
   KEFU_DB_THREAD: (v, c) => (((c.database ??= {}) as Record<string, unknown>).thread = v === 'auto' ? v : v === 'true' || v === '1'),
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
   KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),
@@ -237,6 +247,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     throw new KefuError('KEFU_CONFIG_INVALID', [details.join('; ')], { details });
   }
   const c = res.data;
+  if (c.redis.url !== undefined && c.database.kind !== 'postgres') {
+    // Instances on SQLite each have a database of their own: sharing their sockets would mix conversations up.
+    throw new KefuError('KEFU_CONFIG_INVALID', ['redis.url: several instances need one shared database: set database.kind to postgres (KEFU_DB_KIND)']);
+  }
   if (c.database.kind === 'postgres') {
     const problems = [
       ...(c.database.url === undefined ? ['database.url: required when database.kind is postgres (KEFU_DB_URL)'] : []),

@@ -217,9 +217,17 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
     }
   };
 
+  const refreshQueues = (): void => {
+    pushQueues().catch((err: unknown) => log.error({ err }, 'agent socket: pushing queues failed'));
+  };
+  // Instances sharing rooms (Redis) tell each other that the queue moved: each pushes fresh snapshots to the consoles
+  // connected to it, read from the shared database.
+  const QUEUE_CHANGED = 'kefu:queue-changed';
+  if (!deps.localRooms) nsp.on(QUEUE_CHANGED, refreshQueues);
   const onHandoff = (e: HandoffEvent): void => {
     if (e.type === 'queue') {
-      pushQueues().catch((err: unknown) => log.error({ err }, 'agent socket: pushing queues failed'));
+      refreshQueues();
+      if (!deps.localRooms) nsp.serverSideEmit(QUEUE_CHANGED);
     } else if (e.type === 'assigned') {
       const room = watchRoom(e.conversation.id);
       if (e.agentId) {
@@ -269,6 +277,7 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   ];
   return () => {
     clearInterval(sweep);
+    nsp.off(QUEUE_CHANGED, refreshQueues);
     for (const u of unsubscribe) u();
   };
 }

@@ -1,0 +1,84 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { Socket as ClientSocket } from 'socket.io-client';
+import { createApp, type KefuApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { testConfig, startConversation } from '../http/test-app.ts';
+import { ask, fakeSuggest, HANDOFF_PACK, handoffRouter, openSocket, recorder, signIn } from '../http/console-kit.ts';
+import { POSTGRES_TEST_URL, dropTestSchemas, testSchema } from '../store/postgres-test-db.ts';
+
+/** The machine's Redis (127.0.0.1:6379), or KEFU_TEST_REDIS_URL. */
+const REDIS_TEST_URL = process.env.KEFU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+type QueuePush = { items: { handoff: { conversationId: string } }[] };
+
+describe('several instances on one PostgreSQL and one Redis', () => {
+  const apps: KefuApp[] = [];
+  const sockets: ClientSocket[] = [];
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.disconnect();
+    await Promise.all(apps.splice(0).map((a) => a.stop()));
+  });
+  afterAll(() => dropTestSchemas());
+
+  const instance = async (schema: string): Promise<KefuApp> => {
+    const config = testConfig({ database: { kind: 'postgres', url: POSTGRES_TEST_URL, schema }, redis: { url: REDIS_TEST_URL } });
+    const app = await createApp(config, { router: handoffRouter(), pack: HANDOFF_PACK, suggest: fakeSuggest, log: pino({ level: 'silent' }) });
+    apps.push(app);
+    await app.start();
+    return app;
+  };
+  const socket = async (...args: Parameters<typeof openSocket>): Promise<ClientSocket> => {
+    const s = await openSocket(...args);
+    sockets.push(s);
+    return s;
+  };
+
+  it("carries the customer's and the agent's messages between sockets on different instances, and the queue to every console", async () => {
+    const schema = testSchema();
+    const [a, b] = [await instance(schema), await instance(schema)];
+    // The agent signs in and watches the queue on instance B; the customer chats on instance A.
+    const agent = await signIn(b, 'xiaomei', { name: '小美' });
+    const console_ = await socket(b, '/agent', { token: agent.token });
+    const queue = recorder<QueuePush>(console_, 'queue');
+    const c = await startConversation(a, { channel: 'web', customerId: 'cluster-1' });
+    const widget = await socket(a, '/chat');
+    expect(await ask(widget, 'conversation:resume', { conversationId: c.id, token: c.token })).toMatchObject({ ok: true });
+    const toCustomer = recorder<{ message: { author: string; text: string } }>(widget, 'message');
+
+    // Queued on A: the console on B hears of it.
+    expect(await ask(widget, 'message:send', { conversationId: c.id, token: c.token, text: '我要找真人', clientMessageId: 'k-1' })).toMatchObject({ ok: true });
+    await queue.next((q) => q.items.some((i) => i.handoff.conversationId === c.id));
+    // Instance A counts the agent on duty at B: the customer is told someone is coming, not offered a call back.
+    const position = await a.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/queue`, headers: c.headers });
+    expect(position.json().position).toMatchObject({ position: 1, agentsOnline: 1, callbackOffered: false });
+
+    // Claimed on B: the customer on A is told, and the console on B sees what the customer writes on A.
+    const assigned = recorder<{ conversation: { id: string } }>(console_, 'conversation:assigned');
+    const toAgent = recorder<{ message: { author: string; text: string } }>(console_, 'conversation:message');
+    const claim = await b.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers });
+    expect(claim.statusCode, claim.body).toBe(200);
+    await assigned.next((x) => x.conversation.id === c.id);
+    await toCustomer.next((m) => m.message.text === '專員 小美 已加入對話。');
+    await queue.next((q) => !q.items.some((i) => i.handoff.conversationId === c.id));
+    expect(await ask(widget, 'message:send', { conversationId: c.id, token: c.token, text: '卡片被盜刷了', clientMessageId: 'k-2' })).toMatchObject({ ok: true, reply: null });
+    await toAgent.next((m) => m.message.author === 'customer' && m.message.text === '卡片被盜刷了');
+
+    // The agent answers on B; the customer's socket on A gets it, and typing crosses too.
+    const agentTyping = recorder<{ typing: boolean }>(widget, 'agent:typing');
+    expect(await ask(console_, 'typing', { conversationId: c.id, typing: true })).toMatchObject({ ok: true });
+    expect(await agentTyping.next()).toEqual({ conversationId: c.id, typing: true });
+    await b.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/messages`, headers: agent.headers, payload: { text: '已為您凍結卡片' } });
+    await toCustomer.next((m) => m.message.author === 'agent' && m.message.text === '已為您凍結卡片');
+  });
+
+  it('refuses Redis without PostgreSQL, and a URL that is not redis://', () => {
+    expect(() => loadConfig({ env: { KEFU_REDIS_URL: REDIS_TEST_URL } })).toThrow(/redis\.url: several instances need one shared database/);
+    expect(() => loadConfig({ overrides: { redis: { url: 'http://x' } } })).toThrow(/redis\.url: must be a redis/);
+  });
+
+  it('fails to start, naming Redis, when Redis cannot be reached', async () => {
+    const config = testConfig({ database: { kind: 'postgres', url: POSTGRES_TEST_URL, schema: testSchema() }, redis: { url: 'redis://127.0.0.1:1' } });
+    await expect(createApp(config, { router: handoffRouter(), log: pino({ level: 'silent' }) })).rejects.toMatchObject({ code: 'KEFU_NOT_READY', message: expect.stringContaining('Redis') });
+  });
+});
