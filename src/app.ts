@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { assertWellFormedText } from './text/well-formed.ts';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -193,6 +194,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   fastify.setSerializerCompiler(serializerCompiler);
   installErrorHandling(fastify);
   fastify.addHook('onRequest', async (req) => warnIfProxied(req.headers));
+  // Before every route's schema: text no store can keep as it came is refused, naming the field.
+  fastify.addHook('preValidation', async (req) => {
+    assertWellFormedText(req.body, 'body');
+    assertWellFormedText(req.query, 'querystring');
+    assertWellFormedText(req.params, 'params');
+  });
   await registerApiDocs(fastify, { version: VERSION, botName: config.brand.bot });
   await fastify.register(health, { store, modelLoaded: () => current !== null, stopping: () => stopping });
   await fastify.register(metricsRoute, { metrics });

@@ -12,6 +12,7 @@ import type { HandoffEvent, HandoffService } from '../../src/handoff/handoff-ser
 import { maskPersonalData } from '../../src/text/mask-personal-data.ts';
 // One customer view of conversations and messages on every transport: the same shapes as the REST API.
 import { customerConversation as publicConversation, customerMessage as publicMessage } from '../../src/domain/customer-view.ts';
+import { assertWellFormedText } from '../../src/text/well-formed.ts';
 
 /** The socket.io namespace customers' browsers connect to. */
 export const CHAT_NAMESPACE = '/chat';
@@ -83,7 +84,7 @@ const schemas = {
     /** The open conversation's token: resuming by customer id alone would let whoever knows the id read it. */
     token: token.optional(),
   }),
-  resume: z.object({ ...authed, afterSeq: z.number().int().min(0).optional() }),
+  resume: z.object({ ...authed, afterSeq: z.number().int().min(0).max(2_147_483_647).optional() }),
   send: z.object({ ...authed, text: z.string(), clientMessageId: id }),
   typing: z.object({ ...authed, typing: z.boolean() }),
   handoff: z.object(authed),
@@ -96,6 +97,7 @@ const schemas = {
 };
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
+  assertWellFormedText(payload, '<payload>');
   const res = schema.safeParse(payload);
   if (res.success) return res.data;
   const details = res.error.issues.map((i) => `${i.path.join('.') || '<payload>'}: ${i.message}`);

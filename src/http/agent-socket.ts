@@ -10,6 +10,7 @@ import type { AgentAccounts } from '../handoff/agent-accounts.ts';
 import type { AgentPresence } from '../handoff/agent-presence.ts';
 import type { HandoffEvent, HandoffService } from '../handoff/handoff-service.ts';
 import { authorise, sessionTokenFrom } from './agent-auth.ts';
+import { assertWellFormedText } from '../text/well-formed.ts';
 
 /** The socket.io namespace the agent console connects to. */
 export const AGENT_NAMESPACE = '/agent';
@@ -63,6 +64,7 @@ const schemas = (maxTextLength: number) => ({
 });
 
 function parse<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
+  assertWellFormedText(payload, '<payload>');
   const res = schema.safeParse(payload);
   if (res.success) return res.data;
   const details = res.error.issues.map((i) => `${i.path.join('.') || '<payload>'}: ${i.message}`);

@@ -171,7 +171,7 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
         summary: 'Read the conversation and its messages, oldest first, at most 500 a call: for the rest, call again with afterSeq set to the last seq received',
         security: SECURITY,
         params: idParams,
-        querystring: z.strictObject({ afterSeq: described(z.coerce.number().int().min(0), 'Only messages with a larger seq').optional() }),
+        querystring: z.strictObject({ afterSeq: described(z.coerce.number().int().min(0).max(2_147_483_647), 'Only messages with a larger seq').optional() }),
         response: { 200: z.object({ conversation: conversationSchema, messages: z.array(messageSchema) }), ...errorResponses },
       },
     }, async (req) => {

@@ -1,7 +1,7 @@
 /**
  * Versioned schema changes for PostgreSQL, applied in order at start under an advisory lock (several instances may
  * start at once); a migration is never edited once released, only added. Version 1 is the schema the SQLite
- * migrations 1–5 arrived at, in PostgreSQL's own types: times are timestamptz, JSON is jsonb, flags are boolean.
+ * migrations 1–5 arrived at, in PostgreSQL's own types: times are timestamptz, JSON is json or jsonb, flags are boolean.
  * Ids stay text: a malformed id from a request must read as "not found", not fail as an invalid uuid.
  */
 export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
@@ -46,8 +46,10 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
         seq integer NOT NULL,
         author text NOT NULL CHECK (author IN ('customer','bot','agent','system')),
         text text NOT NULL,
-        quick_replies jsonb NOT NULL DEFAULT '[]',
-        outcome jsonb,
+        -- json, not jsonb: written on every bot turn and read back whole, never queried inside, and json only checks
+        -- what jsonb would also take apart and rebuild.
+        quick_replies json NOT NULL DEFAULT '[]',
+        outcome json,
         client_message_id text,
         reply_to text,
         feedback text CHECK (feedback IN ('up','down')),

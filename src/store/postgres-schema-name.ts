@@ -1,2 +1,5 @@
-/** A PostgreSQL schema name kefu accepts: plain lower-case, so it can be spliced into SQL (search_path, CREATE SCHEMA) as is. */
-export const POSTGRES_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+/**
+ * A PostgreSQL schema name kefu accepts: plain lower-case (quoted in SQL all the same, so reserved words such as
+ * `user` work), and not pg_…, which PostgreSQL keeps for itself.
+ */
+export const POSTGRES_SCHEMA_PATTERN = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/;

@@ -83,6 +83,8 @@ const toProfile = (r: Row): CustomerProfile => ({
 const CONVERSATION_SELECT = `SELECT c.*, h.agent_id AS holder_id, a.display_name AS holder_name FROM conversations c
   LEFT JOIN handoffs h ON h.conversation_id = c.id AND h.status = 'claimed'
   LEFT JOIN agents a ON a.id = h.agent_id`;
+/** The conversation's columns, named: a prepared statement returning `*` fails once a migration adds a column. */
+const CONVERSATION_COLUMNS = 'id, channel, customer_id, state, locale, created_at, updated_at, closed_at, consecutive_fallbacks, last_seq, rating_stars, rating_comment, rated_at';
 const MESSAGE_COLUMNS = '(id, conversation_id, seq, author, text, quick_replies, outcome, client_message_id, reply_to, agent_id, agent_name, created_at)';
 // See the SQLite store: a released customer goes to the front of their priority; `ord` keeps insertion order.
 const QUEUE_ORDER = `ORDER BY priority DESC, CASE kind WHEN 'chat' THEN 0 ELSE 1 END, CASE trigger WHEN 'release' THEN 0 ELSE 1 END, queued_at, ord`;
@@ -91,7 +93,11 @@ const HANDOFF_COLUMNS = `(id, conversation_id, kind, trigger, topic, queue_group
 
 /** SQLSTATEs worth running a transaction again for: a serialization failure and a deadlock PostgreSQL broke. */
 const RETRYABLE = new Set(['40001', '40P01']);
+/** SQLSTATEs of input PostgreSQL cannot take: bad encoding, untranslatable or invalid text, out of range. */
+const INPUT_SQLSTATES = new Set(['22021', '22P05', '22P02', '22003', '22007', '22008']);
 const TX_ATTEMPTS = 3;
+/** seq is an integer column: a page after any larger number is empty, as it is in SQLite. */
+const MAX_SEQ = 2_147_483_647;
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database */
@@ -104,12 +110,24 @@ export interface PostgresStoreOptions {
   log?: Logger;
 }
 
+/** A double-quoted identifier (the schema name is already restricted to lower-case letters, digits and _). */
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
 /** Applies pending migrations in one transaction, under an advisory lock so that instances starting together take turns. */
 export async function migratePostgres(client: pg.PoolClient, schema: string): Promise<number[]> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`kefu-migrations:${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    // Looked up first: CREATE SCHEMA IF NOT EXISTS needs the right to create schemas even when this one exists, which
+    // a role given only its own schema (least privilege) does not have.
+    const exists = (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 1;
+    if (!exists) await client.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+    // search_path comes from the connection's options, which a URL's own ?options= would replace without a word: the
+    // tables would then go to another schema.
+    const current = (await client.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]?.s;
+    if (current !== schema) {
+      throw new KefuError('KEFU_CONFIG_INVALID', [`database.url: connections work in schema ${current ?? '(none)'}, not ${schema}; remove options or search_path from the URL`]);
+    }
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)');
     const done = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
     const applied: number[] = [];
@@ -134,10 +152,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,
-    // Every connection works in kefu's schema, so the SQL below names tables without it.
-    options: `-c search_path=${schema}`,
+    // Every connection works in kefu's schema (so the SQL below names tables without it), in UTC (dates given without
+    // a zone mean what they do in SQLite), and gives up on a statement, or a transaction left idle by a cut-off
+    // instance, rather than holding a conversation's row lock for as long as TCP takes to notice.
+    options: `-c search_path=${quoteIdent(schema)} -c TimeZone=UTC -c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000`,
     application_name: 'kefu',
     connectionTimeoutMillis: 10_000,
+    keepAlive: true,
   });
   // An idle connection the server dropped (a restart, a failover): the pool forgets it and opens another when needed.
   pool.on('error', (err) => options.log?.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'));
@@ -151,16 +172,24 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     throw new KefuError('KEFU_STORE_FAILED', [`cannot connect to PostgreSQL: ${(err as Error).message}`], { cause: err });
   }
+  // Heard while checked out (see tx below): a connection lost during the migrations fails them, not the process.
+  const onMigrationError = (): void => undefined;
+  client.on('error', onMigrationError);
   try {
     const applied = await migratePostgres(client, schema);
     if (applied.length > 0) options.log?.info({ applied, schema }, 'PostgreSQL migrations applied');
   } catch (err) {
-    client.release();
+    client.release(true);
     await pool.end().catch(() => undefined);
+    if (err instanceof KefuError) throw err;
     throw new KefuError('KEFU_STORE_FAILED', [`migrating PostgreSQL schema ${schema}: ${(err as Error).message}`], { cause: err });
+  } finally {
+    client.off('error', onMigrationError);
   }
   client.release();
 
+  let ending = false;
+  let closing: Promise<void> | null = null;
   const rows = async <T = Row>(db: Db, sql: string, params: unknown[] = []): Promise<T[]> => (await db.query(sql, params)).rows as T[];
   const one = async <T = Row>(db: Db, sql: string, params: unknown[] = []): Promise<T | null> => (await rows<T>(db, sql, params))[0] ?? null;
 
@@ -168,28 +197,44 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const tx = async <T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       const c = await pool.connect();
+      // A connection that drops while checked out emits 'error' with no pool listening: unheard, Node would end
+      // the process (a database restart would take every instance down). Heard, the connection is thrown away.
+      let broken: Error | undefined;
+      const onError = (err: Error): void => {
+        broken = err;
+      };
+      c.on('error', onError);
       try {
         await c.query('BEGIN');
         const result = await fn(c);
         await c.query('COMMIT');
         return result;
       } catch (err) {
-        await c.query('ROLLBACK').catch(() => undefined);
+        await c.query('ROLLBACK').catch((rollbackErr: unknown) => {
+          broken ??= rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        });
         const code = (err as { code?: string }).code;
         if (attempt < TX_ATTEMPTS && code !== undefined && RETRYABLE.has(code)) continue;
         throw err;
       } finally {
-        c.release();
+        c.off('error', onError);
+        c.release(broken);
       }
     }
   };
   /** Kefu's own errors pass; a database failure becomes KEFU_STORE_FAILED (its SQLSTATE, not the values involved). */
   const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (ending) throw new KefuError('KEFU_STORE_FAILED', ['the store is closed']);
     try {
       return await work();
     } catch (err) {
       if (err instanceof KefuError) throw err;
-      const e = err as { code?: string; message?: string };
+      const e = err as { code?: string; message?: string; constraint?: string };
+      // Input PostgreSQL cannot take as it came (a NUL, bad UTF-8, a number out of range): the request's fault, not
+      // the database's. The boundary refuses these first; this is what is left if one slips through.
+      if (e.code !== undefined && INPUT_SQLSTATES.has(e.code)) throw new KefuError('KEFU_VALIDATION', [`a value the database cannot store (SQLSTATE ${e.code})`], { cause: err });
+      // A second open episode for one conversation: the queue moved under this call.
+      if (e.constraint === 'handoffs_open') throw new KefuError('KEFU_CONVERSATION_STATE', ['(conversation)', 'already with the queue or an agent', 'it moved meanwhile'], { cause: err });
       throw new KefuError('KEFU_STORE_FAILED', [`PostgreSQL${e.code ? ` ${e.code}` : ''}: ${e.message ?? String(err)}`], { cause: err });
     }
   };
@@ -304,13 +349,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const TURN_SQL = `WITH cur AS (SELECT id, state, consecutive_fallbacks, locale FROM conversations WHERE id = $1 FOR UPDATE),
     ok AS (SELECT cur.id FROM cur WHERE cur.state = 'bot' AND cur.consecutive_fallbacks = $3 AND cur.locale = $4
       AND ($2::text IS NULL OR NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND client_message_id = $2))),
-    bumped AS (UPDATE conversations c SET last_seq = c.last_seq + 2, consecutive_fallbacks = $5, updated_at = $6 FROM ok WHERE c.id = ok.id RETURNING c.*),
+    bumped AS (UPDATE conversations c SET last_seq = c.last_seq + 2, consecutive_fallbacks = $5, updated_at = $6 FROM ok WHERE c.id = ok.id
+      RETURNING ${CONVERSATION_COLUMNS.replace(/\b(\w+)\b/g, 'c.$1')}),
     inserted AS (INSERT INTO messages ${MESSAGE_COLUMNS}
-      SELECT v.id, bumped.id, bumped.last_seq + v.seq_offset, v.author, v.text, v.quick_replies::jsonb, v.outcome::jsonb, v.client_message_id, v.reply_to, NULL, NULL, v.created_at::timestamptz
+      SELECT v.id, bumped.id, bumped.last_seq + v.seq_offset, v.author, v.text, v.quick_replies::json, v.outcome::json, v.client_message_id, v.reply_to, NULL, NULL, v.created_at::timestamptz
       FROM bumped, (VALUES ($7, -1, 'customer', $8, '[]', NULL, $2, NULL, $9), ($10, 0, 'bot', $11, $12, $13, NULL, $7, $6))
         AS v (id, seq_offset, author, text, quick_replies, outcome, client_message_id, reply_to, created_at)
       RETURNING 1)
-    SELECT * FROM bumped`;
+    SELECT ${CONVERSATION_COLUMNS.replace(/\b(\w+)\b/g, 'bumped.$1')} FROM bumped`;
   const turnInOneStatement = async (input: NewTurn): Promise<{ customer: Message; duplicate: false; reply: Message; conversation: Conversation } | null> => {
     const at = now();
     const customerId = timeOrderedId();
@@ -325,7 +371,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         JSON.stringify(input.reply.quickReplies), JSON.stringify(input.reply.outcome),
       ] })).rows[0] ?? null;
     } catch (err) {
-      if ((err as { constraint?: string }).constraint === 'messages_client_id') return null;
+      const e = err as { constraint?: string; code?: string };
+      // 0A000: the table changed under the prepared statement (another instance migrated it); the transaction works.
+      if (e.constraint === 'messages_client_id' || e.code === '0A000') return null;
       throw err;
     }
     if (!bumped) return null;
@@ -364,7 +412,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   };
   const TO_QUEUED_FROM_AGENT = `UPDATE conversations SET state = 'queued', updated_at = $2 WHERE id = $1 AND state = 'agent'`;
 
-  let closed = false;
   const store: Store = {
     kind: 'postgres',
     createConversation: (input) =>
@@ -445,7 +492,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       }),
     listMessages: (conversationId, options = {}) =>
       guard(async () => (await rows<MessageRow>(pool, 'SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-        [conversationId, options.afterSeq ?? 0, Math.min(options.limit ?? 500, 1000)])).map(toMessage)),
+        [conversationId, Math.min(options.afterSeq ?? 0, MAX_SEQ), Math.min(options.limit ?? 500, 1000)])).map(toMessage)),
     rateConversation: (id, stars, comment) =>
       guard(async () => {
         const r = await one<ConversationRow>(pool, 'UPDATE conversations SET rating_stars = $1, rating_comment = $2, rated_at = $3, updated_at = $3 WHERE id = $4 RETURNING *',
@@ -582,7 +629,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       }),
     listConversationsByState: (state, options = {}) =>
       guard(async () => (await rows<ConversationRow>(pool, `${CONVERSATION_SELECT} WHERE c.state = $1 AND ($2::timestamptz IS NULL OR c.updated_at >= $2)
-          ORDER BY c.updated_at DESC, c.id LIMIT $3`, [state, options.updatedAfter ?? null, Math.min(options.limit ?? 100, 1000)])).map(toConversation)),
+          ORDER BY c.updated_at DESC, c.id LIMIT $3`, [state, options.updatedAfter || null, Math.min(options.limit ?? 100, 1000)])).map(toConversation)),
     latestMessages: (conversationId, limit) =>
       guard(async () => (await rows<MessageRow>(pool, 'SELECT * FROM (SELECT * FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2) latest ORDER BY seq',
         [conversationId, Math.max(0, Math.min(limit, 1000))])).map(toMessage)),
@@ -667,10 +714,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       guard(async () => (await rows<{ token_hash: string }>(pool, 'DELETE FROM agent_sessions WHERE agent_id = $1 RETURNING token_hash', [agentId])).map((r) => r.token_hash)),
     deleteExpiredSessions: (at) => guard(async () => (await pool.query('DELETE FROM agent_sessions WHERE expires_at < $1', [at])).rowCount ?? 0),
 
-    async close() {
-      if (closed) return;
-      closed = true;
-      await pool.end();
+    close() {
+      ending = true;
+      closing ??= pool.end();
+      return closing;
     },
   };
   return store;

@@ -240,6 +240,22 @@ describe('customer REST API', () => {
       expect((await app.service.get(c.id)).locale).toBe('en');
     });
 
+    it('refuses text with a NUL or half a surrogate pair, naming the field, and an afterSeq past any seq', async () => {
+      const c = await startConversation(app);
+      for (const [text, field] of [['卡\u0000片', 'body.text'], ['卡片\udc00', 'body.text']] as const) {
+        const res = await send(c.id, c.headers, { text, clientMessageId: 'ok-id' });
+        expect(res.statusCode, JSON.stringify(text)).toBe(400);
+        expect(res.json().error).toMatchObject({ code: 'KEFU_VALIDATION', message: expect.stringContaining(field) });
+      }
+      const res = await send(c.id, c.headers, { text: '卡片', clientMessageId: 'id\u0000' });
+      expect(res.json().error.message).toContain('body.clientMessageId');
+      // A whole emoji (a surrogate pair) is fine.
+      expect((await send(c.id, c.headers, { text: '卡片不見了😢' })).statusCode).toBe(200);
+      const far = await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/messages?afterSeq=3000000000`, headers: c.headers });
+      expect(far.statusCode).toBe(400);
+      expect(far.json().error.message).toMatch(/afterSeq/);
+    });
+
     it('answers 410 with a JSON error once a closed conversation is past the time its token may read it', async () => {
       await app.stop();
       app = await testApp({ conversation: { readableAfterCloseMinutes: 0 } });

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { openPostgresStore } from '../../src/store/postgres-store.ts';
+import type { NewTurn, Store } from '../../src/store/store.ts';
 import { storeContract } from './store-contract.ts';
 import { POSTGRES_TEST_URL, dropTestSchemas, testSchema } from './postgres-test-db.ts';
 
@@ -67,5 +68,94 @@ describe('PostgreSQL store', () => {
     } finally {
       await store.close();
     }
+  });
+
+  const outcome = {
+    outcome: 'answer' as const, topic: 'card.lost', brain: 'faq' as const, confidence: 0.9, candidates: [], entities: [], needsVerification: false,
+    trace: { normalised: '卡不见了', faq: null, nlu: null, rule: 'test', thresholds: { faq: 0.8, nlu: 0.5, clarifyMargin: 0.1, clarifyMin: 0.2 }, ms: 0 },
+  };
+  const turnOf = (conversationId: string, text: string): NewTurn => ({
+    conversationId, customer: { text }, reply: { text: `回覆:${text}`, quickReplies: [], outcome }, routedOn: { consecutiveFallbacks: 0, locale: 'zh-TW' }, consecutiveFallbacks: 0,
+  });
+  const withStore = async (work: (store: Store, schema: string) => Promise<void>, options: { poolSize?: number } = {}): Promise<void> => {
+    const schema = testSchema();
+    const store = await openPostgresStore({ url: POSTGRES_TEST_URL, schema, ...options });
+    try {
+      await work(store, schema);
+    } finally {
+      await store.close();
+    }
+  };
+  const admin = async <T>(work: (db: pg.Client) => Promise<T>): Promise<T> => {
+    const db = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+    await db.connect();
+    try {
+      return await work(db);
+    } finally {
+      await db.end();
+    }
+  };
+
+  it('fails the one call whose connection is cut mid-transaction, and keeps serving (a database restart must not end the process)', async () => {
+    await withStore(async (store, schema) => {
+      const c = await store.createConversation({ channel: 'web', customerId: 'cut', locale: 'zh-TW' });
+      const locker = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+      await locker.connect();
+      try {
+        await locker.query('BEGIN');
+        await locker.query(`SELECT 1 FROM ${schema}.conversations WHERE id = $1 FOR UPDATE`, [c.id]);
+        const lockerPid = (await locker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+        const waiting = store.appendMessage({ conversationId: c.id, author: 'customer', text: '還在嗎' });
+        waiting.catch(() => undefined);
+        // The store's backend waiting on that lock is ended, as a restart or failover would end it.
+        let killed = false;
+        for (let i = 0; i < 100 && !killed; i++) {
+          killed = await admin(async (db) => (await db.query('SELECT pg_terminate_backend(pid) AS k FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [lockerPid])).rows.some((r) => r.k));
+          if (!killed) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        expect(killed).toBe(true);
+        await expect(waiting).rejects.toMatchObject({ code: 'KEFU_STORE_FAILED' });
+      } finally {
+        await locker.query('ROLLBACK');
+        await locker.end();
+      }
+      expect((await store.appendMessage({ conversationId: c.id, author: 'customer', text: '還在嗎' })).message.seq).toBe(1);
+    });
+  });
+
+  it('keeps answering turns after another instance migrates the table under its prepared statement', async () => {
+    await withStore(async (store, schema) => {
+      const c = await store.createConversation({ channel: 'web', customerId: 'alter', locale: 'zh-TW' });
+      await store.appendTurn(turnOf(c.id, '一'));
+      await admin((db) => db.query(`ALTER TABLE ${schema}.conversations ADD COLUMN added_later integer`));
+      const r = await store.appendTurn(turnOf(c.id, '二'));
+      expect(r.reply?.seq).toBe(4);
+      expect((await store.listMessages(c.id)).map((m) => m.text)).toEqual(['一', '回覆:一', '二', '回覆:二']);
+    }, { poolSize: 1 });
+  });
+
+  it('refuses what PostgreSQL cannot store as a validation error, pages past any seq, and refuses calls once closed', async () => {
+    const schema = testSchema();
+    const store = await openPostgresStore({ url: POSTGRES_TEST_URL, schema });
+    const c = await store.createConversation({ channel: 'web', customerId: 'bad', locale: 'zh-TW' });
+    await expect(store.appendMessage({ conversationId: c.id, author: 'customer', text: 'a\u0000b' })).rejects.toMatchObject({ code: 'KEFU_VALIDATION' });
+    expect(await store.listMessages(c.id, { afterSeq: 3_000_000_000 })).toEqual([]);
+    expect(await store.listConversationsByState('bot', { updatedAfter: '' })).toHaveLength(1);
+    await store.close();
+    await expect(store.getConversation(c.id)).rejects.toMatchObject({ code: 'KEFU_STORE_FAILED', message: expect.stringContaining('closed') });
+    await store.close();
+  });
+
+  it('works in a schema named like a reserved word, and refuses a URL whose options move it to another schema', async () => {
+    const reserved = await openPostgresStore({ url: POSTGRES_TEST_URL, schema: 'user' });
+    try {
+      expect((await reserved.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' })).state).toBe('bot');
+    } finally {
+      await reserved.close();
+      await admin((db) => db.query('DROP SCHEMA IF EXISTS "user" CASCADE'));
+    }
+    const schema = testSchema();
+    await expect(openPostgresStore({ url: `${POSTGRES_TEST_URL}?options=-c%20statement_timeout%3D5000`, schema })).rejects.toMatchObject({ code: 'KEFU_CONFIG_INVALID' });
+    await expect(openPostgresStore({ url: POSTGRES_TEST_URL, schema: 'pg_kefu' })).rejects.toMatchObject({ code: 'KEFU_CONFIG_INVALID' });
   });
 });

@@ -207,6 +207,10 @@ describe('web chat channel (socket.io /chat)', () => {
       ['rating:conversation', { conversationId: id, token, stars: 6 }],
       ['rating:answer', { conversationId: id, token, messageId: 'm', feedback: 'meh' }],
       ['typing', { conversationId: id, token }],
+      // A NUL or half a surrogate pair: no store keeps them as they came.
+      ['message:send', { conversationId: id, token, text: '卡\u0000片', clientMessageId: 'c-nul' }],
+      ['message:send', { conversationId: id, token, text: '卡片\ud83d', clientMessageId: 'c-half' }],
+      ['conversation:resume', { conversationId: id, token, afterSeq: 3_000_000_000 }],
     ];
     for (const [event, payload] of bad) {
       const r = await ask(socket, event, payload);
