@@ -96,6 +96,8 @@ export type HandoffEvent =
 export interface HandoffService {
   /** The queue an agent works (their groups and transfers to them; every group for an admin), in serving order. */
   queue(agent: Agent): Promise<QueueItem[]>;
+  /** The queue as each of `agents` sees it (those who serve customers), from one read of the whole queue. */
+  queues(agents: readonly Agent[]): Promise<Map<string, QueueItem[]>>;
   /** Conversations the bot is serving, most recently active first, for an agent to pull. */
   live(agent: Agent): Promise<LiveConversation[]>;
   /** Conversations the agent holds. */
@@ -226,15 +228,22 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     }
     return null;
   };
+  // Two store calls for the whole list, not two per entry: with a long queue, a refresh per agent per change was
+  // thousands of calls, and on PostgreSQL they took every pooled connection from the customers' turns.
   const itemsFor = async (handoffs: Handoff[]): Promise<QueueItem[]> => {
+    if (handoffs.length === 0) return [];
     const t = now();
-    const items = await Promise.all(handoffs.map(async (h) => {
-      const conversation = await store.getConversation(h.conversationId);
-      if (!conversation) return null;
+    const ids = handoffs.map((h) => h.conversationId);
+    const [conversations, recent] = await Promise.all([store.getConversations(ids), store.latestMessagesOf(ids, 10)]);
+    const byId = new Map(conversations.map((c) => [c.id, c]));
+    const items: QueueItem[] = [];
+    for (const h of handoffs) {
+      const conversation = byId.get(h.conversationId);
+      if (!conversation) continue;
       const since = h.status === 'queued' ? h.queuedAt : (h.claimedAt ?? h.queuedAt);
-      return { handoff: h, conversation, waitingSeconds: Math.max(0, Math.round((t.getTime() - Date.parse(since)) / 1000)), preview: preview(await store.latestMessages(h.conversationId, 10)) };
-    }));
-    return items.filter((i): i is QueueItem => i !== null);
+      items.push({ handoff: h, conversation, waitingSeconds: Math.max(0, Math.round((t.getTime() - Date.parse(since)) / 1000)), preview: preview(recent[h.conversationId] ?? []) });
+    }
+    return items;
   };
 
   // ---- Where waiting customers stand ----------------------------------------------------------------------------
@@ -408,12 +417,19 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       return itemsFor(await store.listQueue(groups === null ? {} : { groups, agentId: agent.id }));
     },
 
+    async queues(agents) {
+      // The whole queue read once, each agent's part cut from it in order (the store's order is one for every filter).
+      const all = await itemsFor(await store.listQueue());
+      return new Map(agents.filter((a) => canServeCustomers(a.role)).map((a) => [a.id, all.filter((i) => canSee(a, i.handoff))]));
+    },
+
     async live(agent) {
       requireConsole(agent);
       const since = new Date(now().getTime() - config.handoff.liveWindowMinutes * 60_000).toISOString();
       const conversations = await store.listConversationsByState('bot', { updatedAfter: since, limit: 100 });
-      const out = await Promise.all(conversations.map(async (conversation): Promise<LiveConversation | null> => {
-        const recent = await store.latestMessages(conversation.id, 10);
+      const latest = await store.latestMessagesOf(conversations.map((c) => c.id), 10);
+      const out = conversations.map((conversation): LiveConversation | null => {
+        const recent = latest[conversation.id] ?? [];
         const p = preview(recent);
         if (!p) return null; // only the greeting so far: nothing to help with
         const lastBot = [...recent].reverse().find((m) => m.outcome);
@@ -421,7 +437,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
           conversation, preview: p, messageCount: recent.at(-1)?.seq ?? 0,
           lastOutcome: lastBot?.outcome ? { outcome: lastBot.outcome.outcome, topic: lastBot.outcome.topic } : null,
         };
-      }));
+      });
       return out.filter((x): x is LiveConversation => x !== null);
     },
 

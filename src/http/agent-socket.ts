@@ -100,10 +100,6 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
     );
   });
 
-  const pushQueue = async (agent: Agent): Promise<void> => {
-    nsp.to(agentRoom(agent.id)).emit('queue', { items: await handoff.queue(agent) });
-  };
-
   const handlers: Record<string, Handler> = {
     async 'conversation:watch'(payload, socket) {
       const p = parse(schema.watch, payload);
@@ -212,7 +208,8 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
         again = false;
         const agents = new Map<string, Agent>();
         for (const s of nsp.sockets.values()) agents.set(dataOf(s).agent.id, dataOf(s).agent);
-        for (const a of agents.values()) await pushQueue(a);
+        if (agents.size === 0) continue;
+        for (const [agentId, items] of await handoff.queues([...agents.values()])) nsp.to(agentRoom(agentId)).emit('queue', { items });
       } while (again);
     } finally {
       pushing = false;

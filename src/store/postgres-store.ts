@@ -633,6 +633,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     latestMessages: (conversationId, limit) =>
       guard(async () => (await rows<MessageRow>(pool, 'SELECT * FROM (SELECT * FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2) latest ORDER BY seq',
         [conversationId, Math.max(0, Math.min(limit, 1000))])).map(toMessage)),
+    latestMessagesOf: (conversationIds, limit) =>
+      guard(async () => {
+        const found = await rows<MessageRow>(pool, `SELECT latest.* FROM unnest($1::text[]) AS wanted(id)
+          CROSS JOIN LATERAL (SELECT * FROM messages WHERE conversation_id = wanted.id ORDER BY seq DESC LIMIT $2) latest
+          ORDER BY latest.conversation_id, latest.seq`, [[...new Set(conversationIds)], Math.max(0, Math.min(limit, 1000))]);
+        const out: Record<string, Message[]> = {};
+        for (const r of found) (out[r.conversation_id] ??= []).push(toMessage(r));
+        return out;
+      }),
+    getConversations: (ids) =>
+      guard(async () => (await rows<ConversationRow>(pool, `${CONVERSATION_SELECT} WHERE c.id = ANY($1::text[])`, [[...new Set(ids)]])).map(toConversation)),
     addNote: ({ conversationId, agentId, text }) =>
       guard(async () => {
         await mustConv(pool, conversationId);

@@ -294,6 +294,18 @@ export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDep
     async latestMessages(conversationId, limit) {
       return (q.latest.all(conversationId, Math.max(0, Math.min(limit, 1000))) as MessageRow[]).map(deps.toMessage);
     },
+    // In-process, a statement per conversation costs no round trip: one call is what saves the store thread's hops.
+    async latestMessagesOf(conversationIds, limit) {
+      const out: Record<string, Message[]> = {};
+      for (const id of new Set(conversationIds)) {
+        const rows = q.latest.all(id, Math.max(0, Math.min(limit, 1000))) as MessageRow[];
+        if (rows.length > 0) out[id] = rows.map(deps.toMessage);
+      }
+      return out;
+    },
+    async getConversations(ids) {
+      return [...new Set(ids)].map(conv).filter((c): c is Conversation => c !== null);
+    },
     async addNote({ conversationId, agentId, text }) {
       mustConv(conversationId);
       const id = randomUUID();

@@ -123,6 +123,10 @@ export interface HandoffStore {
   listConversationsByState(state: ConversationState, options?: { updatedAfter?: string; limit?: number }): Promise<Conversation[]>;
   /** The last `limit` messages of a conversation, in order. */
   latestMessages(conversationId: string, limit: number): Promise<Message[]>;
+  /** The last `limit` messages of each conversation, in order, in one call (a queue's previews); none for unknown ids. */
+  latestMessagesOf(conversationIds: readonly string[], limit: number): Promise<Record<string, Message[]>>;
+  /** The conversations of those ids that exist, in one call. */
+  getConversations(ids: readonly string[]): Promise<Conversation[]>;
 
   /** Stores an internal note; notes are never messages, so no customer view can include one. */
   addNote(input: { conversationId: string; agentId: string; text: string }): Promise<ConversationNote>;

@@ -177,6 +177,21 @@ describe('agent console API', () => {
       expect(await queueOf(bank)).toEqual([]);
       expect((await queueOf(bank2)).map((i) => i.handoff.conversationId)).toEqual([c.id]);
       expect((await claim(bank, c)).json().error.code).toBe('KEFU_NOT_CONVERSATION_OWNER');
+
+      // The consoles' pushes read the queue once for everyone: each agent's part is what their own read gives.
+      const other = await startConversation(app, { customerId: 'life-customer' });
+      await say(other, '保單問題 真人');
+      const urgent = await startConversation(app, { customerId: 'urgent-customer' });
+      await say(urgent, '又被盜刷');
+      const trainer = await signIn(app, 'trainer1', { role: 'trainer', groups: [] });
+      const accounts = await Promise.all([life, bank, bank2, admin, trainer].map(async (a) => (await app.store.getAgent(a.id)) as Agent));
+      const all = await app.handoff.queues(accounts);
+      expect([...all.keys()]).toEqual([life.id, bank.id, bank2.id, admin.id]);
+      // (Waiting times are as of each read, which may round to another second.)
+      const timeless = (items: { waitingSeconds: number }[]) => items.map(({ waitingSeconds: _w, ...rest }) => rest);
+      for (const a of accounts.slice(0, 4)) expect(timeless(all.get(a.id)!), a.username).toEqual(timeless(await app.handoff.queue(a)));
+      expect(all.get(bank2.id)!.map((i) => i.handoff.conversationId)).toEqual(expect.arrayContaining([c.id, urgent.id]));
+      expect(all.get(bank.id)!.map((i) => i.handoff.conversationId)).not.toContain(c.id);
       expect((await claim(bank2, c)).statusCode).toBe(200);
     });
   });

@@ -331,6 +331,17 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
         const c = await store.createConversation({ channel: 'web', customerId: 'l', locale: 'zh-TW' });
         for (const t of ['一', '二', '三']) await store.appendMessage({ conversationId: c.id, author: 'customer', text: t });
         expect((await store.latestMessages(c.id, 2)).map((m) => m.text)).toEqual(['二', '三']);
+        const other = await store.createConversation({ channel: 'web', customerId: 'l2', locale: 'zh-TW' });
+        await store.appendMessage({ conversationId: other.id, author: 'customer', text: '四' });
+        const quiet = await store.createConversation({ channel: 'web', customerId: 'l3', locale: 'zh-TW' });
+        const many = await store.latestMessagesOf([c.id, other.id, quiet.id, 'nope', c.id], 2);
+        expect(Object.fromEntries(Object.entries(many).map(([id, ms]) => [id, ms.map((m) => m.text)]))).toEqual({ [c.id]: ['二', '三'], [other.id]: ['四'] });
+        expect(many[c.id]).toEqual(await store.latestMessages(c.id, 2));
+        expect(await store.latestMessagesOf([], 10)).toEqual({});
+        const got = await store.getConversations([other.id, 'nope', c.id, other.id]);
+        expect(got.map((x) => x.id).sort()).toEqual([c.id, other.id].sort());
+        expect(got.find((x) => x.id === c.id)).toEqual(await store.getConversation(c.id));
+        expect(await store.getConversations([])).toEqual([]);
         expect((await store.listConversationsByState('bot')).map((x) => x.id)).toContain(c.id);
         expect(await store.listConversationsByState('bot', { updatedAfter: '2999-01-01' })).toEqual([]);
       });
