@@ -41,7 +41,7 @@ import { agentApi } from './http/agent-api.ts';
 import { trainerApi } from './http/trainer-api.ts';
 import { customerHandoffApi } from './http/customer-handoff-api.ts';
 import { attachAgentSocket } from './http/agent-socket.ts';
-import { joinSocketCluster, presenceBus, type SocketCluster } from './http/socket-cluster.ts';
+import { connectSocketCluster, presenceBus } from './http/socket-cluster.ts';
 import { createClusterPresence } from './handoff/cluster-presence.ts';
 
 export interface AppDeps {
@@ -109,8 +109,19 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   if (secretSource === 'ephemeral') log.warn('server.secret (KEFU_SECRET) is not set and the database is in memory: tokens last only as long as this process');
   const tokens = createConversationTokens(secret);
 
+  // Redis first: a start that cannot reach it fails before anything (store, timers, listeners) is left running.
+  const cluster = config.redis.url !== undefined ? await connectSocketCluster(config.redis.url, `kefu#${config.database.schema}`, log) : null;
+  if (cluster === null && config.database.kind === 'postgres') {
+    log.warn('database.kind is postgres without redis.url: fine for one instance; several would each count only their own agents on duty, and release the customers of agents working on another');
+  }
   const ownsStore = deps.store === undefined;
-  const store = deps.store ?? (await openStore(config, log));
+  let store: Store;
+  try {
+    store = deps.store ?? (await openStore(config, log));
+  } catch (err) {
+    await cluster?.close();
+    throw err;
+  }
 
   let current: Router | null = deps.router ?? null;
   let pack: Pack | null = deps.pack ?? null;
@@ -153,7 +164,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   });
   const localPresence = createAgentPresence({ graceMs: config.handoff.releaseAfterSeconds * 1000 });
   // Several instances (Redis): who is on duty is what every instance's consoles add up to.
-  const clusterPresence = config.redis.url !== undefined ? createClusterPresence(localPresence, { instance: randomUUID() }) : null;
+  const clusterPresence = cluster !== null ? createClusterPresence(localPresence, { instance: randomUUID() }) : null;
   const presence: AgentPresence = clusterPresence ?? localPresence;
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
   const handoff = createHandoffService({
@@ -201,7 +212,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     assertWellFormedText(req.params, 'params');
   });
   await registerApiDocs(fastify, { version: VERSION, botName: config.brand.bot });
-  await fastify.register(health, { store, modelLoaded: () => current !== null, stopping: () => stopping });
+  await fastify.register(health, { store, modelLoaded: () => current !== null, stopping: () => stopping, ...(cluster ? { redisReady: () => cluster.ready() } : {}) });
   await fastify.register(metricsRoute, { metrics });
   // One scope for the customer API, so its per-address limit covers the handoff routes as well as the conversations'.
   await fastify.register(async (api) => {
@@ -221,16 +232,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     serveClient: false,
     cors: { origin: config.server.corsOrigins.includes('*') ? '*' : [...config.server.corsOrigins] },
   });
-  let cluster: SocketCluster | null = null;
-  if (config.redis.url !== undefined) {
-    try {
-      cluster = await joinSocketCluster(io, config.redis.url, log);
-      clusterPresence?.join(presenceBus(io.of('/agent')));
-    } catch (err) {
-      await io.close();
-      if (ownsStore) await store.close();
-      throw err;
-    }
+  if (cluster) {
+    cluster.attach(io);
+    clusterPresence?.join(presenceBus(io.of('/agent'), cluster));
   }
   // With the default in-memory adapter every socket of a room is in this process; with Redis, on any instance.
   const localRooms = cluster === null;

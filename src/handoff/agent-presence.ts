@@ -36,6 +36,8 @@ export interface AgentPresence {
    * who hold conversations. Does nothing while one is open or the period already runs.
    */
   awaitReturn(agentId: string): void;
+  /** Stops a grace period running for the agent (they are on duty at another instance). */
+  cancelGrace(agentId: string): void;
   /** Called after anyone comes, goes or changes status. */
   onChange(listener: () => void): () => void;
   /** Called with the agent's id when they have gone for good (grace period over, or signed out). */
@@ -120,6 +122,10 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
       if (!byAgent.has(agentId)) departed(agentId);
     },
     awaitReturn: startGrace,
+    cancelGrace(agentId) {
+      clearTimeout(graceTimers.get(agentId));
+      graceTimers.delete(agentId);
+    },
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

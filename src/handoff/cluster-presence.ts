@@ -14,6 +14,11 @@ export type PresenceMessage =
 export interface PresenceBus {
   publish(message: PresenceMessage): void;
   subscribe(listener: (message: PresenceMessage) => void): () => void;
+  /**
+   * Since when (on `now`'s clock) this instance has been hearing the others without a break; null while it cannot.
+   * Silence from the others means they are gone only when this instance could have heard them.
+   */
+  healthySince(): number | null;
 }
 
 export interface ClusterPresence extends AgentPresence {
@@ -28,6 +33,7 @@ export interface ClusterPresenceOptions {
   heartbeatMs?: number;
   /** How long another instance's snapshot holds without a heartbeat. */
   ttlMs?: number;
+  /** A monotonic clock in ms (performance.now: a wall clock stepped back or forth would expire snapshots wrongly). */
   now?: () => number;
 }
 
@@ -43,64 +49,84 @@ export interface ClusterPresenceOptions {
 export function createClusterPresence(local: AgentPresence, options: ClusterPresenceOptions): ClusterPresence {
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   const ttlMs = options.ttlMs ?? 3 * heartbeatMs;
-  const now = options.now ?? Date.now;
-  const remote = new Map<string, { agents: Map<string, OnlineAgent>; expiresAt: number }>();
+  const now = options.now ?? (() => performance.now());
+  const remote = new Map<string, { agents: Map<string, OnlineAgent>; expiresAt: number; signature: string }>();
   const listeners = new Set<() => void>();
   const departedListeners = new Set<(agentId: string) => void>();
   let bus: PresenceBus | null = null;
   let unsubscribe: (() => void) | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
+  let heardSince: number | null = null;
+  let disposed = false;
 
   const changed = (): void => {
     for (const l of listeners) l();
   };
-  const publish = (m: PresenceMessage): void => bus?.publish(m);
-  const snapshot = (): void => publish({ type: 'snapshot', instance: options.instance, agents: local.list(), ttlMs });
-  const remoteEntries = function* (agentId: string): Generator<OnlineAgent> {
-    const t = now();
-    for (const r of remote.values()) {
-      if (r.expiresAt < t) continue;
-      const a = r.agents.get(agentId);
-      if (a) yield a;
-    }
+  const publish = (m: PresenceMessage): void => {
+    if (!disposed) bus?.publish(m);
   };
-  const connectedElsewhere = (agentId: string): boolean => !remoteEntries(agentId).next().done;
+  const snapshot = (): void => publish({ type: 'snapshot', instance: options.instance, agents: local.list(), ttlMs });
+  const connectedElsewhere = (agentId: string): boolean => {
+    for (const r of remote.values()) if (r.agents.has(agentId)) return true;
+    return false;
+  };
   /** Agents who were on duty at another instance and are no longer on duty anywhere: they get the grace period. */
   const awaitVanished = (before: Iterable<string>): void => {
     for (const id of before) if (!local.isConnected(id) && !connectedElsewhere(id)) local.awaitReturn(id);
   };
-  /** Replaces (or, with null, drops) an instance's snapshot. */
+  const signatureOf = (agents: OnlineAgent[]): string =>
+    agents.map((a) => `${a.agent.id}:${a.status}:${a.connections}:${a.agent.role}:${a.agent.groups.join(',')}`).sort().join(';');
+  /** Replaces (or, with null, drops) an instance's snapshot; listeners hear of it only when who is on duty changed. */
   const setRemote = (instance: string, agents: OnlineAgent[] | null, ttl: number): void => {
-    const before = [...(remote.get(instance)?.agents.keys() ?? [])];
+    const previous = remote.get(instance);
+    const before = [...(previous?.agents.keys() ?? [])];
+    const signature = agents === null ? '' : signatureOf(agents);
     if (agents === null) remote.delete(instance);
-    else remote.set(instance, { agents: new Map(agents.map((a) => [a.agent.id, a])), expiresAt: now() + ttl });
+    else remote.set(instance, { agents: new Map(agents.map((a) => [a.agent.id, a])), expiresAt: now() + ttl, signature });
+    // On duty there now: a grace period this instance started for them (they left here, or it restarted) is over.
+    for (const a of agents ?? []) local.cancelGrace(a.agent.id);
     awaitVanished(before);
-    changed();
+    if ((previous?.signature ?? null) !== (agents === null ? null : signature)) changed();
   };
+  /**
+   * Drops the snapshots of instances not heard from for their ttl, but only once this instance has itself been
+   * hearing for that long: while its own connection is down (or just back), silence says nothing about the others,
+   * and taking it for their agents' departure would put those agents' customers back in the queue.
+   */
   const expire = (): void => {
+    const since = bus?.healthySince() ?? null;
     const t = now();
+    if (since === null || t - since < ttlMs) return;
     for (const [instance, r] of remote) if (r.expiresAt < t) setRemote(instance, null, 0);
   };
   const onMessage = (m: PresenceMessage): void => {
-    if (m.instance === options.instance) return;
+    if (disposed || m.instance === options.instance) return;
     if (m.type === 'hello') snapshot();
     else if (m.type === 'bye') setRemote(m.instance, null, 0);
     else setRemote(m.instance, m.agents, m.ttlMs);
   };
+  const tick = (): void => {
+    // Back after a break: ask everyone again, rather than wait up to a heartbeat for each of them.
+    const since = bus?.healthySince() ?? null;
+    if (since !== null && since !== heardSince) publish({ type: 'hello', instance: options.instance });
+    heardSince = since;
+    expire();
+    snapshot();
+  };
 
   local.onChange(() => {
+    if (disposed) return;
     snapshot();
     changed();
   });
   // This instance's grace period ran out: departed, unless a console of theirs is open at another instance.
   local.onDeparted((agentId) => {
-    if (connectedElsewhere(agentId)) return;
+    if (disposed || connectedElsewhere(agentId)) return;
     for (const l of departedListeners) l(agentId);
   });
 
   /** Everyone on duty anywhere, once each: their consoles added up, available if any instance says so. */
   const everyone = (): Map<string, OnlineAgent> => {
-    expire();
     const all = new Map<string, OnlineAgent>();
     const add = (a: OnlineAgent): void => {
       const seen = all.get(a.agent.id);
@@ -116,13 +142,11 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   return {
     join(b) {
       bus = b;
+      heardSince = b.healthySince();
       unsubscribe = b.subscribe(onMessage);
       publish({ type: 'hello', instance: options.instance });
       snapshot();
-      heartbeat = setInterval(() => {
-        expire();
-        snapshot();
-      }, heartbeatMs);
+      heartbeat = setInterval(tick, heartbeatMs);
       heartbeat.unref();
     },
     connect: (agent, connectionId) => local.connect(agent, connectionId),
@@ -138,6 +162,7 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
     list: () => [...everyone().values()],
     depart: (agentId) => local.depart(agentId),
     awaitReturn: (agentId) => local.awaitReturn(agentId),
+    cancelGrace: (agentId) => local.cancelGrace(agentId),
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -147,9 +172,13 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       return () => departedListeners.delete(listener);
     },
     dispose() {
+      if (disposed) return;
       if (heartbeat) clearInterval(heartbeat);
       publish({ type: 'bye', instance: options.instance });
+      // Consoles closing as the server stops must not send snapshots after the bye (the others would believe them).
+      disposed = true;
       unsubscribe?.();
+      bus = null;
       local.dispose();
     },
   };

@@ -17,6 +17,8 @@ export const AGENT_NAMESPACE = '/agent';
 
 /** Every console socket of one agent. */
 export const agentRoom = (agentId: string): string => `agent:${agentId}`;
+/** The consoles of one sign-in session (by its token's hash), wherever they are connected, to end them together. */
+const sessionRoom = (tokenHash: string): string => `session:${tokenHash}`;
 /** Consoles showing a conversation: its holder's (joined on claim) and any agent watching it. */
 export const watchRoom = (conversationId: string): string => `conv:${conversationId}`;
 /** Consoles showing the live list of bot-held conversations. */
@@ -143,7 +145,7 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   nsp.on('connection', (socket) => {
     const data = dataOf(socket);
     const slog = log.child({ agentId: data.agent.id, socketId: socket.id });
-    void socket.join(agentRoom(data.agent.id));
+    void socket.join([agentRoom(data.agent.id), sessionRoom(data.tokenHash)]);
     presence.connect(data.agent, socket.id);
     socket.on('disconnect', () => presence.disconnect(socket.id));
     // A console that reconnects (or opens in a second tab) gets its conversations and queue back at once.
@@ -209,7 +211,9 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
         const agents = new Map<string, Agent>();
         for (const s of nsp.sockets.values()) agents.set(dataOf(s).agent.id, dataOf(s).agent);
         if (agents.size === 0) continue;
-        for (const [agentId, items] of await handoff.queues([...agents.values()])) nsp.to(agentRoom(agentId)).emit('queue', { items });
+        // To this instance's consoles only: every instance pushes to its own (told by QUEUE_CHANGED), so an agent
+        // with consoles on two instances would otherwise get each push twice, possibly out of order.
+        for (const [agentId, items] of await handoff.queues([...agents.values()])) nsp.local.to(agentRoom(agentId)).emit('queue', { items });
       } while (again);
     } finally {
       pushing = false;
@@ -247,11 +251,12 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   // Sessions that ended: their consoles are told and closed (which takes them off duty at once). An agent signed out
   // with no console of another session still open has left: presence releases their customers now, not after the
   // grace period a dropped connection gets.
+  // By the session's room, so that consoles of the session connected to other instances are closed as well (a sign-out
+  // or a password change on one instance must not leave a console open on another).
   const endSessions = (hashes: Set<string>, agentIds: Set<string>): void => {
-    for (const s of nsp.sockets.values()) {
-      if (!hashes.has(dataOf(s).tokenHash)) continue;
-      s.emit('session:ended', {});
-      s.disconnect(true);
+    for (const hash of hashes) {
+      nsp.to(sessionRoom(hash)).emit('session:ended', {});
+      nsp.in(sessionRoom(hash)).disconnectSockets(true);
     }
     for (const agentId of agentIds) presence.depart(agentId);
   };

@@ -5,46 +5,79 @@ import type { PresenceBus, PresenceMessage } from '../handoff/cluster-presence.t
 import { KefuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
-/** The Redis channel prefix kefu's instances share (several kefu deployments on one Redis set their own). */
-const CHANNEL_PREFIX = 'kefu#socket.io';
 /** Connection attempts at start before kefu gives up on Redis. */
 const START_ATTEMPTS = 3;
+/** A connection that stops answering pings is dropped and reconnected (a half-open socket would go unnoticed). */
+const PING_MS = 5_000;
+/** How long stop() waits for Redis to take QUIT before dropping the connections. */
+const CLOSE_MS = 2_000;
 
 export interface SocketCluster {
-  /** Disconnects from Redis (after socket.io has closed). */
+  /** Puts socket.io on the Redis adapter: a push to a room reaches its sockets on every instance. */
+  attach(io: SocketServer): void;
+  /** True while both connections are up. */
+  ready(): boolean;
+  /** When (performance.now()) both connections were last up again; null while either is down. */
+  healthySince(): number | null;
+  /** Disconnects from Redis (after socket.io has closed), within a bound whether or not Redis answers. */
   close(): Promise<void>;
 }
 
 /**
- * Puts socket.io on the Redis adapter, so that a push to a room (a conversation's customers, an agent's consoles)
- * reaches its sockets on every instance, and instances can tell each other things (serverSideEmit). Fails with
- * KEFU_NOT_READY when Redis cannot be reached at start.
+ * Connects to Redis for socket.io before anything else starts (a failed start then leaves nothing running), with
+ * `prefix` naming this deployment's channels: two deployments on one Redis (staging beside production) must not
+ * hear each other. Fails with KEFU_NOT_READY when Redis cannot be reached.
  */
-export async function joinSocketCluster(io: SocketServer, url: string, log: Logger): Promise<SocketCluster> {
-  // Once connected, the client reconnects for ever (backing off to 3 s); before that, a Redis that is not there
+export async function connectSocketCluster(url: string, prefix: string, log: Logger): Promise<SocketCluster> {
+  // Once connected, the clients reconnect for ever (backing off to 3 s); before that, a Redis that is not there
   // fails the start after a few tries, rather than leaving it waiting with no word.
   let started = false;
   const reconnectStrategy = (retries: number, cause: Error): number | Error =>
     started ? Math.min(100 * 2 ** retries, 3_000) : retries >= START_ATTEMPTS ? cause : 200;
-  const pub = createClient({ url, socket: { reconnectStrategy, connectTimeout: 5_000 } });
+  const pub = createClient({ url, pingInterval: PING_MS, socket: { reconnectStrategy, connectTimeout: 5_000 } });
   const sub = pub.duplicate();
-  // Redis going away later is logged and retried by the client (pushes to other instances are lost meanwhile);
-  // without a listener, an 'error' event would end the process.
+  let upSince: number | null = null;
+  const track = (): void => {
+    upSince = pub.isReady && sub.isReady ? performance.now() : null;
+  };
   for (const [client, role] of [[pub, 'publish'], [sub, 'subscribe']] as const) {
+    // Without a listener an 'error' event would end the process; the client retries by itself.
     client.on('error', (err: unknown) => log.warn({ err, role }, 'Redis connection for socket.io failed; retrying'));
+    client.on('ready', track);
+    client.on('end', track);
+    client.on('reconnecting', () => (upSince = null));
   }
   try {
     await Promise.all([pub.connect(), sub.connect()]);
     started = true;
+    track();
   } catch (err) {
-    await Promise.allSettled([pub.quit(), sub.quit()]);
+    for (const client of [pub, sub]) {
+      try {
+        if (client.isOpen) client.destroy();
+      } catch {
+        // Already closed by its failed connect.
+      }
+    }
     throw new KefuError('KEFU_NOT_READY', [`cannot reach Redis for socket.io at ${redactedUrl(url)}: ${(err as Error).message}`], { cause: err });
   }
-  io.adapter(createAdapter(pub, sub, { key: CHANNEL_PREFIX }));
-  log.info({ redis: redactedUrl(url) }, 'socket.io shares rooms with the other instances through Redis');
   return {
+    attach(io) {
+      io.adapter(createAdapter(pub, sub, { key: `${prefix}#socket.io` }));
+      log.info({ redis: redactedUrl(url), prefix }, 'socket.io shares rooms with the other instances through Redis');
+    },
+    ready: () => pub.isReady && sub.isReady,
+    healthySince: () => (pub.isReady && sub.isReady ? upSince : null),
     async close() {
-      await Promise.allSettled([pub.quit(), sub.quit()]);
+      // QUIT waits in the client's offline queue while Redis is down: bounded, then the connections are dropped.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([pub.quit(), sub.quit()]),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_MS))),
+      ]);
+      clearTimeout(timer);
+      if (pub.isOpen) pub.destroy();
+      if (sub.isOpen) sub.destroy();
     },
   };
 }
@@ -63,7 +96,7 @@ export function redactedUrl(url: string): string {
 const PRESENCE_EVENT = 'kefu:presence';
 
 /** The other instances, for presence: socket.io's server-side events on the agents' namespace (never back to this one). */
-export function presenceBus(nsp: Namespace): PresenceBus {
+export function presenceBus(nsp: Namespace, cluster: Pick<SocketCluster, 'healthySince'>): PresenceBus {
   return {
     publish: (message) => void nsp.serverSideEmit(PRESENCE_EVENT, message),
     subscribe(listener) {
@@ -71,5 +104,6 @@ export function presenceBus(nsp: Namespace): PresenceBus {
       nsp.on(PRESENCE_EVENT, handler);
       return () => void nsp.off(PRESENCE_EVENT, handler);
     },
+    healthySince: () => cluster.healthySince(),
   };
 }

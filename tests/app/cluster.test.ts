@@ -72,6 +72,34 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     await toCustomer.next((m) => m.message.author === 'agent' && m.message.text === '已為您凍結卡片');
   });
 
+  it("gives an agent with consoles on two instances each queue push once, and a sign-out on one closes the console on the other", async () => {
+    const schema = testSchema();
+    const [a, b] = [await instance(schema), await instance(schema)];
+    const agent = await signIn(a, 'ming', { name: '小明' });
+    const solo = await signIn(a, 'solo', { name: '單' });
+    const onA = await socket(a, '/agent', { token: agent.token });
+    const onB = await socket(b, '/agent', { token: agent.token });
+    const soloOnA = await socket(a, '/agent', { token: solo.token });
+    const pushes = [recorder<QueuePush>(onA, 'queue'), recorder<QueuePush>(onB, 'queue'), recorder<QueuePush>(soloOnA, 'queue')];
+    await Promise.all(pushes.map((p) => p.next()));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const before = pushes.map((p) => p.seen.length);
+    const c = await startConversation(a, { channel: 'web', customerId: 'cluster-2' });
+    await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '我要找真人' } });
+    await Promise.all(pushes.map((p) => p.next((q) => q.items.length === 1)));
+    await new Promise((resolve) => setTimeout(resolve, 500)); // time for any further push to arrive
+    // The agent's console on A gets what A pushes to its consoles, as the console of an agent only on A does: not
+    // A's pushes and B's as well.
+    const [mingA, mingB, soloA] = pushes.map((p, i) => p.seen.length - before[i]!);
+    expect(mingA).toBe(soloA);
+    expect(mingB).toBeGreaterThan(0);
+    expect((await b.fastify.inject({ method: 'GET', url: '/readyz' })).json().checks).toMatchObject({ redis: 'ok' });
+
+    const closedOnB = new Promise<string>((resolve) => onB.on('disconnect', (reason) => resolve(reason)));
+    expect((await a.fastify.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: agent.headers })).statusCode).toBeLessThan(300);
+    expect(await closedOnB).toBe('io server disconnect');
+  });
+
   it('refuses Redis without PostgreSQL, and a URL that is not redis://', () => {
     expect(() => loadConfig({ env: { KEFU_REDIS_URL: REDIS_TEST_URL } })).toThrow(/redis\.url: several instances need one shared database/);
     expect(() => loadConfig({ overrides: { redis: { url: 'http://x' } } })).toThrow(/redis\.url: must be a redis/);

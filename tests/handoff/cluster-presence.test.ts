@@ -20,8 +20,19 @@ function network() {
       members.set(instance, listener);
       return () => members.delete(instance);
     },
+    healthySince: () => (down.has(instance) ? null : (healthy.get(instance) ?? 0)),
   });
-  return { bus, cut: (instance: string) => (down = new Set([...down, instance])) };
+  const healthy = new Map<string, number>();
+  return {
+    bus,
+    /** The instance's connection is gone: it neither sends nor hears. */
+    cut: (instance: string) => (down = new Set([...down, instance])),
+    /** Its connection is back (at `at`, on the presences' clock). */
+    restore: (instance: string, at: number) => {
+      down = new Set([...down].filter((i) => i !== instance));
+      healthy.set(instance, at);
+    },
+  };
 }
 
 describe('presence across instances', () => {
@@ -29,7 +40,7 @@ describe('presence across instances', () => {
   let net: ReturnType<typeof network>;
   let made: ClusterPresence[];
   const instance = (name: string): { presence: ClusterPresence; departed: string[] } => {
-    const presence = createClusterPresence(createAgentPresence({ graceMs: GRACE }), { instance: name, heartbeatMs: 10_000, ttlMs: 30_000 });
+    const presence = createClusterPresence(createAgentPresence({ graceMs: GRACE }), { instance: name, heartbeatMs: 10_000, ttlMs: 30_000, now: () => Date.now() });
     presence.join(net.bus(name));
     const departed: string[] = [];
     presence.onDeparted((id) => departed.push(id));
@@ -46,7 +57,7 @@ describe('presence across instances', () => {
     vi.useRealTimers();
   });
 
-  it("counts an agent on duty at another instance, once however many consoles they have, and follows their status", () => {
+  it('counts an agent on duty at another instance, once however many consoles they have, available while any console of theirs is', () => {
     const a = instance('a');
     const b = instance('b');
     b.presence.connect(agent('mei'), 'b-1');
@@ -84,6 +95,7 @@ describe('presence across instances', () => {
     const a = instance('a');
     const b = instance('b');
     b.presence.connect(agent('mei'), 'b-1');
+    net.restore('a', Date.now());
     // B dies without a word: its snapshot expires at A, and A gives the agent the grace period.
     net.cut('b');
     vi.advanceTimersByTime(30_000 + 10_000);
@@ -108,5 +120,59 @@ describe('presence across instances', () => {
     expect(a.presence.isConnected('ming')).toBe(false);
     vi.advanceTimersByTime(GRACE + 1);
     expect(a.departed).toEqual(['mei', 'ming']);
+  });
+
+  it("takes silence for nothing while its own connection is down or just back: an outage releases nobody's customers", () => {
+    const a = instance('a');
+    const b = instance('b');
+    b.presence.connect(agent('mei'), 'b-1');
+    // A loses Redis for 48 s: it hears nothing from B (which still has the agent), and must not conclude B is gone.
+    net.cut('a');
+    vi.advanceTimersByTime(48_000);
+    net.restore('a', Date.now());
+    expect(a.presence.isConnected('mei')).toBe(true);
+    vi.advanceTimersByTime(GRACE * 2);
+    expect([...a.departed, ...b.departed]).toEqual([]);
+    expect(a.presence.availableFor('bank')).toBe(1);
+  });
+
+  it('cancels a grace period it started once the agent shows up at another instance, so a later blip is not cut short', () => {
+    const a = instance('a');
+    const b = instance('b');
+    const c = instance('c');
+    net.restore('b', Date.now());
+    net.restore('c', Date.now());
+    a.presence.connect(agent('mei'), 'a-1');
+    a.presence.disconnect('a-1'); // B and C start the grace period too
+    vi.advanceTimersByTime(20);
+    a.presence.connect(agent('mei'), 'a-2');
+    vi.advanceTimersByTime(GRACE - 100);
+    a.presence.disconnect('a-2'); // a second blip, near the end of the first grace period
+    vi.advanceTimersByTime(200);
+    a.presence.connect(agent('mei'), 'a-3'); // back within the second one
+    vi.advanceTimersByTime(GRACE * 2);
+    expect([...a.departed, ...b.departed, ...c.departed]).toEqual([]);
+  });
+
+  it('tells its listeners only when who is on duty changed, not at every heartbeat', () => {
+    const a = instance('a');
+    const b = instance('b');
+    b.presence.connect(agent('mei'), 'b-1');
+    let changes = 0;
+    a.presence.onChange(() => changes++);
+    vi.advanceTimersByTime(10 * 10_000);
+    expect(changes).toBe(0);
+    b.presence.setStatus('mei', 'away');
+    expect(changes).toBe(1);
+  });
+
+  it('sends nothing after its bye, though consoles close as the server stops', () => {
+    const a = instance('a');
+    const b = instance('b');
+    b.presence.connect(agent('mei'), 'b-1');
+    b.presence.connect(agent('ming'), 'b-2');
+    b.presence.dispose();
+    b.presence.disconnect('b-1'); // io.close() comes after dispose in the app
+    expect(a.presence.list()).toEqual([]);
   });
 });
