@@ -254,13 +254,34 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     const outcome = usable
       ? await usable.outcome
       : await opts.router().route(customer.text, { consecutiveFallbacks: conversation.consecutiveFallbacks, locale: conversation.locale });
-    const { message: reply, conversation: afterReply } = await store.appendMessage({
-      conversationId: conversation.id, author: 'bot', text: outcome.reply, quickReplies: outcome.options, outcome: storedOutcome(outcome), replyTo: customer.id,
-    });
+    // Only while the bot still holds it, checked in the append's transaction: this process's lock does not keep an
+    // agent on another instance from taking the conversation while its answer was being worked out.
+    const stored = await store
+      .appendMessage({
+        conversationId: conversation.id, author: 'bot', text: outcome.reply, quickReplies: outcome.options, outcome: storedOutcome(outcome), replyTo: customer.id,
+        requireBot: true,
+      })
+      .catch((err: unknown) => {
+        if (err instanceof KefuError && err.code === 'KEFU_CONVERSATION_STATE') return null;
+        throw err;
+      });
+    if (!stored) return { conversation: await mustGet(conversation.id), reply: null };
+    const { message: reply, conversation: afterReply } = stored;
     const patch = { consecutiveFallbacks: fallbacksAfter(outcome, conversation.consecutiveFallbacks) };
     // A handoff joins the queue: state, queue entry and the reset fallback counter change together, so a restart
-    // can never find a conversation waiting for a person that no agent's queue shows.
-    const queued = outcome.outcome === 'handoff' ? await enqueue(conversation, 'router', outcome.topic) : null;
+    // can never find a conversation waiting for a person that no agent's queue shows. An agent who took it in the
+    // meantime has it already: nothing to queue.
+    const queued = outcome.outcome === 'handoff'
+      ? await enqueue(conversation, 'router', outcome.topic).catch((err: unknown) => {
+        if (err instanceof KefuError && (err.code === 'KEFU_CONVERSATION_STATE' || err.code === 'KEFU_ALREADY_CLAIMED')) return null;
+        throw err;
+      })
+      : null;
+    if (outcome.outcome === 'handoff' && !queued) {
+      const current = await mustGet(conversation.id);
+      answered(conversation, current, reply, outcome, received, origin);
+      return { conversation: current, reply };
+    }
     // Most turns change nothing here (an answer after an answer): appending the reply already moved updatedAt and
     // handed back the conversation, so no third write (nor a read) per turn (measured by bench:chat).
     const unchanged = patch.consecutiveFallbacks === conversation.consecutiveFallbacks;

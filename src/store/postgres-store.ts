@@ -306,6 +306,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (existing) throw new Duplicate(existing);
     }
     if (input.requireOpen && bumped.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [input.conversationId]);
+    if (input.requireBot && bumped.state !== 'bot') throw new KefuError('KEFU_CONVERSATION_STATE', [input.conversationId, bumped.state, 'the bot no longer holds it']);
     const message = newMessage(input, bumped.last_seq, at);
     await insertMessages(db, [message]);
     return { message, duplicate: false, conversation: await fromUpdated(db, bumped) };

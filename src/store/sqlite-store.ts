@@ -266,6 +266,7 @@ export function openSqliteStore(
     if (!bumped) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
     // Refused after the bump: the savepoint write() wraps this in rolls the bump back with the error.
     if (input.requireOpen && bumped.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [input.conversationId]);
+    if (input.requireBot && bumped.state !== 'bot') throw new KefuError('KEFU_CONVERSATION_STATE', [input.conversationId, bumped.state, 'the bot no longer holds it']);
     const message = insertMessage(input, bumped.last_seq, at);
     // Who holds the conversation is joined from the queue; only a conversation an agent holds has anyone to join.
     const conversation = bumped.state === 'agent' ? mustGetConv(input.conversationId) : toConversation({ ...bumped, holder_id: null, holder_name: null });

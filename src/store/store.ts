@@ -26,6 +26,12 @@ export interface NewMessage {
    * append (a customer's message: checking first and appending after would be two round trips and a race).
    */
   requireOpen?: boolean;
+  /**
+   * Refuse with KEFU_CONVERSATION_STATE unless the bot still holds the conversation, checked in the same transaction
+   * as the append: a bot reply worked out while an agent (on this instance or another) took the conversation over
+   * must not follow the agent's greeting.
+   */
+  requireBot?: boolean;
 }
 
 /** A customer message and the bot's reply worked out for it, stored in one transaction (Store.appendTurn). */

@@ -263,6 +263,32 @@ describe('conversation service', () => {
       expect(writes).toEqual(['appendTurn']);
     });
 
+    it("stays silent when an agent elsewhere takes the conversation while its answer is being worked out, and queues nothing", async () => {
+      const { conversation } = await service.start({ channel: 'web', customerId: 'taken' });
+      const agent = await store.createAgent({ username: 'elsewhere', displayName: '別處', role: 'agent', groups: [], passwordHash: 'h' });
+      for (const text of ['卡不見了', '我要找真人']) {
+        // Another instance (a service with nothing cached: the message is stored first, then routed) is routing when
+        // an agent on a third pulls the conversation.
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        const base = scriptedRouter([]);
+        const slow = { ...base, route: async (t: string) => (await held, base.route(t)) };
+        const other = createConversationService({ store, router: () => slow, log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+        const turn = other.handleCustomerMessage(conversation.id, { text });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (text === '卡不見了') {
+          await store.pullConversation({ conversationId: conversation.id, kind: 'chat', trigger: 'pull', topic: null, group: 'default', priority: 0, agentId: agent.id });
+        }
+        release();
+        const r = await turn;
+        expect(r.reply, text).toBeNull();
+        expect(r.conversation.state).toBe('agent');
+      }
+      const stored = await store.listMessages(conversation.id);
+      expect(stored.filter((m) => m.author === 'bot').map((m) => m.text)).toEqual([]);
+      expect((await store.listHandoffs(conversation.id)).map((h) => h.trigger)).toEqual(['pull']);
+    });
+
     it('stops routing early for a conversation found closed behind its back', async () => {
       const seen: RouteState[] = [];
       const s = createConversationService({ store, router: () => stateRouter(seen), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });

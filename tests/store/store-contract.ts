@@ -56,6 +56,18 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       expect((await store.appendMessage({ conversationId: c.id, author: 'system', text: '已結束' })).duplicate).toBe(false);
     });
 
+    it('stores a bot reply that requires the bot to hold the conversation only while it does', async () => {
+      const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
+      const { message: asked } = await store.appendMessage({ conversationId: c.id, author: 'customer', text: '卡不見了' });
+      expect((await store.appendMessage({ conversationId: c.id, author: 'bot', text: '請掛失', replyTo: asked.id, outcome, requireBot: true })).message.seq).toBe(2);
+      await store.updateConversation(c.id, { state: 'agent' });
+      await expect(store.appendMessage({ conversationId: c.id, author: 'bot', text: '晚到的回覆', replyTo: asked.id, outcome, requireBot: true }))
+        .rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
+      expect((await store.listMessages(c.id)).map((m) => m.text)).toEqual(['卡不見了', '請掛失']);
+      // The refused append took no seq: the next message follows on.
+      expect((await store.appendMessage({ conversationId: c.id, author: 'agent', text: '您好' })).message.seq).toBe(3);
+    });
+
     it('hands back the conversation as each append leaves it', async () => {
       const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
       const r = await store.appendMessage({ conversationId: c.id, author: 'customer', text: 'hi' });
