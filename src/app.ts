@@ -17,7 +17,8 @@ import { startEngine, type Engine } from './engine.ts';
 import { serializeModel } from './model/build-model.ts';
 import { createRoutingPool, type RoutingPool } from './routing/routing-pool.ts';
 import { createConversationService, type ConversationService, type TurnRouter } from './conversation/conversation-service.ts';
-import { createRateLimiter, type RateLimiter } from './conversation/rate-limiter.ts';
+import { createRateLimiter, type RateDecision, type RateLimiter } from './conversation/rate-limiter.ts';
+import { createSharedRateLimiter, sharedRateLimitStore } from './http/shared-rate-limiter.ts';
 import { startIdleCloser, type IdleCloser } from './conversation/idle-closer.ts';
 import { createConversationTokens, type ConversationTokens } from './http/conversation-token.ts';
 import { resolveServerSecret } from './http/server-secret.ts';
@@ -100,6 +101,12 @@ const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** Whether `limiter` allows one more for `key`: at once from this process's buckets, later from Redis's. */
+const allowedBy = (limiter: RateLimiter, key: string): boolean | Promise<boolean> => {
+  const d = limiter.take(key);
+  return d instanceof Promise ? d.then((x: RateDecision) => x.allowed) : d.allowed;
+};
+
 /** Wires config → store → engine → conversation service → HTTP plugins and socket.io; nothing listens until start(). */
 export async function createApp(config: Config, deps: AppDeps = {}): Promise<KefuApp> {
   const log = (deps.log ?? createLogger(config)).child({}, { redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } });
@@ -173,9 +180,15 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     knownGroups: () => (pack ? pack.domains.filter((d) => !config.handoff.sharedDomains.includes(d)) : []),
   });
   const idleCloser = config.conversation.idleCloseMinutes > 0 ? startIdleCloser({ service, store, log, idleMinutes: config.conversation.idleCloseMinutes }) : null;
-  const messageLimiter = createRateLimiter({ perMinute: config.rateLimit.perConversationPerMinute });
-  const startLimiter = createRateLimiter({ perMinute: config.rateLimit.startsPerIpPerMinute });
-  const socketLimiter = createRateLimiter({ perMinute: config.rateLimit.socketEventsPerIpPerMinute });
+  // With several instances the allowances are kept in Redis, so a load balancer spreading a flood does not multiply them.
+  const limiter = (name: string, perMinute: number): RateLimiter => {
+    const local = createRateLimiter({ perMinute });
+    return cluster ? createSharedRateLimiter({ name, perMinute, cluster, fallback: local, log }) : local;
+  };
+  const messageLimiter = limiter('messages', config.rateLimit.perConversationPerMinute);
+  const startLimiter = limiter('starts', config.rateLimit.startsPerIpPerMinute);
+  const socketLimiter = limiter('socket-events', config.rateLimit.socketEventsPerIpPerMinute);
+  const loginLimiter = limiter('sign-ins', config.auth.loginAttemptsPerMinute);
   const handshakeAddress = clientAddressReader(config.server.trustProxy);
   // Behind a proxy that kefu does not trust, every customer has the proxy's address and shares its allowances: said
   // once, when the first request shows it, since config cannot know where kefu runs.
@@ -216,11 +229,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   await fastify.register(metricsRoute, { metrics });
   // One scope for the customer API, so its per-address limit covers the handoff routes as well as the conversations'.
   await fastify.register(async (api) => {
-    await api.register(rateLimit, addressRateLimit(config));
+    await api.register(rateLimit, addressRateLimit(config, cluster ? sharedRateLimitStore(cluster, 'rest-per-address') : undefined));
     await api.register(conversationsApi, { service, store, tokens, messageLimiter, startLimiter, config, modelLoaded: () => current !== null });
     await api.register(customerHandoffApi, { handoff, tokens, messageLimiter, config });
   }, { prefix: '/api/v1' });
-  await fastify.register(authApi, { prefix: '/api/v1', accounts, config, secret });
+  await fastify.register(authApi, { prefix: '/api/v1', accounts, config, secret, limiter: loginLimiter });
   await fastify.register(agentApi, { prefix: '/api/v1/agent', accounts, handoff, config });
   await fastify.register(trainerApi, { prefix: '/api/v1/trainer', accounts });
   await fastify.register(staticPages, { corsOrigins: config.server.corsOrigins });
@@ -245,9 +258,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     verifyToken: tokens.verifyConversationToken,
     issueToken: tokens.issueConversationToken,
     // The channel only needs a yes or no; the REST API also uses the retry-after the limiter computes.
-    limiter: { take: (key) => messageLimiter.take(key).allowed },
-    addressLimiter: { take: (key) => socketLimiter.take(key).allowed },
-    startLimiter: { take: (key) => startLimiter.take(key).allowed },
+    limiter: { take: (key) => allowedBy(messageLimiter, key) },
+    addressLimiter: { take: (key) => allowedBy(socketLimiter, key) },
+    startLimiter: { take: (key) => allowedBy(startLimiter, key) },
     clientAddress: (socket) => {
       warnIfProxied(socket.request.headers);
       return limitKey(handshakeAddress(socket.request));

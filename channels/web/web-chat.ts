@@ -30,11 +30,11 @@ export interface WebChatDeps {
   verifyToken(conversationId: string, token: string): boolean;
   issueToken(conversationId: string): string;
   /** Per-conversation allowance for customer messages (keyed by conversation id, as the REST API keys it). */
-  limiter?: { take(key: string): boolean };
+  limiter?: { take(key: string): boolean | Promise<boolean> };
   /** Per-address allowance for every event, keyed by the client's address (see `clientAddress`). */
-  addressLimiter?: { take(key: string): boolean };
+  addressLimiter?: { take(key: string): boolean | Promise<boolean> };
   /** Per-address allowance for new conversations, shared with the REST API's starts. */
-  startLimiter?: { take(key: string): boolean };
+  startLimiter?: { take(key: string): boolean | Promise<boolean> };
   /** The client's address from its handshake (behind trusted proxies, X-Forwarded-For's); default the peer's. */
   clientAddress?: (socket: Socket) => string;
   /** False once the server is stopping: every event is then refused with KEFU_NOT_READY, and the widget retries. */
@@ -143,7 +143,7 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       const p = parse(schemas.start, payload);
       // A resume of the customer's open conversation is not new, but it is only known to be one after a read: every
       // start counts, and a widget reloading a few times a minute stays far below the allowance.
-      if (deps.startLimiter && !deps.startLimiter.take(addressOf(socket))) {
+      if (deps.startLimiter && !(await deps.startLimiter.take(addressOf(socket)))) {
         throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.startsPerIpPerMinute} new conversations a minute from one address`]);
       }
       let r = await startConversation({ customerId: p.customerId, locale: p.locale, resume: p.resume ?? false });
@@ -172,7 +172,7 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       if (p.text.length > maxText) throw new KefuError('KEFU_TEXT_TOO_LONG', [String(maxText)]);
       if (p.text.trim() === '') throw new KefuError('KEFU_TEXT_EMPTY');
       if (deps.modelLoaded && !deps.modelLoaded()) throw new KefuError('KEFU_NOT_READY', ['the model is still loading, retry shortly']);
-      if (deps.limiter && !deps.limiter.take(p.conversationId)) {
+      if (deps.limiter && !(await deps.limiter.take(p.conversationId))) {
         throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.perConversationPerMinute} messages a minute in one conversation`]);
       }
       const room = nsp.to(conversationRoom(p.conversationId));
@@ -241,7 +241,7 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       const p = parse(schemas.callback, payload);
       authorise(p.conversationId, p.token, socket);
       if (!deps.handoff) throw new KefuError('KEFU_NOT_READY', ['call backs are not offered here']);
-      if (deps.limiter && !deps.limiter.take(p.conversationId)) {
+      if (deps.limiter && !(await deps.limiter.take(p.conversationId))) {
         throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.perConversationPerMinute} messages a minute in one conversation`]);
       }
       const r = await deps.handoff.leaveCallback(p.conversationId, { text: p.text, contactTime: p.contactTime || null });
@@ -269,12 +269,17 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
     if (a === undefined) addresses.set(socket, (a = deps.clientAddress ? deps.clientAddress(socket) : socket.handshake.address));
     return a;
   };
-  // Checked before an event's payload is even parsed: a flood costs a map lookup each, whatever it sends.
-  const admit = (socket: Socket): void => {
+  // Checked before an event's payload is even parsed: a flood costs a map lookup each (a Redis call with several
+  // instances), whatever it sends. Null when admitted at once; a promise when the answer comes from Redis.
+  const refusedByLimit = (): never => {
+    throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.socketEventsPerIpPerMinute} events a minute from one address`]);
+  };
+  const admit = (socket: Socket): Promise<void> | null => {
     if (deps.accepting && !deps.accepting()) throw new KefuError('KEFU_NOT_READY', ['the server is stopping, retry shortly']);
-    if (deps.addressLimiter && !deps.addressLimiter.take(addressOf(socket))) {
-      throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.socketEventsPerIpPerMinute} events a minute from one address`]);
-    }
+    if (!deps.addressLimiter) return null;
+    const taken = deps.addressLimiter.take(addressOf(socket));
+    if (typeof taken === 'boolean') return taken ? null : refusedByLimit();
+    return taken.then((ok) => (ok ? undefined : refusedByLimit()));
   };
 
   nsp.on('connection', (socket) => {
@@ -285,12 +290,15 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
         const ack = typeof last === 'function' ? (last as (r: Ack<Record<string, unknown>>) => void) : undefined;
         const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
         const refuse = (err: unknown): void => ack?.({ ok: false, error: toAckError(err, event, payload, log) });
+        let admitted: Promise<void> | null;
         try {
-          admit(socket);
+          admitted = admit(socket);
         } catch (err) {
           return refuse(err);
         }
-        handle(payload, socket).then((result) => ack?.({ ok: true, ...result }), refuse);
+        // Admitted at once (one instance) the handler starts in this turn, as before; otherwise once Redis answers.
+        const handled = admitted ? admitted.then(() => handle(payload, socket)) : handle(payload, socket);
+        handled.then((result) => ack?.({ ok: true, ...result }), refuse);
       });
     }
   });

@@ -7,8 +7,14 @@ export interface RateDecision {
   retryAfterSeconds: number;
 }
 
+/** An allowance per key, in this process or shared by several instances (src/http/shared-rate-limiter.ts). */
 export interface RateLimiter {
   /** Takes one request from `key`'s allowance (a conversation id, say); refused requests take nothing. */
+  take(key: string): RateDecision | Promise<RateDecision>;
+}
+
+/** The in-process limiter: it answers at once. */
+export interface LocalRateLimiter extends RateLimiter {
   take(key: string): RateDecision;
   /** Keys currently tracked (for tests and metrics). */
   readonly size: number;
@@ -26,10 +32,10 @@ const SWEEP_EVERY = 1000;
 
 /**
  * An in-process token bucket per key: `perMinute` requests at once, refilled evenly over a minute. Shared by the
- * REST API and the socket channel so a customer cannot double the allowance by switching transport. One process
- * only; several replicas would need a shared store (Redis) behind the same interface.
+ * REST API and the socket channel so a customer cannot double the allowance by switching transport. One process;
+ * several instances share theirs through Redis (src/http/shared-rate-limiter.ts), with this one as its fallback.
  */
-export function createRateLimiter(opts: RateLimiterOptions): RateLimiter {
+export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
   const capacity = opts.perMinute;
   const perMs = opts.perMinute / 60_000;
   const now = opts.now ?? Date.now;

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import { AGENT_ROLES } from '../domain/agent.ts';
 import { KefuError } from '../errors.ts';
 import type { AgentAccounts } from '../handoff/agent-accounts.ts';
-import { createRateLimiter } from '../conversation/rate-limiter.ts';
+import { createRateLimiter, type RateLimiter } from '../conversation/rate-limiter.ts';
 import { agentSchema } from './agent-schemas.ts';
 import { requireRole, sessionCookie, sessionTokenFrom, signedInSession } from './agent-auth.ts';
 import { described, errorResponses } from './schemas.ts';
@@ -17,17 +17,19 @@ export interface AuthApiOptions {
   config: Config;
   /** The server secret: it keys the hash a refused username is logged as, so a word list cannot be tried against it. */
   secret: string;
+  /** Sign-in attempts per address and per username (config.auth.loginAttemptsPerMinute); one of this process's own when absent. */
+  limiter?: RateLimiter;
 }
 
 const TAGS = ['console sign-in'];
 export const CONSOLE_SECURITY: Record<string, string[]>[] = [{ sessionCookie: [] }, { bearerAuth: [] }];
 
 /** Sign in and out of the consoles (agent, trainer, admin): POST /auth/login, POST /auth/logout, GET /auth/me. */
-export const authApi: FastifyPluginAsync<AuthApiOptions> = async (fastify, { accounts, config, secret }) => {
+export const authApi: FastifyPluginAsync<AuthApiOptions> = async (fastify, { accounts, config, secret, limiter: given }) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const ttlMs = config.auth.sessionHours * 3_600_000;
   // Per address and per username: a slow trickle of guesses is all anyone gets, from anywhere, at any account.
-  const limiter = createRateLimiter({ perMinute: config.auth.loginAttemptsPerMinute });
+  const limiter = given ?? createRateLimiter({ perMinute: config.auth.loginAttemptsPerMinute });
   const secure = (req: FastifyRequest): boolean => config.auth.secureCookie === 'always' || (config.auth.secureCookie === 'auto' && req.protocol === 'https');
 
   app.post('/auth/login', {
@@ -48,7 +50,7 @@ export const authApi: FastifyPluginAsync<AuthApiOptions> = async (fastify, { acc
   }, async (req, reply) => {
     const username = req.body.username.toLowerCase();
     for (const key of [`ip:${limitKey(req.ip)}`, `user:${username}`]) {
-      const d = limiter.take(key);
+      const d = await limiter.take(key);
       if (!d.allowed) {
         void reply.header('retry-after', String(d.retryAfterSeconds));
         throw new KefuError('KEFU_RATE_LIMITED', [`too many sign-in attempts; retry in ${d.retryAfterSeconds} s`]);

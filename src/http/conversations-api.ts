@@ -39,7 +39,8 @@ const idParams = z.object({ id: described(z.string().min(1).max(100), 'Conversat
  * registered in one scope under them) from one address shares one allowance. Probes, metrics and consoles are
  * outside it.
  */
-export const addressRateLimit = (config: Config): RateLimitPluginOptions => ({
+export const addressRateLimit = (config: Config, store?: RateLimitPluginOptions['store']): RateLimitPluginOptions => ({
+  ...(store ? { store } : {}),
   max: config.rateLimit.perIpPerMinute,
   timeWindow: 60_000,
   keyGenerator: (req) => limitKey(req.ip),
@@ -90,7 +91,7 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
       req.body ??= {} as typeof req.body;
     },
   }, async (req, reply) => {
-    const allowance = opts.startLimiter.take(limitKey(req.ip));
+    const allowance = await opts.startLimiter.take(limitKey(req.ip));
     if (!allowance.allowed) {
       void reply.header('retry-after', String(allowance.retryAfterSeconds));
       throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.startsPerIpPerMinute} new conversations a minute from one address; retry in ${allowance.retryAfterSeconds} s`]);
@@ -151,7 +152,7 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
     }, async (req, reply) => {
       const { id } = req.params;
       if (!opts.modelLoaded()) throw new KefuError('KEFU_NOT_READY', ['the model is still loading, retry shortly']);
-      const allowance = opts.messageLimiter.take(id);
+      const allowance = await opts.messageLimiter.take(id);
       if (!allowance.allowed) {
         void reply.header('retry-after', String(allowance.retryAfterSeconds));
         throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.perConversationPerMinute} messages a minute in one conversation; retry in ${allowance.retryAfterSeconds} s`]);

@@ -59,7 +59,7 @@ export const customerHandoffApi: FastifyPluginAsync<CustomerHandoffApiOptions> =
       response: { 200: z.object({ conversation: conversationSchema, notice: messageSchema }), ...errorResponses },
     },
   }, async (req, reply) => {
-    const allowance = opts.messageLimiter.take(req.params.id);
+    const allowance = await opts.messageLimiter.take(req.params.id);
     if (!allowance.allowed) {
       void reply.header('retry-after', String(allowance.retryAfterSeconds));
       throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.perConversationPerMinute} messages a minute in one conversation`]);

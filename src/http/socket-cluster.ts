@@ -19,9 +19,43 @@ export interface SocketCluster {
   ready(): boolean;
   /** When (performance.now()) both connections were last up again; null while either is down. */
   healthySince(): number | null;
+  /**
+   * Takes one token from the bucket `key` in Redis (`capacity` tokens, refilled at `perMs` a millisecond on Redis's own
+   * clock); the tokens left after it, and whether it was taken.
+   */
+  takeToken(key: string, capacity: number, perMs: number): Promise<{ allowed: boolean; tokens: number }>;
+  /** Counts one more in the fixed window `key` of `windowMs` (the REST limit's own scheme); the count and ms left. */
+  countInWindow(key: string, windowMs: number): Promise<{ current: number; ttl: number }>;
   /** Disconnects from Redis (after socket.io has closed), within a bound whether or not Redis answers. */
   close(): Promise<void>;
 }
+
+const WINDOW_COUNT = `
+local c = redis.call('INCR', KEYS[1])
+if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return { c, redis.call('PTTL', KEYS[1]) }
+`;
+
+// A token bucket in one atomic step, timed by Redis (the instances' clocks may disagree). The key expires once the
+// bucket would be full again, so idle keys cost nothing.
+const TOKEN_BUCKET = `
+local capacity = tonumber(ARGV[1])
+local per_ms = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or capacity
+local at = tonumber(b[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * per_ms)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / per_ms) + 1000)
+return { allowed, tostring(tokens) }
+`;
 
 /**
  * Connects to Redis for socket.io before anything else starts (a failed start then leaves nothing running), with
@@ -67,6 +101,14 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
       log.info({ redis: redactedUrl(url), prefix }, 'socket.io shares rooms with the other instances through Redis');
     },
     ready: () => pub.isReady && sub.isReady,
+    async countInWindow(key, windowMs) {
+      const r = (await pub.eval(WINDOW_COUNT, { keys: [`${prefix}#window#${key}`], arguments: [String(windowMs)] })) as [number, number];
+      return { current: r[0], ttl: Math.max(0, r[1]) };
+    },
+    async takeToken(key, capacity, perMs) {
+      const r = (await pub.eval(TOKEN_BUCKET, { keys: [`${prefix}#limit#${key}`], arguments: [String(capacity), String(perMs)] })) as [number, string];
+      return { allowed: r[0] === 1, tokens: Number(r[1]) };
+    },
     healthySince: () => (pub.isReady && sub.isReady ? upSince : null),
     async close() {
       // QUIT waits in the client's offline queue while Redis is down: bounded, then the connections are dropped.

@@ -21,8 +21,8 @@ describe('several instances on one PostgreSQL and one Redis', () => {
   });
   afterAll(() => dropTestSchemas());
 
-  const instance = async (schema: string): Promise<KefuApp> => {
-    const config = testConfig({ database: { kind: 'postgres', url: POSTGRES_TEST_URL, schema }, redis: { url: REDIS_TEST_URL } });
+  const instance = async (schema: string, overrides: Record<string, unknown> = {}): Promise<KefuApp> => {
+    const config = testConfig({ database: { kind: 'postgres', url: POSTGRES_TEST_URL, schema }, redis: { url: REDIS_TEST_URL }, ...overrides });
     const app = await createApp(config, { router: handoffRouter(), pack: HANDOFF_PACK, suggest: fakeSuggest, log: pino({ level: 'silent' }) });
     apps.push(app);
     await app.start();
@@ -98,6 +98,26 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     const closedOnB = new Promise<string>((resolve) => onB.on('disconnect', (reason) => resolve(reason)));
     expect((await a.fastify.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: agent.headers })).statusCode).toBeLessThan(300);
     expect(await closedOnB).toBe('io server disconnect');
+  });
+
+  it('shares the rate limits: a conversation or an address spread over the instances gets one allowance, not one each', async () => {
+    const schema = testSchema();
+    const limits = { rateLimit: { perConversationPerMinute: 3, perIpPerMinute: 12 } };
+    const [a, b] = [await instance(schema, limits), await instance(schema, limits)];
+    const c = await startConversation(a, { channel: 'web', customerId: 'limited' });
+    const statuses: number[] = [];
+    for (const [i, app] of [a, b, a, b].entries()) {
+      const res = await app.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: `第${i}則` } });
+      statuses.push(res.statusCode);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    // 12 requests a minute from one address across both: the start and four messages so far, then 7 more, then no.
+    const reads: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const app = i % 2 === 0 ? b : a;
+      reads.push((await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers })).statusCode);
+    }
+    expect(reads).toEqual([200, 200, 200, 200, 200, 200, 200, 429]);
   });
 
   it('refuses Redis without PostgreSQL, and a URL that is not redis://', () => {
