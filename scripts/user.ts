@@ -5,7 +5,6 @@ import { AGENT_ROLES, type Agent, type AgentRole } from '../src/domain/agent.ts'
 import { KefuError } from '../src/errors.ts';
 import { createAgentAccounts } from '../src/handoff/agent-accounts.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
-import { openPostgresStore } from '../src/store/postgres-store.ts';
 
 const USAGE = `Usage: npm run user -- <command> [options]
 Manages console accounts (agents, trainers, admins) in the configured database; works while the server runs.
@@ -97,7 +96,7 @@ await runCli(USAGE, OPTIONS, async ({ values, positionals, config }) => {
   const store = typeof values.db === 'string'
     ? openSqliteStore(values.db)
     : db.kind === 'postgres'
-      ? await openPostgresStore({ url: db.url!, schema: db.schema, poolSize: 1 }) // loadConfig refuses postgres without a url
+      ? await (await import('../src/store/postgres-store.ts')).openPostgresStore({ url: db.url!, schema: db.schema, poolSize: 1 }) // loadConfig refuses postgres without a url
       : openSqliteStore(db.path);
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);

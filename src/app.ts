@@ -42,7 +42,7 @@ import { agentApi } from './http/agent-api.ts';
 import { trainerApi } from './http/trainer-api.ts';
 import { customerHandoffApi } from './http/customer-handoff-api.ts';
 import { attachAgentSocket } from './http/agent-socket.ts';
-import { connectSocketCluster, presenceBus } from './http/socket-cluster.ts';
+import type { SocketCluster } from './http/socket-cluster.ts';
 import { createClusterPresence } from './handoff/cluster-presence.ts';
 
 export interface AppDeps {
@@ -117,7 +117,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   const tokens = createConversationTokens(secret);
 
   // Redis first: a start that cannot reach it fails before anything (store, timers, listeners) is left running.
-  const cluster = config.redis.url !== undefined ? await connectSocketCluster(config.redis.url, `kefu#${config.database.schema}`, log) : null;
+  // Loaded only when asked for: one instance never loads the Redis client.
+  const clusterModule = config.redis.url !== undefined ? await import('./http/socket-cluster.ts') : null;
+  const cluster: SocketCluster | null = clusterModule && config.redis.url !== undefined
+    ? await clusterModule.connectSocketCluster(config.redis.url, `kefu#${config.database.schema}`, log)
+    : null;
   if (cluster === null && config.database.kind === 'postgres') {
     log.warn('database.kind is postgres without redis.url: fine for one instance; several would each count only their own agents on duty, and release the customers of agents working on another');
   }
@@ -247,7 +251,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   });
   if (cluster) {
     cluster.attach(io);
-    clusterPresence?.join(presenceBus(io.of('/agent'), cluster));
+    clusterPresence?.join(clusterModule!.presenceBus(io.of('/agent'), cluster)); // loaded with the cluster
   }
   // With the default in-memory adapter every socket of a room is in this process; with Redis, on any instance.
   const localRooms = cluster === null;

@@ -1,6 +1,5 @@
 import { storeOnThread, type Config } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { openPostgresStore } from './postgres-store.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import { openSqliteStoreOnThread } from './sqlite-threaded-store.ts';
 import type { Store } from './store.ts';
@@ -9,6 +8,7 @@ import type { Store } from './store.ts';
 export async function openStore(config: Config, log: Logger): Promise<Store> {
   const db = config.database;
   // loadConfig refuses kind postgres without a url.
-  if (db.kind === 'postgres') return openPostgresStore({ url: db.url!, schema: db.schema, poolSize: db.poolSize, log });
+  // Loaded only when asked for: the embedded default never loads the PostgreSQL driver.
+  if (db.kind === 'postgres') return (await import('./postgres-store.ts')).openPostgresStore({ url: db.url!, schema: db.schema, poolSize: db.poolSize, log });
   return storeOnThread(config) ? openSqliteStoreOnThread(db.path, { log }) : openSqliteStore(db.path);
 }
