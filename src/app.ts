@@ -233,7 +233,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   await fastify.register(metricsRoute, { metrics });
   // One scope for the customer API, so its per-address limit covers the handoff routes as well as the conversations'.
   await fastify.register(async (api) => {
-    await api.register(rateLimit, addressRateLimit(config, cluster ? sharedRateLimitStore(cluster, 'rest-per-address') : undefined));
+    await api.register(rateLimit, addressRateLimit(config, cluster ? sharedRateLimitStore(cluster, 'rest-per-address', log) : undefined));
     await api.register(conversationsApi, { service, store, tokens, messageLimiter, startLimiter, config, modelLoaded: () => current !== null });
     await api.register(customerHandoffApi, { handoff, tokens, messageLimiter, config });
   }, { prefix: '/api/v1' });

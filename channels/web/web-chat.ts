@@ -270,19 +270,19 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
     return a;
   };
   // Checked before an event's payload is even parsed: a flood costs a map lookup each (a Redis call with several
-  // instances), whatever it sends. Null when admitted at once; a promise when the answer comes from Redis.
-  const refusedByLimit = (): never => {
-    throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.socketEventsPerIpPerMinute} events a minute from one address`]);
-  };
-  const admit = (socket: Socket): Promise<void> | null => {
+  // instances), whatever it sends.
+  const admit = async (socket: Socket): Promise<void> => {
     if (deps.accepting && !deps.accepting()) throw new KefuError('KEFU_NOT_READY', ['the server is stopping, retry shortly']);
-    if (!deps.addressLimiter) return null;
-    const taken = deps.addressLimiter.take(addressOf(socket));
-    if (typeof taken === 'boolean') return taken ? null : refusedByLimit();
-    return taken.then((ok) => (ok ? undefined : refusedByLimit()));
+    if (deps.addressLimiter && !(await deps.addressLimiter.take(addressOf(socket)))) {
+      throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.socketEventsPerIpPerMinute} events a minute from one address`]);
+    }
   };
 
   nsp.on('connection', (socket) => {
+    // One socket's events are handled one after another, in the order they came: a limit answered by Redis (several
+    // instances) takes a round trip, and without this a customer's button pressed right after a message (a person,
+    // another language, the end) overtook the message. Typing is fire-and-forget and goes straight through.
+    let tail: Promise<unknown> = Promise.resolve();
     for (const [event, handle] of Object.entries(handlers)) {
       // socket.io passes (payload, ack), but a client may send no payload, no ack, or extra arguments.
       socket.on(event, (...args: unknown[]) => {
@@ -290,14 +290,14 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
         const ack = typeof last === 'function' ? (last as (r: Ack<Record<string, unknown>>) => void) : undefined;
         const payload = args.length > (ack ? 1 : 0) ? args[0] : undefined;
         const refuse = (err: unknown): void => ack?.({ ok: false, error: toAckError(err, event, payload, log) });
-        let admitted: Promise<void> | null;
-        try {
-          admitted = admit(socket);
-        } catch (err) {
-          return refuse(err);
-        }
-        // Admitted at once (one instance) the handler starts in this turn, as before; otherwise once Redis answers.
-        const handled = admitted ? admitted.then(() => handle(payload, socket)) : handle(payload, socket);
+        const run = async (): Promise<Record<string, unknown>> => {
+          await admit(socket);
+          // Checked again once admitted: a wait for Redis may have outlasted the start of a shutdown.
+          if (deps.accepting && !deps.accepting()) throw new KefuError('KEFU_NOT_READY', ['the server is stopping, retry shortly']);
+          return handle(payload, socket);
+        };
+        const handled = event === 'typing' ? run() : tail.then(run);
+        if (event !== 'typing') tail = handled.catch(() => undefined);
         handled.then((result) => ack?.({ ok: true, ...result }), refuse);
       });
     }

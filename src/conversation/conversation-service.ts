@@ -270,10 +270,11 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     const patch = { consecutiveFallbacks: fallbacksAfter(outcome, conversation.consecutiveFallbacks) };
     // A handoff joins the queue: state, queue entry and the reset fallback counter change together, so a restart
     // can never find a conversation waiting for a person that no agent's queue shows. An agent who took it in the
-    // meantime has it already: nothing to queue.
+    // meantime has it already, and a closed one needs nobody: nothing to queue.
     const queued = outcome.outcome === 'handoff'
       ? await enqueue(conversation, 'router', outcome.topic).catch((err: unknown) => {
-        if (err instanceof KefuError && (err.code === 'KEFU_CONVERSATION_STATE' || err.code === 'KEFU_ALREADY_CLAIMED')) return null;
+        // Taken by an agent, or closed, since the reply was stored: the reply stands and is announced, with no queue.
+        if (err instanceof KefuError && ['KEFU_CONVERSATION_STATE', 'KEFU_ALREADY_CLAIMED', 'KEFU_CONVERSATION_CLOSED'].includes(err.code)) return null;
         throw err;
       })
       : null;

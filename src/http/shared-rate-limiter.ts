@@ -11,6 +11,8 @@ export interface SharedRateLimiterOptions {
   /** Decides while Redis cannot: each instance then counts its own, as with one instance. */
   fallback: LocalRateLimiter;
   log: Logger;
+  /** How long to wait for Redis (default 200 ms). */
+  timeoutMs?: number;
 }
 
 /**
@@ -20,21 +22,54 @@ export interface SharedRateLimiterOptions {
  */
 export function createSharedRateLimiter(opts: SharedRateLimiterOptions): RateLimiter {
   const perMs = opts.perMinute / 60_000;
-  let warned = false;
+  const breaker = createBreaker(opts.log, opts.name);
   return {
     async take(key): Promise<RateDecision> {
-      if (!opts.cluster.ready()) return opts.fallback.take(key);
+      if (!opts.cluster.ready() || breaker.open()) return opts.fallback.take(key);
       try {
-        const { allowed, tokens } = await opts.cluster.takeToken(`${opts.name}#${key}`, opts.perMinute, perMs);
-        warned = false;
+        const { allowed, tokens } = await withinMs(opts.cluster.takeToken(`${opts.name}#${key}`, opts.perMinute, perMs), opts.timeoutMs ?? REDIS_ANSWER_MS);
+        breaker.succeeded();
         return allowed
           ? { allowed, remaining: Math.floor(tokens), retryAfterSeconds: 0 }
           : { allowed, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perMs / 1000)) };
       } catch (err) {
-        if (!warned) opts.log.warn({ err, limit: opts.name }, 'shared rate limit unavailable; this instance counts alone until Redis answers');
-        warned = true;
+        breaker.failed(err);
         return opts.fallback.take(key);
       }
+    },
+  };
+}
+
+/** How long a customer's request waits for Redis's answer to a limit before its instance decides alone. */
+const REDIS_ANSWER_MS = 200;
+/** After Redis failed to answer, how long the instance decides alone before asking it again. */
+const LOCAL_FOR_MS = 5_000;
+
+class RedisTimeout extends Error {}
+function withinMs<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new RedisTimeout(`no answer from Redis within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A Redis that does not answer (a network black hole, a stalled server) leaves its connection "ready": without a
+ * time limit every customer request would wait for it. After a failure or a timeout, the instance decides alone for
+ * a few seconds rather than making each request wait the time limit again; it says so once per outage.
+ */
+function createBreaker(log: Logger, name: string) {
+  let localUntil = 0;
+  let warned = false;
+  return {
+    open: (): boolean => performance.now() < localUntil,
+    succeeded(): void {
+      if (warned) log.info({ limit: name }, 'shared rate limit answering again');
+      warned = false;
+    },
+    failed(err: unknown): void {
+      localUntil = performance.now() + LOCAL_FOR_MS;
+      if (!warned) log.warn({ err, limit: name }, 'shared rate limit unavailable; this instance counts alone until Redis answers');
+      warned = true;
     },
   };
 }
@@ -43,11 +78,19 @@ export function createSharedRateLimiter(opts: SharedRateLimiterOptions): RateLim
  * A store for @fastify/rate-limit (the REST API's per-address limit) in Redis, so that the instances count each
  * address together; while Redis cannot answer, each instance counts in a window of its own.
  */
-export function sharedRateLimitStore(cluster: Pick<SocketCluster, 'countInWindow' | 'ready'>, name: string): FastifyRateLimitStoreCtor {
+export function sharedRateLimitStore(cluster: Pick<SocketCluster, 'countInWindow' | 'ready'>, name: string, log: Logger): FastifyRateLimitStoreCtor {
+  const breaker = createBreaker(log, name);
   const local = new Map<string, { count: number; resetAt: number }>();
+  let sweptAt = 0;
   const countLocally = (key: string, windowMs: number): { current: number; ttl: number } => {
     const t = Date.now();
-    if (local.size > 100_000) for (const [k, w] of local) if (w.resetAt <= t) local.delete(k);
+    // Bounded without a pass per request: at most one sweep a second, and if the addresses are all live (a spray of
+    // them during an outage), the counts start again rather than the map growing without end.
+    if (local.size > 100_000 && t - sweptAt > 1_000) {
+      sweptAt = t;
+      for (const [k, w] of local) if (w.resetAt <= t) local.delete(k);
+      if (local.size > 100_000) local.clear();
+    }
     let w = local.get(key);
     if (!w || w.resetAt <= t) local.set(key, (w = { count: 0, resetAt: t + windowMs }));
     w.count++;
@@ -55,10 +98,16 @@ export function sharedRateLimitStore(cluster: Pick<SocketCluster, 'countInWindow
   };
   class SharedStore implements FastifyRateLimitStore {
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
-      if (!cluster.ready()) return callback(null, countLocally(key, timeWindow));
-      cluster.countInWindow(`${name}#${key}`, timeWindow).then(
-        (r) => callback(null, r),
-        () => callback(null, countLocally(key, timeWindow)),
+      if (!cluster.ready() || breaker.open()) return callback(null, countLocally(key, timeWindow));
+      withinMs(cluster.countInWindow(`${name}#${key}`, timeWindow), REDIS_ANSWER_MS).then(
+        (r) => {
+          breaker.succeeded();
+          callback(null, r);
+        },
+        (err: unknown) => {
+          breaker.failed(err);
+          callback(null, countLocally(key, timeWindow));
+        },
       );
     }
     child(): FastifyRateLimitStore {

@@ -30,10 +30,16 @@ export interface SocketCluster {
   close(): Promise<void>;
 }
 
+// The expiry is set whenever the key has none, not only on the first count: a key left without one (restored from a
+// backup, edited by hand) would otherwise count for ever and refuse that address for good.
 const WINDOW_COUNT = `
 local c = redis.call('INCR', KEYS[1])
-if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return { c, redis.call('PTTL', KEYS[1]) }
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return { c, ttl }
 `;
 
 // A token bucket in one atomic step, timed by Redis (the instances' clocks may disagree). The key expires once the

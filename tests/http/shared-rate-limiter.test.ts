@@ -43,12 +43,26 @@ describe('rate limits shared through Redis', () => {
       ready: () => ready,
       countInWindow: async (key: string) => ({ current: key === 'rest#1.2.3.4' ? 42 : 1, ttl: 30_000 }),
     };
-    const Store = sharedRateLimitStore(cluster, 'rest');
+    const Store = sharedRateLimitStore(cluster, 'rest', capturingLogger().log);
     const store = new Store({});
     const incr = (key: string) => new Promise<{ current: number; ttl: number } | undefined>((resolve) => store.incr(key, (_e, r) => resolve(r), 60_000, 10));
     expect(await incr('1.2.3.4')).toEqual({ current: 42, ttl: 30_000 });
     ready = false;
     expect((await incr('1.2.3.4'))?.current).toBe(1);
     expect((await incr('1.2.3.4'))?.current).toBe(2);
+  });
+
+  it('decides alone when Redis does not answer in time, and keeps deciding alone for a while rather than waiting each time', async () => {
+    let asked = 0;
+    const hanging = { ready: () => true, takeToken: () => (asked++, new Promise<never>(() => undefined)) };
+    const { log, lines } = capturingLogger();
+    const limiter = createSharedRateLimiter({ name: 'messages', perMinute: 1, cluster: hanging, fallback: createRateLimiter({ perMinute: 1 }), log, timeoutMs: 50 });
+    const started = performance.now();
+    expect((await limiter.take('c1')).allowed).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    // The next ones do not wait again: this instance's own bucket answers at once (and refuses the second).
+    expect((await limiter.take('c1')).allowed).toBe(false);
+    expect(asked).toBe(1);
+    expect(lines.filter((l) => l.includes('counts alone'))).toHaveLength(1);
   });
 });

@@ -59,7 +59,8 @@ describe('web chat channel (socket.io /chat)', () => {
 
   // A real listening server: http + socket.io + the channel, over the real service on an in-memory store.
   let loaded = true;
-  const serve = async (options: { greet?: boolean; typingAfterMs?: number } = {}): Promise<void> => {
+  // laterLimits: every limit answers 20 ms later, as Redis does when several instances share them.
+  const serve = async (options: { greet?: boolean; typingAfterMs?: number; laterLimits?: boolean } = {}): Promise<void> => {
     store = openSqliteStore(':memory:');
     calls = [];
     allowed = Infinity;
@@ -68,13 +69,14 @@ describe('web chat channel (socket.io /chat)', () => {
     addressKeys = [];
     accepting = true;
     const log = pino({ level: 'silent' });
+    const later = (ok: boolean): boolean | Promise<boolean> => (options.laterLimits ? new Promise((resolve) => setTimeout(() => resolve(ok), 20)) : ok);
     service = createConversationService({ store, router: () => scriptedRouter(calls), log, defaultLocale: 'zh-TW' });
     http = createServer();
     ioServer = new Server(http, { serveClient: false });
     const config = loadConfig({ overrides: { router: { maxTextLength: 200 } } });
     detach = attachWebChat(ioServer, {
-      service, log, verifyToken, issueToken, config, limiter: { take: () => allowed-- > 0 }, ...(options.greet ? { store } : {}),
-      addressLimiter: { take: (key) => (addressKeys.push(key), addressAllowed-- > 0) }, startLimiter: { take: () => startsAllowed-- > 0 },
+      service, log, verifyToken, issueToken, config, limiter: { take: () => later(allowed-- > 0) }, ...(options.greet ? { store } : {}),
+      addressLimiter: { take: (key) => (addressKeys.push(key), later(addressAllowed-- > 0)) }, startLimiter: { take: () => later(startsAllowed-- > 0) },
       clientAddress: (socket) => `addr:${String(socket.handshake.headers['x-test-client'] ?? 'none')}`, accepting: () => accepting,
       typingAfterMs: options.typingAfterMs, localRooms: true, modelLoaded: () => loaded,
     });
@@ -192,6 +194,21 @@ describe('web chat channel (socket.io /chat)', () => {
     };
     await ok(socket, 'message:send', { conversationId: id, token, text: '慢慢來', clientMessageId: 'c-2' });
     await vi.waitFor(() => expect(typing).toEqual([true, false]));
+  });
+
+  it("handles one socket's events in the order they came, though a limit answers later (several instances ask Redis)", async () => {
+    await shutdown();
+    await serve({ laterLimits: true });
+    const socket = await open();
+    const { id, token } = await start(socket);
+    // The message, then at once the 轉真人客服 button: the message is answered first, then the conversation queued.
+    const [sent, handed] = await Promise.all([
+      ask(socket, 'message:send', { conversationId: id, token, text: '信用卡遺失', clientMessageId: 'o-1' }),
+      ask(socket, 'handoff:request', { conversationId: id, token }),
+    ]);
+    expect(sent).toMatchObject({ ok: true, reply: { author: 'bot' } });
+    expect(handed).toMatchObject({ ok: true });
+    expect((await store.listMessages(id)).map((m) => m.author)).toEqual(['customer', 'bot', 'system']);
   });
 
   it('refuses malformed payloads with KEFU_VALIDATION and keeps serving the socket', async () => {
