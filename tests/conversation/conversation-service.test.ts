@@ -263,30 +263,50 @@ describe('conversation service', () => {
       expect(writes).toEqual(['appendTurn']);
     });
 
-    it("stays silent when an agent elsewhere takes the conversation while its answer is being worked out, and queues nothing", async () => {
+    it('stays silent when an agent elsewhere takes the conversation while its answer is being worked out', async () => {
       const { conversation } = await service.start({ channel: 'web', customerId: 'taken' });
       const agent = await store.createAgent({ username: 'elsewhere', displayName: '別處', role: 'agent', groups: [], passwordHash: 'h' });
-      for (const text of ['卡不見了', '我要找真人']) {
-        // Another instance (a service with nothing cached: the message is stored first, then routed) is routing when
-        // an agent on a third pulls the conversation.
-        let release!: () => void;
-        const held = new Promise<void>((resolve) => (release = resolve));
-        const base = scriptedRouter([]);
-        const slow = { ...base, route: async (t: string) => (await held, base.route(t)) };
-        const other = createConversationService({ store, router: () => slow, log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
-        const turn = other.handleCustomerMessage(conversation.id, { text });
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        if (text === '卡不見了') {
+      // Another instance (a service with nothing cached: the message is stored first, then routed) is routing when an
+      // agent on a third pulls the conversation.
+      let routing!: () => void;
+      const routingStarted = new Promise<void>((resolve) => (routing = resolve));
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const base = scriptedRouter([]);
+      const slow = { ...base, route: async (t: string) => (routing(), await held, base.route(t)) };
+      const other = createConversationService({ store, router: () => slow, log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+      const turn = other.handleCustomerMessage(conversation.id, { text: '卡不見了' });
+      await routingStarted;
+      await store.pullConversation({ conversationId: conversation.id, kind: 'chat', trigger: 'pull', topic: null, group: 'default', priority: 0, agentId: agent.id });
+      release();
+      const r = await turn;
+      expect(r.reply).toBeNull();
+      expect(r.conversation.state).toBe('agent');
+      expect((await store.listMessages(conversation.id)).map((m) => m.author)).toEqual(['customer']);
+    });
+
+    it('keeps a handoff answer stored just before an agent took the conversation, and queues nothing', async () => {
+      const { conversation } = await service.start({ channel: 'web', customerId: 'taken-2' });
+      const agent = await store.createAgent({ username: 'quick', displayName: '快', role: 'agent', groups: [], passwordHash: 'h' });
+      // The agent pulls it in the moment between the bot's handoff notice being stored and the queue entry.
+      const append = store.appendMessage.bind(store);
+      store.appendMessage = async (input) => {
+        const stored = await append(input);
+        if (input.author === 'bot') {
           await store.pullConversation({ conversationId: conversation.id, kind: 'chat', trigger: 'pull', topic: null, group: 'default', priority: 0, agentId: agent.id });
         }
-        release();
-        const r = await turn;
-        expect(r.reply, text).toBeNull();
-        expect(r.conversation.state).toBe('agent');
-      }
-      const stored = await store.listMessages(conversation.id);
-      expect(stored.filter((m) => m.author === 'bot').map((m) => m.text)).toEqual([]);
+        return stored;
+      };
+      const other = createConversationService({ store, router: () => scriptedRouter([]), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW' });
+      const seen: ConversationEvent[] = [];
+      other.subscribe((e) => seen.push(e));
+      const r = await other.handleCustomerMessage(conversation.id, { text: '我要找真人' });
+      expect(r.reply?.text).toBe('回覆:我要找真人');
+      expect(r.conversation.state).toBe('agent');
       expect((await store.listHandoffs(conversation.id)).map((h) => h.trigger)).toEqual(['pull']);
+      // The stored reply is announced, and no queue entry is.
+      expect(seen.filter((e) => e.type === 'message').map((e) => (e as { message: { author: string } }).message.author)).toEqual(['customer', 'bot']);
+      expect(seen.some((e) => e.type === 'queued')).toBe(false);
     });
 
     it('stops routing early for a conversation found closed behind its back', async () => {
