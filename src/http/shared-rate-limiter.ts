@@ -7,7 +7,7 @@ export interface SharedRateLimiterOptions {
   /** Names the allowance in Redis (messages, starts …): keys of different limits never meet. */
   name: string;
   perMinute: number;
-  cluster: Pick<SocketCluster, 'takeToken' | 'ready'>;
+  cluster: Pick<SocketCluster, 'takeToken' | 'canAsk'>;
   /** Decides while Redis cannot: each instance then counts its own, as with one instance. */
   fallback: LocalRateLimiter;
   log: Logger;
@@ -25,7 +25,7 @@ export function createSharedRateLimiter(opts: SharedRateLimiterOptions): RateLim
   const breaker = createBreaker(opts.log, opts.name);
   return {
     async take(key): Promise<RateDecision> {
-      if (!opts.cluster.ready() || breaker.open()) return opts.fallback.take(key);
+      if (!opts.cluster.canAsk() || breaker.open()) return opts.fallback.take(key);
       try {
         const { allowed, tokens } = await withinMs(opts.cluster.takeToken(`${opts.name}#${key}`, opts.perMinute, perMs), opts.timeoutMs ?? REDIS_ANSWER_MS);
         breaker.succeeded();
@@ -78,7 +78,7 @@ function createBreaker(log: Logger, name: string) {
  * A store for @fastify/rate-limit (the REST API's per-address limit) in Redis, so that the instances count each
  * address together; while Redis cannot answer, each instance counts in a window of its own.
  */
-export function sharedRateLimitStore(cluster: Pick<SocketCluster, 'countInWindow' | 'ready'>, name: string, log: Logger): FastifyRateLimitStoreCtor {
+export function sharedRateLimitStore(cluster: Pick<SocketCluster, 'countInWindow' | 'canAsk'>, name: string, log: Logger): FastifyRateLimitStoreCtor {
   const breaker = createBreaker(log, name);
   const local = new Map<string, { count: number; resetAt: number }>();
   let sweptAt = 0;
@@ -98,7 +98,7 @@ export function sharedRateLimitStore(cluster: Pick<SocketCluster, 'countInWindow
   };
   class SharedStore implements FastifyRateLimitStore {
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
-      if (!cluster.ready() || breaker.open()) return callback(null, countLocally(key, timeWindow));
+      if (!cluster.canAsk() || breaker.open()) return callback(null, countLocally(key, timeWindow));
       withinMs(cluster.countInWindow(`${name}#${key}`, timeWindow), REDIS_ANSWER_MS).then(
         (r) => {
           breaker.succeeded();

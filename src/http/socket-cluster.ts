@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import type { Namespace, Server as SocketServer } from 'socket.io';
@@ -17,6 +18,8 @@ export interface SocketCluster {
   attach(io: SocketServer): void;
   /** True while both connections are up. */
   ready(): boolean;
+  /** True while the connection that runs commands (the limits' scripts) is up. */
+  canAsk(): boolean;
   /** When (performance.now()) both connections were last up again; null while either is down. */
   healthySince(): number | null;
   /**
@@ -101,18 +104,31 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
     }
     throw new KefuError('KEFU_NOT_READY', [`cannot reach Redis for socket.io at ${redactedUrl(url)}: ${(err as Error).message}`], { cause: err });
   }
+  // By hash: the script's text crosses once per connection (and again after Redis restarts), not with every request.
+  const shas = new Map<string, string>();
+  const runScript = async (script: string, key: string, args: string[]): Promise<unknown> => {
+    let sha = shas.get(script);
+    if (sha === undefined) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    try {
+      return await pub.evalSha(sha, { keys: [key], arguments: args });
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      return pub.eval(script, { keys: [key], arguments: args });
+    }
+  };
   return {
     attach(io) {
       io.adapter(createAdapter(pub, sub, { key: `${prefix}#socket.io` }));
       log.info({ redis: redactedUrl(url), prefix }, 'socket.io shares rooms with the other instances through Redis');
     },
     ready: () => pub.isReady && sub.isReady,
+    canAsk: () => pub.isReady,
     async countInWindow(key, windowMs) {
-      const r = (await pub.eval(WINDOW_COUNT, { keys: [`${prefix}#window#${key}`], arguments: [String(windowMs)] })) as [number, number];
+      const r = (await runScript(WINDOW_COUNT, `${prefix}#window#${key}`, [String(windowMs)])) as [number, number];
       return { current: r[0], ttl: Math.max(0, r[1]) };
     },
     async takeToken(key, capacity, perMs) {
-      const r = (await pub.eval(TOKEN_BUCKET, { keys: [`${prefix}#limit#${key}`], arguments: [String(capacity), String(perMs)] })) as [number, string];
+      const r = (await runScript(TOKEN_BUCKET, `${prefix}#limit#${key}`, [String(capacity), String(perMs)])) as [number, string];
       return { allowed: r[0] === 1, tokens: Number(r[1]) };
     },
     healthySince: () => (pub.isReady && sub.isReady ? upSince : null),

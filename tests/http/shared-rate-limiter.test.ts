@@ -9,7 +9,7 @@ describe('rate limits shared through Redis', () => {
     let failing = false;
     const redisBuckets = new Map<string, number>();
     const cluster = {
-      ready: () => ready,
+      canAsk: () => ready,
       takeToken: async (key: string, capacity: number) => {
         if (failing) throw new Error('connection lost');
         const left = redisBuckets.get(key) ?? capacity;
@@ -40,7 +40,7 @@ describe('rate limits shared through Redis', () => {
   it('counts REST requests per address in Redis, and in a window of its own while Redis cannot answer', async () => {
     let ready = true;
     const cluster = {
-      ready: () => ready,
+      canAsk: () => ready,
       countInWindow: async (key: string) => ({ current: key === 'rest#1.2.3.4' ? 42 : 1, ttl: 30_000 }),
     };
     const Store = sharedRateLimitStore(cluster, 'rest', capturingLogger().log);
@@ -54,7 +54,7 @@ describe('rate limits shared through Redis', () => {
 
   it('decides alone when Redis does not answer in time, and keeps deciding alone for a while rather than waiting each time', async () => {
     let asked = 0;
-    const hanging = { ready: () => true, takeToken: () => (asked++, new Promise<never>(() => undefined)) };
+    const hanging = { canAsk: () => true, takeToken: () => (asked++, new Promise<never>(() => undefined)) };
     const { log, lines } = capturingLogger();
     const limiter = createSharedRateLimiter({ name: 'messages', perMinute: 1, cluster: hanging, fallback: createRateLimiter({ perMinute: 1 }), log, timeoutMs: 50 });
     const started = performance.now();
