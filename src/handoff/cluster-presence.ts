@@ -8,7 +8,9 @@ export type PresenceMessage =
   /** A new instance asks the others for their snapshots. */
   | { type: 'hello'; instance: string }
   /** An instance is stopping: its consoles are gone. */
-  | { type: 'bye'; instance: string };
+  | { type: 'bye'; instance: string }
+  /** An agent chose a status on a console at `instance`: it holds for their consoles everywhere. */
+  | { type: 'status'; instance: string; agentId: string; status: AgentStatus };
 
 /** How instances reach each other (socket.io's serverSideEmit over Redis, in app.ts). Never delivers to the sender. */
 export interface PresenceBus {
@@ -52,6 +54,8 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   const now = options.now ?? (() => performance.now());
   const remote = new Map<string, { agents: Map<string, OnlineAgent>; expiresAt: number; signature: string }>();
   const listeners = new Set<() => void>();
+  /** The status each agent last chose, on any instance. */
+  const chosen = new Map<string, AgentStatus>();
   const departedListeners = new Set<(agentId: string) => void>();
   let bus: PresenceBus | null = null;
   let unsubscribe: (() => void) | null = null;
@@ -103,7 +107,10 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
     if (disposed || m.instance === options.instance) return;
     if (m.type === 'hello') snapshot();
     else if (m.type === 'bye') setRemote(m.instance, null, 0);
-    else setRemote(m.instance, m.agents, m.ttlMs);
+    else if (m.type === 'status') {
+      chosen.set(m.agentId, m.status);
+      local.setStatus(m.agentId, m.status); // their consoles here, if any
+    } else setRemote(m.instance, m.agents, m.ttlMs);
   };
   const tick = (): void => {
     // Back after a break: ask everyone again, rather than wait up to a heartbeat for each of them.
@@ -122,6 +129,7 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   // This instance's grace period ran out: departed, unless a console of theirs is open at another instance.
   local.onDeparted((agentId) => {
     if (disposed || connectedElsewhere(agentId)) return;
+    chosen.delete(agentId);
     for (const l of departedListeners) l(agentId);
   });
 
@@ -149,9 +157,26 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       heartbeat = setInterval(tick, heartbeatMs);
       heartbeat.unref();
     },
-    connect: (agent, connectionId) => local.connect(agent, connectionId),
+    connect(agent, connectionId) {
+      // Another console of theirs is open elsewhere: this one takes the status they chose there, as a second console
+      // on one instance does; an agent coming on duty afresh starts available.
+      const joining = connectedElsewhere(agent.id) && !local.isConnected(agent.id);
+      local.connect(agent, connectionId);
+      if (!joining) return;
+      // What was chosen, as heard; an instance started since then knows it from the others' snapshots.
+      let status = chosen.get(agent.id);
+      if (status === undefined) {
+        status = 'away';
+        for (const r of remote.values()) if (r.agents.get(agent.id)?.status === 'available') status = 'available';
+      }
+      local.setStatus(agent.id, status);
+    },
     disconnect: (connectionId) => local.disconnect(connectionId),
-    setStatus: (agentId, status: AgentStatus) => local.setStatus(agentId, status),
+    setStatus(agentId, status: AgentStatus) {
+      chosen.set(agentId, status);
+      local.setStatus(agentId, status);
+      publish({ type: 'status', instance: options.instance, agentId, status });
+    },
     availableFor(group) {
       let n = 0;
       for (const e of everyone().values()) if (e.status === 'available' && canServeCustomers(e.agent.role) && servesGroup(e.agent, group)) n++;

@@ -67,10 +67,19 @@ describe('presence across instances', () => {
     a.presence.connect(agent('mei'), 'a-1');
     expect(a.presence.availableFor('bank')).toBe(1);
     expect(a.presence.list()).toEqual([{ agent: agent('mei'), status: 'available', connections: 2 }]);
+    // Away on one console is away on all of them, wherever they are connected.
     a.presence.setStatus('mei', 'away');
-    b.presence.setStatus('mei', 'away');
     expect(a.presence.availableFor('bank')).toBe(0);
+    expect(b.presence.availableFor('bank')).toBe(0);
     expect(a.presence.isAvailable('mei')).toBe(false);
+    // A further console of theirs, on a third instance, opens away too; back to available from there counts everywhere.
+    const d = instance('d');
+    d.presence.connect(agent('mei'), 'd-1');
+    expect(d.presence.isAvailable('mei')).toBe(false);
+    expect(b.presence.availableFor('bank')).toBe(0);
+    d.presence.setStatus('mei', 'available');
+    expect(a.presence.availableFor('bank')).toBe(1);
+    expect(b.presence.isAvailable('mei')).toBe(true);
     // An instance that starts later asks the others, and knows at once.
     const c = instance('c');
     expect(c.presence.isConnected('mei')).toBe(true);
