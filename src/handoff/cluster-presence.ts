@@ -10,7 +10,9 @@ export type PresenceMessage =
   /** An instance is stopping: its consoles are gone. */
   | { type: 'bye'; instance: string }
   /** An agent chose a status on a console at `instance`: it holds for their consoles everywhere. */
-  | { type: 'status'; instance: string; agentId: string; status: AgentStatus };
+  | { type: 'status'; instance: string; agentId: string; status: AgentStatus }
+  /** An agent signed out at `instance`: gone without a grace period, once their consoles everywhere have closed. */
+  | { type: 'depart'; instance: string; agentId: string };
 
 /** How instances reach each other (socket.io's serverSideEmit over Redis, in app.ts). Never delivers to the sender. */
 export interface PresenceBus {
@@ -48,6 +50,9 @@ export interface ClusterPresenceOptions {
  * well, so some instance releases their customers even if the one they were on is gone; the store's conditional
  * release lets exactly one instance do it.
  */
+/** How long a sign-out elsewhere makes the agent's consoles here closing end their presence at once. */
+const DEPARTING_MS = 10_000;
+
 export function createClusterPresence(local: AgentPresence, options: ClusterPresenceOptions): ClusterPresence {
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   const ttlMs = options.ttlMs ?? 3 * heartbeatMs;
@@ -56,6 +61,10 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   const listeners = new Set<() => void>();
   /** The status each agent last chose, on any instance. */
   const chosen = new Map<string, AgentStatus>();
+  /** Agents who signed out elsewhere, until when: their consoles closing here end their presence at once. */
+  const departing = new Map<string, number>();
+  /** Which agent each of this instance's consoles belongs to. */
+  const consoles = new Map<string, string>();
   const departedListeners = new Set<(agentId: string) => void>();
   let bus: PresenceBus | null = null;
   let unsubscribe: (() => void) | null = null;
@@ -107,7 +116,11 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
     if (disposed || m.instance === options.instance) return;
     if (m.type === 'hello') snapshot();
     else if (m.type === 'bye') setRemote(m.instance, null, 0);
-    else if (m.type === 'status') {
+    else if (m.type === 'depart') {
+      // Their consoles here are being closed by the same sign-out (the session's room): gone as soon as they are.
+      departing.set(m.agentId, now() + DEPARTING_MS);
+      local.depart(m.agentId);
+    } else if (m.type === 'status') {
       chosen.set(m.agentId, m.status);
       local.setStatus(m.agentId, m.status); // their consoles here, if any
     } else setRemote(m.instance, m.agents, m.ttlMs);
@@ -118,6 +131,7 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
     if (since !== null && since !== heardSince) publish({ type: 'hello', instance: options.instance });
     heardSince = since;
     expire();
+    for (const [agentId, until] of departing) if (until <= now()) departing.delete(agentId);
     snapshot();
   };
 
@@ -161,6 +175,8 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       // Another console of theirs is open elsewhere: this one takes the status they chose there, as a second console
       // on one instance does; an agent coming on duty afresh starts available.
       const joining = connectedElsewhere(agent.id) && !local.isConnected(agent.id);
+      consoles.set(connectionId, agent.id);
+      departing.delete(agent.id); // signed in again
       local.connect(agent, connectionId);
       if (!joining) return;
       // What was chosen, as heard; an instance started since then knows it from the others' snapshots.
@@ -171,7 +187,12 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       }
       local.setStatus(agent.id, status);
     },
-    disconnect: (connectionId) => local.disconnect(connectionId),
+    disconnect(connectionId) {
+      const agentId = consoles.get(connectionId);
+      consoles.delete(connectionId);
+      local.disconnect(connectionId);
+      if (agentId !== undefined && (departing.get(agentId) ?? 0) > now() && !local.isConnected(agentId)) local.depart(agentId);
+    },
     setStatus(agentId, status: AgentStatus) {
       chosen.set(agentId, status);
       local.setStatus(agentId, status);
@@ -185,7 +206,10 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
     isAvailable: (agentId) => everyone().get(agentId)?.status === 'available',
     isConnected: (agentId) => local.isConnected(agentId) || connectedElsewhere(agentId),
     list: () => [...everyone().values()],
-    depart: (agentId) => local.depart(agentId),
+    depart(agentId) {
+      local.depart(agentId);
+      publish({ type: 'depart', instance: options.instance, agentId });
+    },
     awaitReturn: (agentId) => local.awaitReturn(agentId),
     cancelGrace: (agentId) => local.cancelGrace(agentId),
     onChange(listener) {

@@ -184,4 +184,22 @@ describe('presence across instances', () => {
     b.presence.disconnect('b-1'); // io.close() comes after dispose in the app
     expect(a.presence.list()).toEqual([]);
   });
+
+  it('lets an agent who signed out on one instance go at once when their consoles on another close', () => {
+    const a = instance('a');
+    const b = instance('b');
+    a.presence.connect(agent('mei'), 'a-1');
+    b.presence.connect(agent('mei'), 'b-1');
+    // Signed out through A: A's console closes, A departs them (B still shows a console, so A releases nothing)...
+    a.presence.disconnect('a-1');
+    a.presence.depart('mei');
+    expect(a.departed).toEqual([]);
+    // ...and B's console, closed by the same sign-out, ends their presence there without a grace period.
+    b.presence.disconnect('b-1');
+    expect(b.departed).toEqual(['mei']);
+    // A console lost without a sign-out still gets the grace period.
+    b.presence.connect(agent('ming'), 'b-2');
+    b.presence.disconnect('b-2');
+    expect(b.departed).toEqual(['mei']);
+  });
 });
