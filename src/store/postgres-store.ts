@@ -317,7 +317,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       conversationId: input.conversationId, author: 'customer', text: input.customer.text, clientMessageId: input.customer.clientMessageId ?? null, requireOpen: true,
     };
     const current = await one<{ state: string; consecutive_fallbacks: number; locale: string }>(
-      db, 'SELECT state, consecutive_fallbacks, locale FROM conversations WHERE id = $1 FOR UPDATE', [input.conversationId]);
+      db, 'SELECT state, consecutive_fallbacks, locale FROM conversations WHERE id = $1 FOR NO KEY UPDATE', [input.conversationId]);
     if (!current) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
     if (customerInput.clientMessageId) {
       const existing = await byClientId(db, input.conversationId, customerInput.clientMessageId);
@@ -347,7 +347,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // else (a retry, a conversation that moved on or is gone) returns null and takes the transaction above, which
   // says why. A retry racing its first attempt may miss it in this statement's snapshot: the unique index on the
   // client id refuses the second insert, and the transaction then finds the first.
-  const TURN_SQL = `WITH cur AS (SELECT id, state, consecutive_fallbacks, locale FROM conversations WHERE id = $1 FOR UPDATE),
+  const TURN_SQL = `WITH cur AS (SELECT id, state, consecutive_fallbacks, locale FROM conversations WHERE id = $1 FOR NO KEY UPDATE),
     ok AS (SELECT cur.id FROM cur WHERE cur.state = 'bot' AND cur.consecutive_fallbacks = $3 AND cur.locale = $4
       AND ($2::text IS NULL OR NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND client_message_id = $2))),
     bumped AS (UPDATE conversations c SET last_seq = c.last_seq + 2, consecutive_fallbacks = $5, updated_at = $6 FROM ok WHERE c.id = ok.id
@@ -410,6 +410,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       input.callback?.contactTime ?? null, extra.previousId ?? null,
     ]);
     return toHandoff(r!);
+  };
+  // Every transaction that changes a conversation and its episode locks the conversation's row first (appends and
+  // queueing do so with their first UPDATE): one order for all of them, so two never wait on each other's rows.
+  const lockConversationOf = async (db: Db, handoffId: string): Promise<void> => {
+    await db.query('SELECT 1 FROM conversations WHERE id = (SELECT conversation_id FROM handoffs WHERE id = $1) FOR NO KEY UPDATE', [handoffId]);
   };
   const TO_QUEUED_FROM_AGENT = `UPDATE conversations SET state = 'queued', updated_at = $2 WHERE id = $1 AND state = 'agent'`;
 
@@ -526,6 +531,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       })),
     claimHandoff: (handoffId, agentId) =>
       guard(() => tx(async (db) => {
+        await lockConversationOf(db, handoffId);
         const at = now();
         const claimed = await one<HandoffRow>(db, `UPDATE handoffs SET status = 'claimed', agent_id = $2, claimed_at = $3 WHERE id = $1 AND status = 'queued' RETURNING *`,
           [handoffId, agentId, at]);
@@ -541,6 +547,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       })),
     transferHandoff: (handoffId, input) =>
       guard(() => tx(async (db) => {
+        await lockConversationOf(db, handoffId);
         const at = now();
         const ended = await one<HandoffRow>(db, `UPDATE handoffs SET status = 'ended', ended_at = $2, end_reason = 'transferred', ended_by = $3
           WHERE id = $1 AND status = 'claimed' AND ($3::text IS NULL OR agent_id = $3) RETURNING *`, [handoffId, at, input.fromAgentId]);
@@ -557,6 +564,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       })),
     releaseHandoff: (handoffId, input) =>
       guard(() => tx(async (db) => {
+        await lockConversationOf(db, handoffId);
         const at = now();
         const ended = await one<HandoffRow>(db, `UPDATE handoffs SET status = 'ended', ended_at = $2, end_reason = 'released', ended_by = NULL
           WHERE id = $1 AND status = 'claimed' AND agent_id = $3 RETURNING *`, [handoffId, at, input.agentId]);
@@ -574,6 +582,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       })),
     endHandoff: (handoffId, input) =>
       guard(() => tx(async (db) => {
+        await lockConversationOf(db, handoffId);
         const at = now();
         const ended = await one<HandoffRow>(db, `UPDATE handoffs SET status = 'ended', ended_at = $2, end_reason = $3, disposition = $4, ended_by = $5
           WHERE id = $1 AND status IN ('queued','claimed') RETURNING *`, [handoffId, at, input.reason, input.disposition ?? null, input.endedBy]);
