@@ -283,6 +283,9 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
     // instances) takes a round trip, and without this a customer's button pressed right after a message (a person,
     // another language, the end) overtook the message. Typing is fire-and-forget and goes straight through.
     let tail: Promise<unknown> = Promise.resolve();
+    // Events waiting behind a slow one are bounded: a socket that floods while one of its events is slow is refused
+    // at once past this, rather than queueing without end (the per-address limit is only asked in turn).
+    let waiting = 0;
     for (const [event, handle] of Object.entries(handlers)) {
       // socket.io passes (payload, ack), but a client may send no payload, no ack, or extra arguments.
       socket.on(event, (...args: unknown[]) => {
@@ -296,8 +299,11 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
           if (deps.accepting && !deps.accepting()) throw new KefuError('KEFU_NOT_READY', ['the server is stopping, retry shortly']);
           return handle(payload, socket);
         };
-        const handled = event === 'typing' ? run() : tail.then(run);
-        if (event !== 'typing') tail = handled.catch(() => undefined);
+        if (event === 'typing') return void run().then((result) => ack?.({ ok: true, ...result }), refuse);
+        if (waiting >= MAX_WAITING_EVENTS) return refuse(new KefuError('KEFU_RATE_LIMITED', [`at most ${MAX_WAITING_EVENTS} events waiting on one connection`]));
+        waiting++;
+        const handled = tail.then(run).finally(() => waiting--);
+        tail = handled.catch(() => undefined);
         handled.then((result) => ack?.({ ok: true, ...result }), refuse);
       });
     }
@@ -331,6 +337,9 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
     for (const u of unsubscribe) u?.();
   };
 }
+
+/** Events of one connection waiting for the one before them (see the per-socket order in attachWebChat). */
+const MAX_WAITING_EVENTS = 32;
 
 // As on the REST API: the customer's own mistakes and 503s go back as they are; any other failure becomes
 // KEFU_INTERNAL naming an id to find it by in the log, so storage or model details never reach a browser.

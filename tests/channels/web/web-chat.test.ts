@@ -209,6 +209,13 @@ describe('web chat channel (socket.io /chat)', () => {
     expect(sent).toMatchObject({ ok: true, reply: { author: 'bot' } });
     expect(handed).toMatchObject({ ok: true });
     expect((await store.listMessages(id)).map((m) => m.author)).toEqual(['customer', 'bot', 'system']);
+    // A flood behind a slow event waits only so far: past 32 waiting, events are refused at once.
+    const flood = await Promise.all(Array.from({ length: 40 }, () => ask(socket, 'queue:position', { conversationId: id, token })));
+    const refusedAtOnce = flood.filter((r) => !r.ok && r.error.code === 'KEFU_RATE_LIMITED');
+    // (Exactly 8 when all 40 arrive before the first is done, as they do here; a slow machine may finish a few first.)
+    expect(refusedAtOnce.length).toBeGreaterThan(0);
+    expect(refusedAtOnce.length).toBeLessThanOrEqual(8);
+    expect(flood.filter((r) => r.ok).length + refusedAtOnce.length).toBe(40);
   });
 
   it('refuses malformed payloads with KEFU_VALIDATION and keeps serving the socket', async () => {
