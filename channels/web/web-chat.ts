@@ -57,6 +57,8 @@ export interface WebChatDeps {
    * API, and the widget sends it again shortly.
    */
   modelLoaded?: () => boolean;
+  /** How long an event of a connection waits for the one before it at most (default 30 s). */
+  maxEventWaitMs?: number;
   /** The bot shows as typing only when its answer takes longer than this (default 300 ms). */
   typingAfterMs?: number;
 }
@@ -303,7 +305,13 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
         if (waiting >= MAX_WAITING_EVENTS) return refuse(new KefuError('KEFU_RATE_LIMITED', [`at most ${MAX_WAITING_EVENTS} events waiting on one connection`]));
         waiting++;
         const handled = tail.then(run).finally(() => waiting--);
-        tail = handled.catch(() => undefined);
+        // The next event waits for this one, but not for ever: a turn stuck on a wedged router must not freeze the
+        // connection (starts, history, the queue) behind it.
+        let stalled: NodeJS.Timeout | undefined;
+        tail = Promise.race([
+          handled.catch(() => undefined),
+          new Promise<void>((resolve) => (stalled = setTimeout(resolve, deps.maxEventWaitMs ?? MAX_EVENT_WAIT_MS).unref())),
+        ]).finally(() => clearTimeout(stalled));
         handled.then((result) => ack?.({ ok: true, ...result }), refuse);
       });
     }
@@ -340,6 +348,8 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
 
 /** Events of one connection waiting for the one before them (see the per-socket order in attachWebChat). */
 const MAX_WAITING_EVENTS = 32;
+/** How long the next event of a connection waits for the one before it at most. */
+const MAX_EVENT_WAIT_MS = 30_000;
 
 // As on the REST API: the customer's own mistakes and 503s go back as they are; any other failure becomes
 // KEFU_INTERNAL naming an id to find it by in the log, so storage or model details never reach a browser.

@@ -20,7 +20,8 @@ export interface OnlineAgent {
  */
 export interface AgentPresence {
   connect(agent: Agent, connectionId: string): void;
-  disconnect(connectionId: string): void;
+  /** A console closed; `sessionEnded` when the server closed it because its sign-in session ended (a sign-out). */
+  disconnect(connectionId: string, options?: { sessionEnded?: boolean }): void;
   setStatus(agentId: string, status: AgentStatus): void;
   /** Agents taking new customers of `group`. */
   availableFor(group: string): number;

@@ -4,15 +4,27 @@ import type { AgentPresence, AgentStatus, OnlineAgent } from './agent-presence.t
 /** What instances tell each other about the consoles connected to them. */
 export type PresenceMessage =
   /** Everyone on duty at `instance` now; it holds until `ttlMs` passes without another (the instance died). */
-  | { type: 'snapshot'; instance: string; agents: OnlineAgent[]; ttlMs: number }
+  | { type: 'snapshot'; instance: string; agents: OnlineAgent[]; ttlMs: number; choices?: Record<string, Choice> }
   /** A new instance asks the others for their snapshots. */
   | { type: 'hello'; instance: string }
   /** An instance is stopping: its consoles are gone. */
   | { type: 'bye'; instance: string }
-  /** An agent chose a status on a console at `instance`: it holds for their consoles everywhere. */
-  | { type: 'status'; instance: string; agentId: string; status: AgentStatus }
+  /** An agent chose a status on a console at `instance`: it holds for their consoles everywhere (the newest choice wins). */
+  | ({ type: 'status'; instance: string; agentId: string } & Choice)
   /** An agent signed out at `instance`: gone without a grace period, once their consoles everywhere have closed. */
   | { type: 'depart'; instance: string; agentId: string };
+
+/**
+ * An agent's status choice, versioned so that every instance keeps the same newest one whatever order messages came
+ * in, or if one was missed (snapshots carry the choices again): a higher version wins, then the higher instance id.
+ */
+export interface Choice {
+  status: AgentStatus;
+  version: number;
+  /** Where it was made: breaks ties between choices made at once on two instances. */
+  by: string;
+}
+const newer = (a: Choice, b: Choice | undefined): boolean => !b || a.version > b.version || (a.version === b.version && a.by > b.by);
 
 /** How instances reach each other (socket.io's serverSideEmit over Redis, in app.ts). Never delivers to the sender. */
 export interface PresenceBus {
@@ -60,7 +72,13 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   const remote = new Map<string, { agents: Map<string, OnlineAgent>; expiresAt: number; signature: string }>();
   const listeners = new Set<() => void>();
   /** The status each agent last chose, on any instance. */
-  const chosen = new Map<string, AgentStatus>();
+  const chosen = new Map<string, Choice>();
+  /** Takes a choice heard from another instance if it is newer, and applies it to their consoles here. */
+  const heardChoice = (agentId: string, choice: Choice): void => {
+    if (!newer(choice, chosen.get(agentId))) return;
+    chosen.set(agentId, choice);
+    local.setStatus(agentId, choice.status);
+  };
   /** Agents who signed out elsewhere, until when: their consoles closing here end their presence at once. */
   const departing = new Map<string, number>();
   /** Which agent each of this instance's consoles belongs to. */
@@ -78,7 +96,15 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   const publish = (m: PresenceMessage): void => {
     if (!disposed) bus?.publish(m);
   };
-  const snapshot = (): void => publish({ type: 'snapshot', instance: options.instance, agents: local.list(), ttlMs });
+  const snapshot = (): void => {
+    const agents = local.list();
+    const choices: Record<string, Choice> = {};
+    for (const a of agents) {
+      const c = chosen.get(a.agent.id);
+      if (c) choices[a.agent.id] = c;
+    }
+    publish({ type: 'snapshot', instance: options.instance, agents, ttlMs, choices });
+  };
   const connectedElsewhere = (agentId: string): boolean => {
     for (const r of remote.values()) if (r.agents.has(agentId)) return true;
     return false;
@@ -121,9 +147,11 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       departing.set(m.agentId, now() + DEPARTING_MS);
       local.depart(m.agentId);
     } else if (m.type === 'status') {
-      chosen.set(m.agentId, m.status);
-      local.setStatus(m.agentId, m.status); // their consoles here, if any
-    } else setRemote(m.instance, m.agents, m.ttlMs);
+      heardChoice(m.agentId, { status: m.status, version: m.version, by: m.by });
+    } else {
+      for (const [agentId, choice] of Object.entries(m.choices ?? {})) heardChoice(agentId, choice);
+      setRemote(m.instance, m.agents, m.ttlMs);
+    }
   };
   const tick = (): void => {
     // Back after a break: ask everyone again, rather than wait up to a heartbeat for each of them.
@@ -179,24 +207,24 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       departing.delete(agent.id); // signed in again
       local.connect(agent, connectionId);
       if (!joining) return;
-      // What was chosen, as heard; an instance started since then knows it from the others' snapshots.
-      let status = chosen.get(agent.id);
-      if (status === undefined) {
-        status = 'away';
-        for (const r of remote.values()) if (r.agents.get(agent.id)?.status === 'available') status = 'available';
-      }
-      local.setStatus(agent.id, status);
+      // What was chosen, as heard (an instance started since then hears it with the others' snapshots).
+      const choice = chosen.get(agent.id);
+      if (choice) local.setStatus(agent.id, choice.status);
     },
-    disconnect(connectionId) {
+    disconnect(connectionId, closing) {
       const agentId = consoles.get(connectionId);
       consoles.delete(connectionId);
       local.disconnect(connectionId);
-      if (agentId !== undefined && (departing.get(agentId) ?? 0) > now() && !local.isConnected(agentId)) local.depart(agentId);
+      // Only a console the sign-out itself closed: one of another session of theirs that drops meanwhile (a network
+      // blip) still gets the grace period.
+      const signedOut = closing?.sessionEnded === true && agentId !== undefined && (departing.get(agentId) ?? 0) > now();
+      if (signedOut && !local.isConnected(agentId)) local.depart(agentId);
     },
     setStatus(agentId, status: AgentStatus) {
-      chosen.set(agentId, status);
+      const choice: Choice = { status, version: (chosen.get(agentId)?.version ?? 0) + 1, by: options.instance };
+      chosen.set(agentId, choice);
       local.setStatus(agentId, status);
-      publish({ type: 'status', instance: options.instance, agentId, status });
+      publish({ type: 'status', instance: options.instance, agentId, ...choice });
     },
     availableFor(group) {
       let n = 0;

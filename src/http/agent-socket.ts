@@ -147,7 +147,8 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
     const slog = log.child({ agentId: data.agent.id, socketId: socket.id });
     void socket.join([agentRoom(data.agent.id), sessionRoom(data.tokenHash)]);
     presence.connect(data.agent, socket.id);
-    socket.on('disconnect', () => presence.disconnect(socket.id));
+    // The server closes a console itself (disconnectSockets, on any instance) only when its session has ended.
+    socket.on('disconnect', (reason) => presence.disconnect(socket.id, { sessionEnded: reason === 'server namespace disconnect' }));
     // A console that reconnects (or opens in a second tab) gets its conversations and queue back at once.
     void (async () => {
       for (const h of await store.listClaimed(data.agent.id)) await socket.join(watchRoom(h.conversationId));

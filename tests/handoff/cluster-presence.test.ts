@@ -195,11 +195,41 @@ describe('presence across instances', () => {
     a.presence.depart('mei');
     expect(a.departed).toEqual([]);
     // ...and B's console, closed by the same sign-out, ends their presence there without a grace period.
-    b.presence.disconnect('b-1');
+    b.presence.disconnect('b-1', { sessionEnded: true });
     expect(b.departed).toEqual(['mei']);
-    // A console lost without a sign-out still gets the grace period.
-    b.presence.connect(agent('ming'), 'b-2');
+    // A console of another session of theirs that merely drops meanwhile (a network blip) still gets the grace period.
+    b.presence.connect(agent('mei'), 'b-2');
+    a.presence.depart('mei');
     b.presence.disconnect('b-2');
     expect(b.departed).toEqual(['mei']);
+    vi.advanceTimersByTime(GRACE + 1);
+    expect(b.departed).toEqual(['mei', 'mei']);
+  });
+
+  it('agrees on the newest status choice everywhere, though a choice was missed or two were made at once', () => {
+    const a = instance('a');
+    const b = instance('b');
+    net.restore('a', Date.now());
+    net.restore('b', Date.now());
+    a.presence.connect(agent('mei'), 'a-1');
+    b.presence.connect(agent('mei'), 'b-1');
+    // B misses the choice made on A; the next snapshots bring it.
+    net.cut('b');
+    a.presence.setStatus('mei', 'away');
+    net.restore('b', Date.now());
+    expect(b.presence.isAvailable('mei')).toBe(true);
+    vi.advanceTimersByTime(10_000);
+    expect(b.presence.isAvailable('mei')).toBe(false);
+    expect(a.presence.isAvailable('mei')).toBe(false);
+    // Two choices at once, each unheard by the other when made: both instances settle on the same one.
+    net.cut('a');
+    net.cut('b');
+    a.presence.setStatus('mei', 'available');
+    b.presence.setStatus('mei', 'away');
+    net.restore('a', Date.now());
+    net.restore('b', Date.now());
+    vi.advanceTimersByTime(10_000);
+    expect(a.presence.isAvailable('mei')).toBe(b.presence.isAvailable('mei'));
+    expect(a.presence.list()[0]?.status).toBe(b.presence.list()[0]?.status);
   });
 });

@@ -18,6 +18,8 @@ import type { PublicMessage as WebMessage } from '../../../src/http/schemas.ts';
 function scriptedRouter(calls: string[]): Router {
   const route = (text: string): Outcome => {
     calls.push(text);
+    // A router wedged on this one message (a stuck routing thread).
+    if (text === '卡住') return new Promise<never>(() => undefined) as unknown as Outcome;
     const kind: OutcomeKind = text.includes('真人') ? 'handoff' : text.includes('???') ? 'fallback' : 'answer';
     return {
       text, outcome: kind, topic: kind === 'fallback' ? null : 'card.lost', brain: kind === 'fallback' ? null : 'faq', confidence: 0.9,
@@ -60,7 +62,7 @@ describe('web chat channel (socket.io /chat)', () => {
   // A real listening server: http + socket.io + the channel, over the real service on an in-memory store.
   let loaded = true;
   // laterLimits: every limit answers 20 ms later, as Redis does when several instances share them.
-  const serve = async (options: { greet?: boolean; typingAfterMs?: number; laterLimits?: boolean } = {}): Promise<void> => {
+  const serve = async (options: { greet?: boolean; typingAfterMs?: number; laterLimits?: boolean; maxEventWaitMs?: number } = {}): Promise<void> => {
     store = openSqliteStore(':memory:');
     calls = [];
     allowed = Infinity;
@@ -78,7 +80,7 @@ describe('web chat channel (socket.io /chat)', () => {
       service, log, verifyToken, issueToken, config, limiter: { take: () => later(allowed-- > 0) }, ...(options.greet ? { store } : {}),
       addressLimiter: { take: (key) => (addressKeys.push(key), later(addressAllowed-- > 0)) }, startLimiter: { take: () => later(startsAllowed-- > 0) },
       clientAddress: (socket) => `addr:${String(socket.handshake.headers['x-test-client'] ?? 'none')}`, accepting: () => accepting,
-      typingAfterMs: options.typingAfterMs, localRooms: true, modelLoaded: () => loaded,
+      typingAfterMs: options.typingAfterMs, localRooms: true, modelLoaded: () => loaded, maxEventWaitMs: options.maxEventWaitMs,
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/chat`;
@@ -216,6 +218,18 @@ describe('web chat channel (socket.io /chat)', () => {
     expect(refusedAtOnce.length).toBeGreaterThan(0);
     expect(refusedAtOnce.length).toBeLessThanOrEqual(8);
     expect(flood.filter((r) => r.ok).length + refusedAtOnce.length).toBe(40);
+  });
+
+  it('lets the next events of a connection go on once one has been stuck for the longest wait', async () => {
+    await shutdown();
+    await serve({ maxEventWaitMs: 300 });
+    const socket = await open();
+    const { id, token } = await start(socket);
+    const stuck = ask(socket, 'message:send', { conversationId: id, token, text: '卡住', clientMessageId: 's-1' });
+    stuck.catch(() => undefined);
+    const started = performance.now();
+    expect(await ask(socket, 'queue:position', { conversationId: id, token })).toMatchObject({ ok: true });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250);
   });
 
   it('refuses malformed payloads with KEFU_VALIDATION and keeps serving the socket', async () => {
