@@ -284,7 +284,7 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
     // One socket's events are handled one after another, in the order they came: a limit answered by Redis (several
     // instances) takes a round trip, and without this a customer's button pressed right after a message (a person,
     // another language, the end) overtook the message. Typing is fire-and-forget and goes straight through.
-    let tail: Promise<unknown> = Promise.resolve();
+    let tail: Promise<unknown> = Promise.resolve(); // the last event's handling, settled either way
     // Events waiting behind a slow one are bounded: a socket that floods while one of its events is slow is refused
     // at once past this, rather than queueing without end (the per-address limit is only asked in turn).
     let waiting = 0;
@@ -303,15 +303,13 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
         };
         if (event === 'typing') return void run().then((result) => ack?.({ ok: true, ...result }), refuse);
         if (waiting >= MAX_WAITING_EVENTS) return refuse(new KefuError('KEFU_RATE_LIMITED', [`at most ${MAX_WAITING_EVENTS} events waiting on one connection`]));
+        // Nothing before it: it starts now, in this turn (a customer's usual case, one event at a time, costs no more
+        // than that). Otherwise it waits for the one before it, but not for ever: a turn stuck on a wedged router
+        // must not freeze the connection (starts, history, the queue) behind it.
+        const before = waiting > 0 ? tail : null;
         waiting++;
-        const handled = tail.then(run).finally(() => waiting--);
-        // The next event waits for this one, but not for ever: a turn stuck on a wedged router must not freeze the
-        // connection (starts, history, the queue) behind it.
-        let stalled: NodeJS.Timeout | undefined;
-        tail = Promise.race([
-          handled.catch(() => undefined),
-          new Promise<void>((resolve) => (stalled = setTimeout(resolve, deps.maxEventWaitMs ?? MAX_EVENT_WAIT_MS).unref())),
-        ]).finally(() => clearTimeout(stalled));
+        const handled = (before ? waitAtMost(before, deps.maxEventWaitMs ?? MAX_EVENT_WAIT_MS).then(run) : run()).finally(() => waiting--);
+        tail = handled.catch(() => undefined);
         handled.then((result) => ack?.({ ok: true, ...result }), refuse);
       });
     }
@@ -350,6 +348,12 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
 const MAX_WAITING_EVENTS = 32;
 /** How long the next event of a connection waits for the one before it at most. */
 const MAX_EVENT_WAIT_MS = 30_000;
+
+/** Settles when `p` does, or after `ms`, whichever is first. */
+function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.then(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()))]).finally(() => clearTimeout(timer));
+}
 
 // As on the REST API: the customer's own mistakes and 503s go back as they are; any other failure becomes
 // KEFU_INTERNAL naming an id to find it by in the log, so storage or model details never reach a browser.
