@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { assertWellFormedText } from './text/well-formed.ts';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +8,7 @@ import rateLimit from '@fastify/rate-limit';
 import { Server as SocketServer } from 'socket.io';
 import { routingWorkers, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
+import { assertWellFormedText } from './text/well-formed.ts';
 import { KefuError, isKefuError } from './errors.ts';
 import type { Router } from './router/router.ts';
 import type { Store } from './store/store.ts';
