@@ -9,6 +9,7 @@ import { Server as SocketServer } from 'socket.io';
 import { routingWorkers, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { assertWellFormedText } from './text/well-formed.ts';
+import { settlesWithin } from './time-limit.ts';
 import { KefuError, isKefuError } from './errors.ts';
 import type { Router } from './router/router.ts';
 import type { Store } from './store/store.ts';
@@ -374,18 +375,4 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     },
     stop,
   };
-}
-
-/** True when `p` settles within `ms`; false when the time runs out first. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([p.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -13,6 +13,7 @@ import { maskPersonalData } from '../../src/text/mask-personal-data.ts';
 // One customer view of conversations and messages on every transport: the same shapes as the REST API.
 import { customerConversation as publicConversation, customerMessage as publicMessage } from '../../src/domain/customer-view.ts';
 import { assertWellFormedText } from '../../src/text/well-formed.ts';
+import { settlesWithin } from '../../src/time-limit.ts';
 
 /** The socket.io namespace customers' browsers connect to. */
 export const CHAT_NAMESPACE = '/chat';
@@ -273,11 +274,16 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
   };
   // Checked before an event's payload is even parsed: a flood costs a map lookup each (a Redis call with several
   // instances), whatever it sends.
-  const admit = async (socket: Socket): Promise<void> => {
+  // Asked before the limit and again after it: a wait for Redis may outlast the start of a shutdown.
+  const refuseIfStopping = (): void => {
     if (deps.accepting && !deps.accepting()) throw new KefuError('KEFU_NOT_READY', ['the server is stopping, retry shortly']);
+  };
+  const admit = async (socket: Socket): Promise<void> => {
+    refuseIfStopping();
     if (deps.addressLimiter && !(await deps.addressLimiter.take(addressOf(socket)))) {
       throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.socketEventsPerIpPerMinute} events a minute from one address`]);
     }
+    refuseIfStopping();
   };
 
   nsp.on('connection', (socket) => {
@@ -297,8 +303,6 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
         const refuse = (err: unknown): void => ack?.({ ok: false, error: toAckError(err, event, payload, log) });
         const run = async (): Promise<Record<string, unknown>> => {
           await admit(socket);
-          // Checked again once admitted: a wait for Redis may have outlasted the start of a shutdown.
-          if (deps.accepting && !deps.accepting()) throw new KefuError('KEFU_NOT_READY', ['the server is stopping, retry shortly']);
           return handle(payload, socket);
         };
         if (event === 'typing') return void run().then((result) => ack?.({ ok: true, ...result }), refuse);
@@ -308,7 +312,7 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
         // must not freeze the connection (starts, history, the queue) behind it.
         const before = waiting > 0 ? tail : null;
         waiting++;
-        const handled = (before ? waitAtMost(before, deps.maxEventWaitMs ?? MAX_EVENT_WAIT_MS).then(run) : run()).finally(() => waiting--);
+        const handled = (before ? settlesWithin(before, deps.maxEventWaitMs ?? MAX_EVENT_WAIT_MS).then(run) : run()).finally(() => waiting--);
         tail = handled.catch(() => undefined);
         handled.then((result) => ack?.({ ok: true, ...result }), refuse);
       });
@@ -349,11 +353,6 @@ const MAX_WAITING_EVENTS = 32;
 /** How long the next event of a connection waits for the one before it at most. */
 const MAX_EVENT_WAIT_MS = 30_000;
 
-/** Settles when `p` does, or after `ms`, whichever is first. */
-function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p.then(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()))]).finally(() => clearTimeout(timer));
-}
 
 // As on the REST API: the customer's own mistakes and 503s go back as they are; any other failure becomes
 // KEFU_INTERNAL naming an id to find it by in the log, so storage or model details never reach a browser.

@@ -5,7 +5,7 @@ import type { Locale, Outcome } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
 import type { RouteState } from '../router/router.ts';
 import type { Logger } from '../log.ts';
-import { KefuError } from '../errors.ts';
+import { KefuError, isKefuError, type KefuErrorCode } from '../errors.ts';
 import { maskPersonalData } from '../text/mask-personal-data.ts';
 import { normalise } from '../text/normalise.ts';
 import { createKeyedMutex } from './keyed-mutex.ts';
@@ -130,6 +130,13 @@ const storedOutcome = (o: Outcome): StoredOutcome => ({
  * millisecond or so, and under a flood its queue a few hundred: this bounds only a router that is stuck.
  */
 const EARLY_ROUTE_WAIT_MS = 2_000;
+
+/** `p`'s value, or null when the store refuses it with one of `codes` (the conversation moved on meanwhile). */
+const nullIfRefused = <T>(p: Promise<T>, codes: readonly KefuErrorCode[]): Promise<T | null> =>
+  p.catch((err: unknown) => {
+    if (codes.some((code) => isKefuError(err, code))) return null;
+    throw err;
+  });
 
 /** Fallbacks in a row once `outcome` is the reply. */
 const fallbacksAfter = (outcome: Outcome, before: number): number => (outcome.outcome === 'fallback' ? before + 1 : 0);
@@ -256,27 +263,19 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       : await opts.router().route(customer.text, { consecutiveFallbacks: conversation.consecutiveFallbacks, locale: conversation.locale });
     // Only while the bot still holds it, checked in the append's transaction: this process's lock does not keep an
     // agent on another instance from taking the conversation while its answer was being worked out.
-    const stored = await store
-      .appendMessage({
-        conversationId: conversation.id, author: 'bot', text: outcome.reply, quickReplies: outcome.options, outcome: storedOutcome(outcome), replyTo: customer.id,
-        requireBot: true,
-      })
-      .catch((err: unknown) => {
-        if (err instanceof KefuError && err.code === 'KEFU_CONVERSATION_STATE') return null;
-        throw err;
-      });
+    const stored = await nullIfRefused(store.appendMessage({
+      conversationId: conversation.id, author: 'bot', text: outcome.reply, quickReplies: outcome.options, outcome: storedOutcome(outcome), replyTo: customer.id,
+      requireBot: true,
+    }), ['KEFU_CONVERSATION_STATE']);
     if (!stored) return { conversation: await mustGet(conversation.id), reply: null };
     const { message: reply, conversation: afterReply } = stored;
     const patch = { consecutiveFallbacks: fallbacksAfter(outcome, conversation.consecutiveFallbacks) };
     // A handoff joins the queue: state, queue entry and the reset fallback counter change together, so a restart
     // can never find a conversation waiting for a person that no agent's queue shows. An agent who took it in the
     // meantime has it already, and a closed one needs nobody: nothing to queue.
+    // Taken by an agent, or closed, since the reply was stored: the reply stands and is announced, with no queue.
     const queued = outcome.outcome === 'handoff'
-      ? await enqueue(conversation, 'router', outcome.topic).catch((err: unknown) => {
-        // Taken by an agent, or closed, since the reply was stored: the reply stands and is announced, with no queue.
-        if (err instanceof KefuError && ['KEFU_CONVERSATION_STATE', 'KEFU_ALREADY_CLAIMED', 'KEFU_CONVERSATION_CLOSED'].includes(err.code)) return null;
-        throw err;
-      })
+      ? await nullIfRefused(enqueue(conversation, 'router', outcome.topic), ['KEFU_CONVERSATION_STATE', 'KEFU_ALREADY_CLAIMED', 'KEFU_CONVERSATION_CLOSED'])
       : null;
     if (outcome.outcome === 'handoff' && !queued) {
       const current = await mustGet(conversation.id);

@@ -26,6 +26,16 @@ export interface RateLimiterOptions {
   now?: () => number;
 }
 
+/**
+ * The answer for a take from a token bucket (`perMs` tokens refill a millisecond), given whether it was allowed and
+ * the tokens left after it: here and for the buckets several instances keep in Redis.
+ */
+export function bucketDecision(allowed: boolean, tokensLeft: number, perMs: number): RateDecision {
+  return allowed
+    ? { allowed, remaining: Math.floor(tokensLeft), retryAfterSeconds: 0 }
+    : { allowed, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokensLeft) / perMs / 1000)) };
+}
+
 // Sweep forgotten keys every so many calls rather than on a timer, so the limiter holds no handle that keeps the
 // process alive and costs nothing when idle.
 const SWEEP_EVERY = 1000;
@@ -57,12 +67,9 @@ export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
       // Updated in place: every socket event and customer message takes from one or two buckets, and a new object per
       // take, kept in the map until the next one, is what the main thread's scavenges copy and promote.
       b.at = t;
-      if (tokens >= 1) {
-        b.tokens = tokens - 1;
-        return { allowed: true, remaining: Math.floor(tokens - 1), retryAfterSeconds: 0 };
-      }
-      b.tokens = tokens;
-      return { allowed: false, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perMs / 1000)) };
+      const allowed = tokens >= 1;
+      b.tokens = allowed ? tokens - 1 : tokens;
+      return bucketDecision(allowed, b.tokens, perMs);
     },
     get size() {
       return buckets.size;

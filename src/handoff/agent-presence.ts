@@ -11,8 +11,8 @@ export interface OnlineAgent {
 }
 
 /**
- * Who is on duty: an agent is online while at least one console (an /agent socket) is connected. In-process only,
- * like the sockets it counts; several server instances would keep it in a shared store behind this interface.
+ * Who is on duty: an agent is online while at least one console (an /agent socket) is connected. This process's
+ * consoles; with several instances, cluster-presence.ts adds up every instance's behind this same interface.
  *
  * An agent whose last console closes is off duty at once (the queue stops counting them), but has gone only when no
  * console comes back within the grace period (a reload or a network blip must not cost them their customers); then
@@ -50,6 +50,13 @@ export interface AgentPresence {
 export interface AgentPresenceOptions {
   /** How long an agent with no console open may take to come back before they count as gone. */
   graceMs: number;
+}
+
+/** Agents among `online` taking new customers of `group` (available, serving customers, in that group). */
+export function countAvailable(online: Iterable<Pick<OnlineAgent, 'agent' | 'status'>>, group: string): number {
+  let n = 0;
+  for (const e of online) if (e.status === 'available' && canServeCustomers(e.agent.role) && servesGroup(e.agent, group)) n++;
+  return n;
 }
 
 export function createAgentPresence(options: AgentPresenceOptions): AgentPresence {
@@ -105,11 +112,7 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
       entry.status = status;
       changed();
     },
-    availableFor(group) {
-      let n = 0;
-      for (const e of byAgent.values()) if (e.status === 'available' && canServeCustomers(e.agent.role) && servesGroup(e.agent, group)) n++;
-      return n;
-    },
+    availableFor: (group) => countAvailable(byAgent.values(), group),
     isAvailable(agentId) {
       return byAgent.get(agentId)?.status === 'available';
     },

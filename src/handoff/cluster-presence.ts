@@ -1,5 +1,4 @@
-import { canServeCustomers, servesGroup } from '../domain/agent.ts';
-import type { AgentPresence, AgentStatus, OnlineAgent } from './agent-presence.ts';
+import { countAvailable, type AgentPresence, type AgentStatus, type OnlineAgent } from './agent-presence.ts';
 
 /** What instances tell each other about the consoles connected to them. */
 export type PresenceMessage =
@@ -53,6 +52,9 @@ export interface ClusterPresenceOptions {
   now?: () => number;
 }
 
+/** How long a sign-out elsewhere makes the agent's consoles here closing end their presence at once. */
+const DEPARTING_MS = 10_000;
+
 /**
  * Who is on duty across several instances: this instance's consoles (`local`) plus the snapshots the others send.
  * An agent counts once however many instances they have consoles on, and has departed (their customers go back to
@@ -62,9 +64,6 @@ export interface ClusterPresenceOptions {
  * well, so some instance releases their customers even if the one they were on is gone; the store's conditional
  * release lets exactly one instance do it.
  */
-/** How long a sign-out elsewhere makes the agent's consoles here closing end their presence at once. */
-const DEPARTING_MS = 10_000;
-
 export function createClusterPresence(local: AgentPresence, options: ClusterPresenceOptions): ClusterPresence {
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   const ttlMs = options.ttlMs ?? 3 * heartbeatMs;
@@ -226,11 +225,7 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       local.setStatus(agentId, status);
       publish({ type: 'status', instance: options.instance, agentId, ...choice });
     },
-    availableFor(group) {
-      let n = 0;
-      for (const e of everyone().values()) if (e.status === 'available' && canServeCustomers(e.agent.role) && servesGroup(e.agent, group)) n++;
-      return n;
-    },
+    availableFor: (group) => countAvailable(everyone().values(), group),
     isAvailable: (agentId) => everyone().get(agentId)?.status === 'available',
     isConnected: (agentId) => local.isConnected(agentId) || connectedElsewhere(agentId),
     list: () => [...everyone().values()],

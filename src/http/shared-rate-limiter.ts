@@ -1,7 +1,8 @@
 import type { Logger } from '../log.ts';
-import type { LocalRateLimiter, RateDecision, RateLimiter } from '../conversation/rate-limiter.ts';
+import { bucketDecision, type LocalRateLimiter, type RateDecision, type RateLimiter } from '../conversation/rate-limiter.ts';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { SocketCluster } from './socket-cluster.ts';
+import { valueWithin } from '../time-limit.ts';
 
 export interface SharedRateLimiterOptions {
   /** Names the allowance in Redis (messages, starts …): keys of different limits never meet. */
@@ -27,11 +28,9 @@ export function createSharedRateLimiter(opts: SharedRateLimiterOptions): RateLim
     async take(key): Promise<RateDecision> {
       if (!opts.cluster.canAsk() || breaker.open()) return opts.fallback.take(key);
       try {
-        const { allowed, tokens } = await withinMs(opts.cluster.takeToken(`${opts.name}#${key}`, opts.perMinute, perMs), opts.timeoutMs ?? REDIS_ANSWER_MS);
+        const { allowed, tokens } = await valueWithin(opts.cluster.takeToken(`${opts.name}#${key}`, opts.perMinute, perMs), opts.timeoutMs ?? REDIS_ANSWER_MS, 'Redis');
         breaker.succeeded();
-        return allowed
-          ? { allowed, remaining: Math.floor(tokens), retryAfterSeconds: 0 }
-          : { allowed, remaining: 0, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perMs / 1000)) };
+        return bucketDecision(allowed, tokens, perMs);
       } catch (err) {
         breaker.failed(err);
         return opts.fallback.take(key);
@@ -44,13 +43,6 @@ export function createSharedRateLimiter(opts: SharedRateLimiterOptions): RateLim
 const REDIS_ANSWER_MS = 200;
 /** After Redis failed to answer, how long the instance decides alone before asking it again. */
 const LOCAL_FOR_MS = 5_000;
-
-class RedisTimeout extends Error {}
-function withinMs<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new RedisTimeout(`no answer from Redis within ${ms} ms`)), ms)));
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
 
 /**
  * A Redis that does not answer (a network black hole, a stalled server) leaves its connection "ready": without a
@@ -99,7 +91,7 @@ export function sharedRateLimitStore(cluster: Pick<SocketCluster, 'countInWindow
   class SharedStore implements FastifyRateLimitStore {
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
       if (!cluster.canAsk() || breaker.open()) return callback(null, countLocally(key, timeWindow));
-      withinMs(cluster.countInWindow(`${name}#${key}`, timeWindow), REDIS_ANSWER_MS).then(
+      valueWithin(cluster.countInWindow(`${name}#${key}`, timeWindow), REDIS_ANSWER_MS, 'Redis').then(
         (r) => {
           breaker.succeeded();
           callback(null, r);

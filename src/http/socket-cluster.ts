@@ -4,6 +4,7 @@ import { createClient } from 'redis';
 import type { Namespace, Server as SocketServer } from 'socket.io';
 import type { PresenceBus, PresenceMessage } from '../handoff/cluster-presence.ts';
 import { KefuError } from '../errors.ts';
+import { settlesWithin } from '../time-limit.ts';
 import type { Logger } from '../log.ts';
 
 /** Connection attempts at start before kefu gives up on Redis. */
@@ -134,12 +135,7 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
     healthySince: () => (pub.isReady && sub.isReady ? upSince : null),
     async close() {
       // QUIT waits in the client's offline queue while Redis is down: bounded, then the connections are dropped.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([pub.quit(), sub.quit()]),
-        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_MS))),
-      ]);
-      clearTimeout(timer);
+      await settlesWithin(Promise.allSettled([pub.quit(), sub.quit()]), CLOSE_MS);
       if (pub.isOpen) pub.destroy();
       if (sub.isOpen) sub.destroy();
     },

@@ -6,7 +6,7 @@ import type { Agent, AgentRole, AgentSession } from '../domain/agent.ts';
 import type { ConversationNote, CustomerProfile, Disposition, Handoff, HandoffEndReason, HandoffKind, HandoffStatus, HandoffTrigger } from '../domain/handoff.ts';
 import { KefuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { ConversationPatch, HandoffStore, NewMessage, NewTurn, Store } from './store.ts';
+import type { ConversationPatch, HandoffChange, HandoffStore, NewHandoff, NewMessage, NewTurn, Store } from './store.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
 import { POSTGRES_SCHEMA_PATTERN } from './postgres-schema-name.ts';
 import { timeOrderedId } from './message-ids.ts';
@@ -416,6 +416,29 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const lockConversationOf = async (db: Db, handoffId: string): Promise<void> => {
     await db.query('SELECT 1 FROM conversations WHERE id = (SELECT conversation_id FROM handoffs WHERE id = $1) FOR NO KEY UPDATE', [handoffId]);
   };
+  /**
+   * Ends the episode an agent holds (`end.sql`, conditional on who holds it, with the handoff id as $1 and the time as
+   * $2) and queues the conversation's next episode, in one transaction: a transfer, or a release.
+   */
+  const handOn = (
+    handoffId: string,
+    end: { sql: string; params: unknown[]; refusal: string; wanted: string },
+    next: (old: Handoff) => NewHandoff & { queuedAt?: string },
+  ): Promise<HandoffChange> =>
+    guard(() => tx(async (db) => {
+      await lockConversationOf(db, handoffId);
+      const at = now();
+      const ended = await one<HandoffRow>(db, end.sql, [handoffId, at, ...end.params]);
+      if (!ended) {
+        const h = await mustHandoff(db, handoffId);
+        throw new KefuError('KEFU_CONVERSATION_STATE', [h.conversationId, h.status, end.refusal]);
+      }
+      const old = toHandoff(ended);
+      await moveConversation(db, TO_QUEUED_FROM_AGENT, old.conversationId, at, end.wanted);
+      const { queuedAt, ...input } = next(old);
+      const handoff = await insertHandoff(db, input, { status: 'queued', agentId: null, at, previousId: old.id, queuedAt });
+      return { conversation: await mustConv(db, old.conversationId), handoff };
+    }));
   const TO_QUEUED_FROM_AGENT = `UPDATE conversations SET state = 'queued', updated_at = $2 WHERE id = $1 AND state = 'agent'`;
 
   const store: Store = {
@@ -546,39 +569,24 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         return { conversation: await mustConv(db, claimed.conversation_id), handoff: toHandoff(claimed) };
       })),
     transferHandoff: (handoffId, input) =>
-      guard(() => tx(async (db) => {
-        await lockConversationOf(db, handoffId);
-        const at = now();
-        const ended = await one<HandoffRow>(db, `UPDATE handoffs SET status = 'ended', ended_at = $2, end_reason = 'transferred', ended_by = $3
-          WHERE id = $1 AND status = 'claimed' AND ($3::text IS NULL OR agent_id = $3) RETURNING *`, [handoffId, at, input.fromAgentId]);
-        if (!ended) {
-          const h = await mustHandoff(db, handoffId);
-          throw new KefuError('KEFU_CONVERSATION_STATE', [h.conversationId, h.status, 'only the agent holding it can transfer it']);
-        }
-        const old = toHandoff(ended);
-        await moveConversation(db, TO_QUEUED_FROM_AGENT, old.conversationId, at, 'an agent must hold it to transfer it');
-        const next = await insertHandoff(db,
-          { conversationId: old.conversationId, kind: old.kind, trigger: 'transfer', topic: old.topic, group: input.group, priority: old.priority, targetAgentId: input.targetAgentId, callback: old.callback },
-          { status: 'queued', agentId: null, at, previousId: old.id });
-        return { conversation: await mustConv(db, old.conversationId), handoff: next };
+      handOn(handoffId, {
+        sql: `UPDATE handoffs SET status = 'ended', ended_at = $2, end_reason = 'transferred', ended_by = $3
+          WHERE id = $1 AND status = 'claimed' AND ($3::text IS NULL OR agent_id = $3) RETURNING *`,
+        params: [input.fromAgentId], refusal: 'only the agent holding it can transfer it', wanted: 'an agent must hold it to transfer it',
+      }, (old) => ({
+        conversationId: old.conversationId, kind: old.kind, trigger: 'transfer', topic: old.topic, group: input.group, priority: old.priority,
+        targetAgentId: input.targetAgentId, callback: old.callback,
       })),
     releaseHandoff: (handoffId, input) =>
-      guard(() => tx(async (db) => {
-        await lockConversationOf(db, handoffId);
-        const at = now();
-        const ended = await one<HandoffRow>(db, `UPDATE handoffs SET status = 'ended', ended_at = $2, end_reason = 'released', ended_by = NULL
-          WHERE id = $1 AND status = 'claimed' AND agent_id = $3 RETURNING *`, [handoffId, at, input.agentId]);
-        if (!ended) {
-          const h = await mustHandoff(db, handoffId);
-          throw new KefuError('KEFU_CONVERSATION_STATE', [h.conversationId, h.status, 'only an episode the agent still holds can be released']);
-        }
-        const old = toHandoff(ended);
-        await moveConversation(db, TO_QUEUED_FROM_AGENT, old.conversationId, at, 'an agent must hold it to release it');
+      handOn(handoffId, {
+        sql: `UPDATE handoffs SET status = 'ended', ended_at = $2, end_reason = 'released', ended_by = NULL
+          WHERE id = $1 AND status = 'claimed' AND agent_id = $3 RETURNING *`,
+        params: [input.agentId], refusal: 'only an episode the agent still holds can be released', wanted: 'an agent must hold it to release it',
+      }, (old) => ({
+        conversationId: old.conversationId, kind: old.kind, trigger: 'release', topic: old.topic, group: old.group, priority: old.priority,
+        targetAgentId: null, callback: old.callback,
         // The customer keeps the time they have waited: the next episode is queued as of the released one.
-        const next = await insertHandoff(db,
-          { conversationId: old.conversationId, kind: old.kind, trigger: 'release', topic: old.topic, group: old.group, priority: old.priority, targetAgentId: null, callback: old.callback },
-          { status: 'queued', agentId: null, at, previousId: old.id, queuedAt: old.queuedAt });
-        return { conversation: await mustConv(db, old.conversationId), handoff: next };
+        queuedAt: old.queuedAt,
       })),
     endHandoff: (handoffId, input) =>
       guard(() => tx(async (db) => {
