@@ -44,7 +44,9 @@ function startConsole(me) {
   const connection = h('span', { class: 'connection', role: 'status' }, '連線中…');
   const status = h('select', { id: 'agent-status', 'aria-label': '我的狀態' },
     h('option', { value: 'available' }, '上線服務'), h('option', { value: 'away' }, '暫時離開'));
-  status.addEventListener('change', () => socket.emit('status', { status: status.value }));
+  status.addEventListener('change', () => socket.emit('status', { status: status.value }, (r) => {
+    if (!r?.ok) toast(errorText(r?.error ?? {}), 'error');
+  }));
   const logout = h('button', { type: 'button', class: 'link', async onClick() {
     await api.logout().catch(() => null);
     teardown();
@@ -67,7 +69,6 @@ function startConsole(me) {
   socket.on('connect', () => {
     connection.textContent = '已連線';
     connection.className = 'connection online';
-    socket.emit('status', { status: status.value });
     socket.emit('live:watch', {}, (r) => r?.ok && queue.setLive(r.conversations));
   });
   socket.on('disconnect', () => {
@@ -84,6 +85,8 @@ function startConsole(me) {
     teardown();
     signIn('登入已結束，請重新登入');
   });
+  // The server says which status holds (kept across reloads, shared by all of this agent's consoles).
+  socket.on('status', ({ status: value }) => { status.value = value; });
   socket.on('queue', ({ items }) => queue.setQueue(items));
   socket.on('live:message', ({ conversation, message }) => queue.liveMessage(conversation, message));
   socket.on('live:state', ({ conversation }) => queue.liveState(conversation));

@@ -23,6 +23,8 @@ export interface AgentPresence {
   /** A console closed; `sessionEnded` when the server closed it because its sign-in session ended (a sign-out). */
   disconnect(connectionId: string, options?: { sessionEnded?: boolean }): void;
   setStatus(agentId: string, status: AgentStatus): void;
+  /** The status the agent's consoles here show; null when none is open here. */
+  statusOf(agentId: string): AgentStatus | null;
   /** Agents taking new customers of `group`. */
   availableFor(group: string): number;
   /** True when the agent has a console open and is not away. */
@@ -43,6 +45,8 @@ export interface AgentPresence {
   onChange(listener: () => void): () => void;
   /** Called with the agent's id when they have gone for good (grace period over, or signed out). */
   onDeparted(listener: (agentId: string) => void): () => void;
+  /** Called when the status of an agent with a console open here changed (to show it on all their consoles here). */
+  onStatus(listener: (agentId: string, status: AgentStatus) => void): () => void;
   /** Cancels the grace periods running (at shutdown). */
   dispose(): void;
 }
@@ -64,13 +68,19 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
   const connectionAgent = new Map<string, string>();
   const listeners = new Set<() => void>();
   const departedListeners = new Set<(agentId: string) => void>();
+  const statusListeners = new Set<(agentId: string, status: AgentStatus) => void>();
   const graceTimers = new Map<string, NodeJS.Timeout>();
+  // An agent who stepped away and whose console reloads (or whose network blips) is still away when it is back:
+  // otherwise the reload alone would start sending them customers. Kept for the grace period, then forgotten (a new
+  // sign-in starts available).
+  const awayDuringGrace = new Set<string>();
   const changed = (): void => {
     for (const l of listeners) l();
   };
   const departed = (agentId: string): void => {
     clearTimeout(graceTimers.get(agentId));
     graceTimers.delete(agentId);
+    awayDuringGrace.delete(agentId);
     for (const l of departedListeners) l(agentId);
   };
   const startGrace = (agentId: string): void => {
@@ -87,7 +97,8 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
     connect(agent, connectionId) {
       clearTimeout(graceTimers.get(agent.id));
       graceTimers.delete(agent.id);
-      const entry = byAgent.get(agent.id) ?? { agent, status: 'available' as AgentStatus, connections: new Set<string>() };
+      const status: AgentStatus = awayDuringGrace.delete(agent.id) ? 'away' : 'available';
+      const entry = byAgent.get(agent.id) ?? { agent, status, connections: new Set<string>() };
       entry.agent = agent;
       entry.connections.add(connectionId);
       byAgent.set(agent.id, entry);
@@ -102,6 +113,7 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
       entry?.connections.delete(connectionId);
       if (entry && entry.connections.size === 0) {
         byAgent.delete(agentId);
+        if (entry.status === 'away') awayDuringGrace.add(agentId);
         startGrace(agentId);
       }
       changed();
@@ -110,8 +122,10 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
       const entry = byAgent.get(agentId);
       if (!entry || entry.status === status) return;
       entry.status = status;
+      for (const l of statusListeners) l(agentId, status);
       changed();
     },
+    statusOf: (agentId) => byAgent.get(agentId)?.status ?? null,
     availableFor: (group) => countAvailable(byAgent.values(), group),
     isAvailable(agentId) {
       return byAgent.get(agentId)?.status === 'available';
@@ -129,6 +143,7 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
     cancelGrace(agentId) {
       clearTimeout(graceTimers.get(agentId));
       graceTimers.delete(agentId);
+      awayDuringGrace.delete(agentId);
     },
     onChange(listener) {
       listeners.add(listener);
@@ -138,9 +153,14 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
       departedListeners.add(listener);
       return () => departedListeners.delete(listener);
     },
+    onStatus(listener) {
+      statusListeners.add(listener);
+      return () => statusListeners.delete(listener);
+    },
     dispose() {
       for (const t of graceTimers.values()) clearTimeout(t);
       graceTimers.clear();
+      awayDuringGrace.clear();
     },
   };
 }

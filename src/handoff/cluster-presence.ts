@@ -199,13 +199,12 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       heartbeat.unref();
     },
     connect(agent, connectionId) {
-      // Another console of theirs is open elsewhere: this one takes the status they chose there, as a second console
-      // on one instance does; an agent coming on duty afresh starts available.
-      const joining = connectedElsewhere(agent.id) && !local.isConnected(agent.id);
+      // A console of theirs open elsewhere, or closed there within the grace period (a reload that the load balancer
+      // sent here): this one takes the status they chose, as a second console on one instance does. The choice is
+      // forgotten once they have departed, so an agent coming on duty afresh starts available.
       consoles.set(connectionId, agent.id);
       departing.delete(agent.id); // signed in again
       local.connect(agent, connectionId);
-      if (!joining) return;
       // What was chosen, as heard (an instance started since then hears it with the others' snapshots).
       const choice = chosen.get(agent.id);
       if (choice) local.setStatus(agent.id, choice.status);
@@ -225,6 +224,7 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       local.setStatus(agentId, status);
       publish({ type: 'status', instance: options.instance, agentId, ...choice });
     },
+    statusOf: (agentId) => local.statusOf(agentId),
     availableFor: (group) => countAvailable(everyone().values(), group),
     isAvailable: (agentId) => everyone().get(agentId)?.status === 'available',
     isConnected: (agentId) => local.isConnected(agentId) || connectedElsewhere(agentId),
@@ -243,6 +243,8 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       departedListeners.add(listener);
       return () => departedListeners.delete(listener);
     },
+    // Every instance applies every choice to its own consoles (heardChoice), so its own presence tells them.
+    onStatus: (listener) => local.onStatus(listener),
     dispose() {
       if (disposed) return;
       if (heartbeat) clearInterval(heartbeat);

@@ -75,8 +75,8 @@ function parse<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
 
 /**
  * The agent console's live side on `/agent`: signed-in agents and admins only (session token in the handshake's
- * `auth.token`, a Bearer header, or the session cookie). Pushes the agent's queue, the messages, states, notes and
- * typing of the conversations they hold or watch, and the live list; takes typing, watch and status events.
+ * `auth.token`, a Bearer header, or the session cookie). Pushes the agent's status and queue, the messages, states,
+ * notes and typing of the conversations they hold or watch, and the live list; takes typing, watch and status events.
  * Every event checks the session again. Returns a function that detaches it.
  */
 export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void {
@@ -147,6 +147,9 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
     const slog = log.child({ agentId: data.agent.id, socketId: socket.id });
     void socket.join([agentRoom(data.agent.id), sessionRoom(data.tokenHash)]);
     presence.connect(data.agent, socket.id);
+    // The console shows the status the server holds (kept across a reload, chosen on another console or instance),
+    // rather than telling the server what its own dropdown happens to say.
+    socket.emit('status', { status: presence.statusOf(data.agent.id) ?? 'available' });
     // The server closes a console itself (disconnectSockets, on any instance) only when its session has ended.
     socket.on('disconnect', (reason) => presence.disconnect(socket.id, { sessionEnded: reason === 'server namespace disconnect' }));
     // A console that reconnects (or opens in a second tab) gets its conversations and queue back at once.
@@ -279,6 +282,8 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
     service.subscribe(onConversation),
     handoff.subscribe(onHandoff),
     accounts.onSessionEnded((hash, agentId) => endSessions(new Set([hash]), new Set([agentId]))),
+    // To this instance's consoles: every instance applies a status choice to its own presence and tells its own.
+    presence.onStatus((agentId, status) => nsp.local.to(agentRoom(agentId)).emit('status', { status })),
   ];
   return () => {
     clearInterval(sweep);

@@ -231,7 +231,15 @@ describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? ''
       await page.locator(`.conversation[data-conversation-id="${conversation.id}"]`).waitFor();
       ids.push(conversation.id);
     }
+    // Away before the reload: the reloaded console says so, and she still takes no new customers.
+    await page.getByLabel('我的狀態').selectOption('away');
+    const meiId = (await app.accounts.list()).find((a) => a.username === 'mei')!.id;
+    await expect.poll(() => app.presence.isAvailable(meiId)).toBe(false);
     await page.reload();
+    await expect.poll(() => page.getByLabel('我的狀態').inputValue()).toBe('away');
+    expect(app.presence.isAvailable(meiId)).toBe(false);
+    await page.getByLabel('我的狀態').selectOption('available');
+    await expect.poll(() => app.presence.isAvailable(meiId)).toBe(true);
     const held = (await app.handoff.mine((await app.accounts.list()).find((a) => a.username === 'mei')!)).map((i) => i.conversation.id);
     expect(held).toEqual(expect.arrayContaining(ids));
     for (const id of held) await page.locator(`.conversation[data-conversation-id="${id}"]`).waitFor({ state: 'attached' });

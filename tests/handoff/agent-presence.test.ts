@@ -73,4 +73,33 @@ describe('agent presence', () => {
     vi.advanceTimersByTime(60_000);
     expect(departed).toEqual(['a']);
   });
+
+  it('keeps an away agent away when their console comes back within the grace period, and tells who listens of each change', () => {
+    const changes: string[] = [];
+    presence.onStatus((id, status) => changes.push(`${id}:${status}`));
+    presence.connect(agent('a', ['bank']), 's1');
+    expect(presence.statusOf('a')).toBe('available');
+    presence.setStatus('a', 'away');
+    presence.setStatus('a', 'away'); // no change, nothing to tell
+    expect(changes).toEqual(['a:away']);
+    // A reload: the console is back away, and takes no customers.
+    presence.disconnect('s1');
+    expect(presence.statusOf('a')).toBeNull();
+    vi.advanceTimersByTime(10_000);
+    presence.connect(agent('a', ['bank']), 's2');
+    expect(presence.statusOf('a')).toBe('away');
+    expect(presence.availableFor('bank')).toBe(0);
+    // Gone for good, then signed in again: a fresh start is available.
+    presence.disconnect('s2');
+    vi.advanceTimersByTime(60_000);
+    expect(departed).toEqual(['a']);
+    presence.connect(agent('a', ['bank']), 's3');
+    expect(presence.statusOf('a')).toBe('available');
+    // Signing out forgets it too.
+    presence.setStatus('a', 'away');
+    presence.disconnect('s3');
+    presence.depart('a');
+    presence.connect(agent('a', ['bank']), 's4');
+    expect(presence.statusOf('a')).toBe('available');
+  });
 });

@@ -232,4 +232,24 @@ describe('presence across instances', () => {
     expect(a.presence.isAvailable('mei')).toBe(b.presence.isAvailable('mei'));
     expect(a.presence.list()[0]?.status).toBe(b.presence.list()[0]?.status);
   });
+
+  it('keeps an away agent away when a reload lands their console on another instance, and tells that instance\'s consoles', () => {
+    const a = instance('a');
+    const b = instance('b');
+    const shown: string[] = [];
+    b.presence.onStatus((id, status) => shown.push(`${id}:${status}`));
+    a.presence.connect(agent('mei'), 'a-1');
+    a.presence.setStatus('mei', 'away');
+    a.presence.disconnect('a-1');
+    vi.advanceTimersByTime(5_000);
+    b.presence.connect(agent('mei'), 'b-1');
+    expect(b.presence.statusOf('mei')).toBe('away');
+    expect(a.presence.availableFor('bank')).toBe(0);
+    expect(shown).toEqual(['mei:away']);
+    // Back to available on A's new console: B's console is told.
+    a.presence.connect(agent('mei'), 'a-2');
+    a.presence.setStatus('mei', 'available');
+    expect(shown).toEqual(['mei:away', 'mei:available']);
+    expect(b.presence.statusOf('mei')).toBe('available');
+  });
 });

@@ -84,6 +84,24 @@ describe('agent console socket (/agent)', () => {
     expect(await ask(s, 'queue:refresh')).toEqual({ ok: true, items: [] });
   });
 
+  it("tells each console the agent's status, keeps it over a reload, and shows a change made on one console on the others", async () => {
+    const agent = await signIn(app, 'away1');
+    const first = await agentSocket(agent);
+    await recorder<{ status: string }>(first, 'status').next((p) => p.status === 'available');
+    const second = await agentSocket(agent);
+    const onSecond = recorder<{ status: string }>(second, 'status');
+    await onSecond.next((p) => p.status === 'available');
+    expect((await ask(first, 'status', { status: 'away' })).ok).toBe(true);
+    await onSecond.next((p) => p.status === 'away');
+    // Both consoles reload: the new ones open away, and opening them sends the agent no customers.
+    first.disconnect();
+    second.disconnect();
+    await expect.poll(() => app.presence.isConnected(agent.id)).toBe(false);
+    const reloaded = await agentSocket(agent);
+    expect(await recorder<{ status: string }>(reloaded, 'status').next()).toEqual({ status: 'away' });
+    expect(app.presence.isAvailable(agent.id)).toBe(false);
+  });
+
   it('carries messages and typing between the customer and the agent holding the conversation, live', async () => {
     const agent = await signIn(app, 'xiaomei', { name: '小美' });
     const console_ = await agentSocket(agent);
