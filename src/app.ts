@@ -31,7 +31,7 @@ import { addressRateLimit, conversationsApi } from './http/conversations-api.ts'
 import { clientAddressReader, limitKey } from './http/client-address.ts';
 import { staticPages } from './http/static-pages.ts';
 import { agentPages } from './http/agent-pages.ts';
-import { attachWebChat } from '../channels/web/web-chat.ts';
+import { attachWebChat, CHAT_NAMESPACE } from '../channels/web/web-chat.ts';
 import type { Pack } from './pack/pack-loader.ts';
 import type { SuggestReplies } from './router/suggested-replies.ts';
 import { createAgentAccounts, type AgentAccounts } from './handoff/agent-accounts.ts';
@@ -42,7 +42,7 @@ import { authApi } from './http/auth-api.ts';
 import { agentApi } from './http/agent-api.ts';
 import { trainerApi } from './http/trainer-api.ts';
 import { customerHandoffApi } from './http/customer-handoff-api.ts';
-import { attachAgentSocket } from './http/agent-socket.ts';
+import { AGENT_NAMESPACE, attachAgentSocket } from './http/agent-socket.ts';
 import type { SocketCluster } from './http/socket-cluster.ts';
 import { createClusterPresence } from './handoff/cluster-presence.ts';
 
@@ -252,7 +252,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   });
   if (cluster) {
     cluster.attach(io);
-    clusterPresence?.join(clusterModule!.presenceBus(io.of('/agent'), cluster)); // loaded with the cluster
+    clusterPresence?.join(clusterModule!.presenceBus(io.of(AGENT_NAMESPACE), cluster)); // loaded with the cluster
+    // Back after Redis was away: pushes from the other instances were missed meanwhile, so every widget and console
+    // connected here fetches what it shows again (as each does after a reconnect of its own).
+    cluster.onResync(() => {
+      for (const ns of [CHAT_NAMESPACE, AGENT_NAMESPACE]) io.of(ns).local.emit('resync', {});
+    });
   }
   // With the default in-memory adapter every socket of a room is in this process; with Redis, on any instance.
   const localRooms = cluster === null;

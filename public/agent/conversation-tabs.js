@@ -77,6 +77,8 @@ export function createConversationTabs({ createView }) {
     },
     close,
     view: (id) => open.get(id)?.view ?? null,
+    /** The views of every open tab. */
+    views: () => [...open.values()].map((t) => t.view),
     /** Marks a background tab that got a message. */
     unread(id) {
       const t = open.get(id);

@@ -66,11 +66,23 @@ function startConsole(me) {
     socket.emit('queue:refresh', {}, (r) => r?.ok && queue.setQueue(r.items));
   }
 
+  // Everything shown, fetched again: the queue, the live list, and the open conversations (what was said while this
+  // console was offline, or while the server could not hear the others, was never pushed to it).
+  let connectedBefore = false;
+  function catchUp() {
+    refreshLists();
+    socket.emit('live:watch', {}, (r) => r?.ok && queue.setLive(r.conversations));
+    for (const view of tabs.views()) void view.load().catch(() => null);
+  }
   socket.on('connect', () => {
     connection.textContent = '已連線';
     connection.className = 'connection online';
-    socket.emit('live:watch', {}, (r) => r?.ok && queue.setLive(r.conversations));
+    // The first time, the server pushes the queue by itself and the tabs load as they open.
+    if (connectedBefore) catchUp();
+    else socket.emit('live:watch', {}, (r) => r?.ok && queue.setLive(r.conversations));
+    connectedBefore = true;
   });
+  socket.on('resync', catchUp);
   socket.on('disconnect', () => {
     connection.textContent = '連線中斷，重新連線中…';
     connection.className = 'connection offline';

@@ -210,6 +210,11 @@ export function createChatClient({ server, locale, storage, emit }) {
     joined = false;
     emit('connection', 'offline');
   });
+  // The server missed pushes for a while (its link to the other servers broke): fetch what came meanwhile, as after a
+  // reconnect.
+  socket.on('resync', () => {
+    if (joined) resumed = resume();
+  });
   socket.on('message', ({ message }) => showMessages([message]));
   socket.on('conversation:state', ({ conversation: c }) => {
     if (conversation && c.id === conversation.id) setConversation(c);

@@ -13,6 +13,12 @@ const START_ATTEMPTS = 3;
 const PING_MS = 5_000;
 /** How long stop() waits for Redis to take QUIT before dropping the connections. */
 const CLOSE_MS = 2_000;
+/**
+ * Commands a connection holds while Redis is away, sent when it is back: a short outage loses no push. Past this,
+ * pushes are dropped (and counted) rather than held without bound; the instance's sockets catch up on `onResync`.
+ * ~6 publishes per customer turn: about a second of a busy instance's pushes, a few MB.
+ */
+const QUEUE_MAX = 10_000;
 
 export interface SocketCluster {
   /** Puts socket.io on the Redis adapter: a push to a room reaches its sockets on every instance. */
@@ -23,6 +29,14 @@ export interface SocketCluster {
   canAsk(): boolean;
   /** When (performance.now()) both connections were last up again; null while either is down. */
   healthySince(): number | null;
+  /**
+   * Called when both connections are up again after a break: pushes to or from this instance may have been lost
+   * meanwhile (dropped past the held queue, or published by others while this one could not hear), so its sockets
+   * should fetch what they show again.
+   */
+  onResync(listener: () => void): () => void;
+  /** Pushes dropped since start because Redis was away longer than the held queue lasts. */
+  dropped(): number;
   /**
    * Takes one token from the bucket `key` in Redis (`capacity` tokens, refilled at `perMs` a millisecond on Redis's own
    * clock); the tokens left after it, and whether it was taken.
@@ -78,19 +92,62 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
   let started = false;
   const reconnectStrategy = (retries: number, cause: Error): number | Error =>
     started ? Math.min(100 * 2 ** retries, 3_000) : retries >= START_ATTEMPTS ? cause : 200;
-  const pub = createClient({ url, pingInterval: PING_MS, socket: { reconnectStrategy, connectTimeout: 5_000 } });
+  const pub = createClient({ url, pingInterval: PING_MS, commandsQueueMaxLength: QUEUE_MAX, socket: { reconnectStrategy, connectTimeout: 5_000 } });
   const sub = pub.duplicate();
   let upSince: number | null = null;
+  let broken = false; // down at some point since the last resync
+  let dropped = 0;
+  let droppedSinceWarning = 0;
+  const resyncListeners = new Set<() => void>();
   const track = (): void => {
     upSince = pub.isReady && sub.isReady ? performance.now() : null;
+    if (!started) return;
+    if (upSince === null) broken = true;
+    else if (broken) {
+      broken = false;
+      log.info({ dropped }, 'Redis for socket.io is back: telling this instance\'s sockets to catch up');
+      for (const l of resyncListeners) l();
+    }
   };
   for (const [client, role] of [[pub, 'publish'], [sub, 'subscribe']] as const) {
     // Without a listener an 'error' event would end the process; the client retries by itself.
     client.on('error', (err: unknown) => log.warn({ err, role }, 'Redis connection for socket.io failed; retrying'));
     client.on('ready', track);
     client.on('end', track);
-    client.on('reconnecting', () => (upSince = null));
+    client.on('reconnecting', () => {
+      upSince = null;
+      if (started) broken = true;
+    });
   }
+  // The adapter sends its commands without waiting for the answer: one refused (queue full, Redis gone while it was
+  // in flight, connections dropped at stop) would be an unhandled rejection, which ends the process.
+  // A refused publish is a push lost: counted, and logged once per outage.
+  const publisher = withCommands(pub, {
+    publish: (send) => send().catch((err: unknown) => {
+      dropped++;
+      if (droppedSinceWarning++ === 0) log.warn({ err }, 'Redis for socket.io cannot take pushes to the other instances (away too long, or gone mid-send): dropping them');
+      return 0;
+    }),
+  });
+  pub.on('ready', () => (droppedSinceWarning = 0));
+  // A refused subscription leaves the client without it (it resubscribes only what Redis took): asked again once the
+  // connection is back, or this instance would stop hearing the others for good.
+  let closing = false;
+  const resubscribing = (send: () => Promise<unknown>): Promise<unknown> =>
+    send().catch((err: unknown) => {
+      if (closing) return undefined;
+      log.warn({ err }, 'Redis for socket.io refused a subscription; asking again when it is back');
+      return new Promise((resolve) => {
+        const again = (): void => void resubscribing(send).then(resolve);
+        if (sub.isReady) setImmediate(again);
+        else sub.once('ready', again);
+      });
+    });
+  const quietly = (send: () => Promise<unknown>): Promise<unknown> => send().catch(() => undefined);
+  const subscriber = withCommands(sub, {
+    subscribe: resubscribing, pSubscribe: resubscribing, sSubscribe: resubscribing,
+    unsubscribe: quietly, pUnsubscribe: quietly, sUnsubscribe: quietly,
+  });
   try {
     await Promise.all([pub.connect(), sub.connect()]);
     started = true;
@@ -119,7 +176,7 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
   };
   return {
     attach(io) {
-      io.adapter(createAdapter(pub, sub, { key: `${prefix}#socket.io` }));
+      io.adapter(createAdapter(publisher, subscriber, { key: `${prefix}#socket.io` }));
       log.info({ redis: redactedUrl(url), prefix }, 'socket.io shares rooms with the other instances through Redis');
     },
     ready: () => pub.isReady && sub.isReady,
@@ -133,13 +190,35 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
       return { allowed: r[0] === 1, tokens: Number(r[1]) };
     },
     healthySince: () => (pub.isReady && sub.isReady ? upSince : null),
+    onResync(listener) {
+      resyncListeners.add(listener);
+      return () => resyncListeners.delete(listener);
+    },
+    dropped: () => dropped,
     async close() {
+      closing = true;
       // QUIT waits in the client's offline queue while Redis is down: bounded, then the connections are dropped.
       await settlesWithin(Promise.allSettled([pub.quit(), sub.quit()]), CLOSE_MS);
       if (pub.isOpen) pub.destroy();
       if (sub.isOpen) sub.destroy();
     },
   };
+}
+
+/**
+ * The client as the adapter sees it, with some of its commands sent through `wrap` (given the call to make). The rest
+ * run on the client itself: its methods use its private fields, which a proxy as `this` would not have.
+ */
+function withCommands<C extends object>(client: C, wrap: Record<string, (send: () => Promise<unknown>) => Promise<unknown>>): C {
+  return new Proxy(client, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const method = value as (...a: unknown[]) => Promise<unknown>;
+      const w = typeof prop === 'string' ? wrap[prop] : undefined;
+      return w ? (...args: unknown[]) => w(() => method.apply(target, args)) : method.bind(target);
+    },
+  });
 }
 
 /** The URL without its password, for logs and errors. */

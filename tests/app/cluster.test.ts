@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.ts';
 import { testConfig, startConversation } from '../http/test-app.ts';
 import { ask, fakeSuggest, HANDOFF_PACK, handoffRouter, openSocket, recorder, signIn } from '../http/console-kit.ts';
 import { POSTGRES_TEST_URL, dropTestSchemas, testSchema } from '../store/postgres-test-db.ts';
+import { killRedis, startRedis } from '../http/private-redis.ts';
 
 /** The machine's Redis (127.0.0.1:6379), or KEFU_TEST_REDIS_URL. */
 const REDIS_TEST_URL = process.env.KEFU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -118,6 +119,41 @@ describe('several instances on one PostgreSQL and one Redis', () => {
       reads.push((await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers })).statusCode);
     }
     expect(reads).toEqual([200, 200, 200, 200, 200, 200, 200, 429]);
+  });
+
+  it('tells its widgets and consoles to catch up when Redis is back, and they find what was said meanwhile', async () => {
+    const first = await startRedis();
+    try {
+      const schema = testSchema();
+      const own = { redis: { url: first.url } };
+      const [a, b] = [await instance(schema, own), await instance(schema, own)];
+      const agent = await signIn(b, 'catchup', { name: '阿哲' });
+      const console_ = await socket(b, '/agent', { token: agent.token });
+      const c = await startConversation(a, { channel: 'web', customerId: 'cluster-resync' });
+      await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '我要找真人' } });
+      expect((await b.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers })).statusCode).toBe(200);
+      const widget = await socket(a, '/chat');
+      const resumed = await ask(widget, 'conversation:resume', { conversationId: c.id, token: c.token });
+      if (!resumed.ok) throw new Error(resumed.error.message);
+      const lastSeq = Math.max(...(resumed.messages as { seq: number }[]).map((m) => m.seq));
+      const [widgetResync, consoleResync] = [recorder(widget, 'resync'), recorder(console_, 'resync')];
+
+      // Redis goes; the agent answers on B meanwhile: the push to the customer on A is lost on the way, not the answer.
+      await killRedis(first.child);
+      await expect.poll(async () => (await a.fastify.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+      const sent = await b.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/messages`, headers: agent.headers, payload: { text: '久等了，我來處理' } });
+      expect(sent.statusCode, sent.body).toBe(201);
+
+      const second = await startRedis(first.port);
+      first.child = second.child;
+      await Promise.all([widgetResync.next(() => true, 10_000), consoleResync.next(() => true, 10_000)]);
+      // What the widget asks for on `resync`: everything after the last message it showed.
+      const caughtUp = await ask(widget, 'conversation:resume', { conversationId: c.id, token: c.token, afterSeq: lastSeq });
+      if (!caughtUp.ok) throw new Error(caughtUp.error.message);
+      expect((caughtUp.messages as { author: string; text: string }[]).map((m) => `${m.author}:${m.text}`)).toContain('agent:久等了，我來處理');
+    } finally {
+      await killRedis(first.child);
+    }
   });
 
   it('refuses Redis without PostgreSQL, and a URL that is not redis://', () => {

@@ -129,6 +129,20 @@ describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? ''
     await customer.screenshot({ path: '/tmp/agent-console-customer.png' });
     expect(await customer.getByText('客戶已確認卡片遺失').count()).toBe(0);
 
+    // The console's connection drops; what the customer writes meanwhile shows once it is back.
+    for (const socket of app.io.of('/agent').sockets.values()) socket.conn.close();
+    await agent.getByText('連線中斷，重新連線中…').waitFor();
+    await input.fill('我的卡號末四碼是 1234');
+    await input.press('Enter');
+    await agent.getByText('已連線').waitFor();
+    await view.locator('.history .msg-customer', { hasText: '末四碼' }).waitFor();
+    // A message the console was never pushed (its server could not hear the one that stored it): the server's
+    // resync makes the console fetch it.
+    const viewedId = (await view.getAttribute('data-conversation-id'))!;
+    await app.store.appendMessage({ conversationId: viewedId, author: 'system', text: '客戶已完成身分驗證' });
+    app.io.of('/agent').emit('resync', {});
+    await view.locator('.history .msg', { hasText: '客戶已完成身分驗證' }).waitFor();
+
     // A second agent who tries the same conversation is told someone else has it.
     const other = await (await browser.newContext()).newPage();
     await signIn(other, 'hao');

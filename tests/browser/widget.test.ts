@@ -160,6 +160,13 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     // The queue then says what happens next (nobody is on duty here: the offer to leave a message), each once.
     await page.locator('.msg-system .bubble', { hasText: '目前沒有專員在線上' }).waitFor();
     expect(await page.locator('.msg-system').count()).toBe(2);
+
+    // A message the page was never pushed (its server could not hear the one that stored it): the server's resync
+    // makes the page fetch what it missed.
+    await app.store.appendMessage({ conversationId, author: 'system', text: '您的案件已建立，編號 A-1024' });
+    expect(await page.locator('.msg-system .bubble', { hasText: 'A-1024' }).count()).toBe(0);
+    app.io.of('/chat').emit('resync', {});
+    await page.locator('.msg-system .bubble', { hasText: 'A-1024' }).waitFor();
     await page.close();
   });
 

@@ -1,32 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createClient } from 'redis';
 import { connectSocketCluster, redactedUrl } from '../../src/http/socket-cluster.ts';
-
-// A Redis of the test's own (Debian's redis-server, which the machine runs), so that it can be stopped mid-test.
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-const startRedis = async (): Promise<{ url: string; child: ChildProcess }> => {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const probe = createServer();
-      probe.once('error', () => resolve(true)).listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
-    });
-    if (up) return { url, child };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('redis-server did not start');
-};
+import { Server } from 'socket.io';
+import { killRedis, startRedis } from './private-redis.ts';
 
 describe('socket.io cluster connection to Redis', () => {
   const children: ChildProcess[] = [];
@@ -79,8 +57,80 @@ describe('socket.io cluster connection to Redis', () => {
     }
   });
 
+  it('holds pushes while Redis is away up to a bound, drops and counts the rest without failing the process, and asks for a resync when back', async () => {
+    const first = await startRedis();
+    children.push(first.child);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const log = pino({ level: 'silent' });
+    const [one, two] = [await connectSocketCluster(first.url, 'kefu#test', log), await connectSocketCluster(first.url, 'kefu#test', log)];
+    const resyncs = [0, 0];
+    one.onResync(() => resyncs[0]!++);
+    two.onResync(() => resyncs[1]!++);
+    try {
+      const [ioOne, ioTwo] = [new Server(), new Server()];
+      one.attach(ioOne);
+      two.attach(ioTwo);
+      const heard: unknown[] = [];
+      ioTwo.of('/agent').on('kefu:test', (m: unknown) => heard.push(m));
+      // Gone while the adapters' subscriptions may still be on their way: refused ones must be asked for again.
+      await killRedis(first.child);
+      // Both connections must know: pushes written just before the publishing one noticed are lost with it.
+      await waitFor(() => !one.ready() && !one.canAsk() && !two.ready());
+      // A long outage's worth of pushes: the connection holds its bound of them, the rest are dropped.
+      for (let i = 0; i < 10_100; i++) ioOne.of('/agent').serverSideEmit('kefu:test', i);
+      await waitFor(() => one.dropped() >= 100);
+      expect(one.dropped()).toBeLessThan(200);
+      expect(resyncs).toEqual([0, 0]);
+      // Redis is back on the same address: the connections come back by themselves, and the sockets are told.
+      const second = await startRedis(first.port);
+      children.push(second.child);
+      await waitFor(() => one.ready() && two.ready(), 10_000);
+      await waitFor(() => resyncs[0] === 1 && resyncs[1] === 1);
+      // Both hear each other again.
+      await waitFor(() => {
+        ioOne.of('/agent').serverSideEmit('kefu:test', 'after');
+        return heard.includes('after');
+      }, 5_000);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+      // Anything still held is refused as the connections are dropped: counted, not an unhandled rejection.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled.map((e) => (e as Error).stack)).toEqual([]);
+  });
+
+  it('runs a limit script by its text when Redis has forgotten it (restarted, or SCRIPT FLUSH)', async () => {
+    const { url, child } = await startRedis();
+    children.push(child);
+    const cluster = await connectSocketCluster(url, 'kefu#test', pino({ level: 'silent' }));
+    const raw = createClient({ url });
+    await raw.connect();
+    try {
+      expect((await cluster.takeToken('messages#c1', 2, 1 / 60_000)).allowed).toBe(true);
+      await raw.scriptFlush();
+      expect(await cluster.takeToken('messages#c1', 2, 1 / 60_000)).toMatchObject({ allowed: true });
+      expect((await cluster.takeToken('messages#c1', 2, 1 / 60_000)).allowed).toBe(false);
+      await raw.scriptFlush();
+      expect((await cluster.countInWindow('rest#9.9.9.9', 60_000)).current).toBe(1);
+    } finally {
+      await raw.quit();
+      await cluster.close();
+    }
+  });
+
   it('keeps the password out of what it logs', () => {
     expect(redactedUrl('redis://kefu:s3cret@redis.bank.internal:6379/0')).toBe('redis://kefu:***@redis.bank.internal:6379/0');
     expect(redactedUrl('not a url')).toBe('(unparseable URL)');
   });
 });
+
+async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > until) throw new Error(`not so within ${timeoutMs} ms: ${check.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
