@@ -2,6 +2,8 @@
  * kefu chat widget loader. Embed on any page:
  *   <script src="https://kefu.example.com/widget.js" data-server="https://kefu.example.com"
  *           data-locale="zh-TW" data-title="凱福銀行 線上客服" defer></script>
+ * On pages where the customer is signed in, add data-identity-token="<JWT your server signs with kefu's
+ * identity.secret>": agents then know who they serve (see the README).
  * A classic script, so it works with plain `defer`; it imports the widget's modules from the kefu server.
  */
 (function () {
@@ -15,6 +17,7 @@
     server: server,
     locale: supportedLocale(script.getAttribute('data-locale')),
     title: script.getAttribute('data-title') || '',
+    identityToken: script.getAttribute('data-identity-token') || null,
   };
   // A page's own language tag (en-US, zh-Hant-TW, zh-cn …) to one kefu has; anything else is Traditional Chinese.
   function supportedLocale(tag) {

@@ -43,6 +43,7 @@ import { agentApi } from './http/agent-api.ts';
 import { trainerApi } from './http/trainer-api.ts';
 import { customerHandoffApi } from './http/customer-handoff-api.ts';
 import { AGENT_NAMESPACE, attachAgentSocket } from './http/agent-socket.ts';
+import { createIdentityVerifier } from './conversation/customer-identity.ts';
 import type { SocketCluster } from './http/socket-cluster.ts';
 import { createClusterPresence } from './handoff/cluster-presence.ts';
 
@@ -116,6 +117,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   if (secretSource === 'generated') log.warn('server.secret (KEFU_SECRET) is not set: generated one and kept it beside the database; set it explicitly when running several instances');
   if (secretSource === 'ephemeral') log.warn('server.secret (KEFU_SECRET) is not set and the database is in memory: tokens last only as long as this process');
   const tokens = createConversationTokens(secret);
+  const verifyIdentity = createIdentityVerifier(config.identity.secret, config.identity.maxAgeMinutes);
 
   // Redis first: a start that cannot reach it fails before anything (store, timers, listeners) is left running.
   // Loaded only when asked for: one instance never loads the Redis client.
@@ -235,7 +237,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   // One scope for the customer API, so its per-address limit covers the handoff routes as well as the conversations'.
   await fastify.register(async (api) => {
     await api.register(rateLimit, addressRateLimit(config, cluster ? sharedRateLimitStore(cluster, 'rest-per-address', log) : undefined));
-    await api.register(conversationsApi, { service, store, tokens, messageLimiter, startLimiter, config, modelLoaded: () => current !== null });
+    await api.register(conversationsApi, { service, store, tokens, messageLimiter, startLimiter, config, modelLoaded: () => current !== null, verifyIdentity });
     await api.register(customerHandoffApi, { handoff, tokens, messageLimiter, config });
   }, { prefix: '/api/v1' });
   await fastify.register(authApi, { prefix: '/api/v1', accounts, config, secret, limiter: loginLimiter });
@@ -276,6 +278,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       return limitKey(handshakeAddress(socket.request));
     },
     accepting: () => !stopping,
+    verifyIdentity,
     config,
     handoff,
     localRooms,

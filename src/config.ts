@@ -111,6 +111,18 @@ export const configSchema = z.strictObject({
       poolSize: z.number().int().min(1).max(200).default(10),
     })
     .default({ kind: 'sqlite', path: 'data/kefu.sqlite', thread: 'auto', schema: 'kefu', poolSize: 10 }),
+  identity: z
+    .strictObject({
+      /**
+       * Key the bank's site signs identity tokens with (a JWT, HS256): a widget embedded on pages where the customer
+       * is signed in passes one, and kefu then knows who the customer is rather than taking the client's word, and
+       * shows agents the profile the token carries. Unset, identity tokens are refused. Not the server's own secret.
+       */
+      secret: z.string().min(32, 'must be at least 32 characters').optional(),
+      /** Longest a token may live (exp minus iat): a leaked one is of use for at most this long. */
+      maxAgeMinutes: z.number().int().min(1).max(24 * 60).default(60),
+    })
+    .default({ maxAgeMinutes: 60 }),
   redis: z
     .strictObject({
       /**
@@ -209,6 +221,7 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_DB_THREAD: (v, c) => (((c.database ??= {}) as Record<string, unknown>).thread = v === 'auto' ? v : v === 'true' || v === '1'),
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
   KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),
+  KEFU_IDENTITY_SECRET: (v, c) => (((c.identity ??= {}) as Record<string, unknown>).secret = v),
   KEFU_CORS_ORIGINS: (v, c) => (((c.server ??= {}) as Record<string, unknown>).corsOrigins = v.split(',').map((o) => o.trim()).filter(Boolean)),
   KEFU_ROUTING_WORKERS: (v, c) => (((c.router ??= {}) as Record<string, unknown>).workers = v === 'auto' ? v : Number(v)),
   // true/1 and false/0 as before; anything else is a comma-separated list of proxy addresses or ranges.
@@ -250,6 +263,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (c.redis.url !== undefined && c.database.kind !== 'postgres') {
     // Instances on SQLite each have a database of their own: sharing their sockets would mix conversations up.
     throw new KefuError('KEFU_CONFIG_INVALID', ['redis.url: several instances need one shared database: set database.kind to postgres (KEFU_DB_KIND)']);
+  }
+  if (c.identity.secret !== undefined && c.identity.secret === c.server.secret) {
+    // The bank's web servers hold the identity secret; with it they could also make any conversation's token.
+    throw new KefuError('KEFU_CONFIG_INVALID', ['identity.secret: must differ from server.secret (the bank\'s site holds it)']);
   }
   if (c.database.kind === 'postgres') {
     const problems = [

@@ -22,6 +22,7 @@ export const ERRORS = {
   KEFU_STORE_FAILED: { status: 500, message: 'Storage failed: %s' },
   KEFU_UNAUTHORIZED: { status: 401, message: 'Missing or malformed conversation token: %s' },
   KEFU_FORBIDDEN: { status: 403, message: 'The token does not grant access to conversation %s' },
+  KEFU_IDENTITY_INVALID: { status: 401, message: 'The identity token is not accepted: %s' },
   KEFU_NOT_READY: { status: 503, message: 'Not ready: %s' },
   KEFU_ROUTE_NOT_FOUND: { status: 404, message: 'No route %s' },
   KEFU_BAD_REQUEST: { status: 400, message: 'Bad request: %s' },

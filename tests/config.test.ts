@@ -58,6 +58,15 @@ describe('config', () => {
     expect(() => loadConfig({ env: { KEFU_SECRET: 'short' } })).toThrowError(expect.objectContaining({ message: expect.stringMatching(/server\.secret/) }));
   });
 
+  it("takes the bank site's identity secret, which must be long and must not be the server's own", () => {
+    expect(loadConfig({ env: { KEFU_IDENTITY_SECRET: 'i'.repeat(32) } }).identity).toEqual({ secret: 'i'.repeat(32), maxAgeMinutes: 60 });
+    expect(loadConfig().identity.secret).toBeUndefined();
+    expect(() => loadConfig({ env: { KEFU_IDENTITY_SECRET: 'short' } })).toThrowError(expect.objectContaining({ message: expect.stringMatching(/identity\.secret/) }));
+    expect(() => loadConfig({ env: { KEFU_IDENTITY_SECRET: 's'.repeat(32), KEFU_SECRET: 's'.repeat(32) } })).toThrowError(
+      expect.objectContaining({ code: 'KEFU_CONFIG_INVALID', message: expect.stringMatching(/identity\.secret: must differ from server\.secret/) }),
+    );
+  });
+
   it('uses tuned thresholds from the thresholds file, and config over both', () => {
     const d = tmp();
     writeFileSync(join(d, 't.json'), JSON.stringify({ pack: 'demo', packHash: 'abc', thresholds: { faq: 0.7, nlu: 0.4, clarifyMargin: 0.1, clarifyMin: 0.15 } }));

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { LOCALES } from '../../src/domain/types.ts';
 import type { ConversationEvent, ConversationService } from '../../src/conversation/conversation-service.ts';
 import { startConversationWithWelcome } from '../../src/conversation/welcome-message.ts';
+import type { IdentityVerifier, VouchedCustomer } from '../../src/conversation/customer-identity.ts';
 import type { Config } from '../../src/config.ts';
 import type { Logger } from '../../src/log.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -40,6 +41,8 @@ export interface WebChatDeps {
   clientAddress?: (socket: Socket) => string;
   /** False once the server is stopping: every event is then refused with KEFU_NOT_READY, and the widget retries. */
   accepting?: () => boolean;
+  /** Checks the bank's identity tokens (shared with the REST API); without it, a start carrying one is refused. */
+  verifyIdentity?: IdentityVerifier;
   config: Config;
   /** When given, a new conversation opens with the bot's stored greeting, as on the REST API. */
   store?: Store;
@@ -86,6 +89,8 @@ const schemas = {
     resume: z.boolean().optional(),
     /** The open conversation's token: resuming by customer id alone would let whoever knows the id read it. */
     token: token.optional(),
+    /** The bank's signed word for who the customer is (from its signed-in pages): its subject replaces customerId. */
+    identityToken: z.string().trim().min(1).max(4096).optional(),
   }),
   resume: z.object({ ...authed, afterSeq: z.number().int().min(0).max(2_147_483_647).optional() }),
   send: z.object({ ...authed, text: z.string(), clientMessageId: id }),
@@ -134,10 +139,12 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
     if (mine.size >= MAX_PROVEN_PER_SOCKET) mine.clear();
     mine.set(conversationId, tok);
   };
-  const startConversation = async (input: { customerId: string; locale?: (typeof LOCALES)[number]; resume: boolean }) => {
+  const startConversation = async (input: { customerId: string; locale?: (typeof LOCALES)[number]; resume: boolean; vouched?: VouchedCustomer }) => {
     const full = { channel: 'web' as const, ...input };
     if (deps.store) return startConversationWithWelcome({ service, store: deps.store, brand: config.brand }, full);
-    const r = await service.start(full);
+    // Without a store there is nowhere to keep the profile; the id is still the one the bank vouched for.
+    const { vouched, ...rest } = full;
+    const r = await service.start({ ...rest, customerVerified: vouched !== undefined });
     return { ...r, messages: r.resumed ? (await service.history(r.conversation.id)).messages : [] };
   };
 
@@ -149,10 +156,16 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       if (deps.startLimiter && !(await deps.startLimiter.take(addressOf(socket)))) {
         throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.startsPerIpPerMinute} new conversations a minute from one address`]);
       }
-      let r = await startConversation({ customerId: p.customerId, locale: p.locale, resume: p.resume ?? false });
+      let vouched: VouchedCustomer | undefined;
+      if (p.identityToken !== undefined) {
+        if (!deps.verifyIdentity) throw new KefuError('KEFU_IDENTITY_INVALID', ['this server takes no identity tokens']);
+        vouched = await deps.verifyIdentity(p.identityToken);
+      }
+      const who = vouched ? { customerId: vouched.customerId, vouched } : { customerId: p.customerId };
+      let r = await startConversation({ ...who, locale: p.locale, resume: p.resume ?? false });
       // Resumed only with proof: without the open conversation's token, the customer gets a new conversation.
       if (r.resumed && !(p.token && deps.verifyToken(r.conversation.id, p.token))) {
-        r = await startConversation({ customerId: p.customerId, locale: p.locale, resume: false });
+        r = await startConversation({ ...who, locale: p.locale, resume: false });
       }
       await socket.join(conversationRoom(r.conversation.id));
       return {

@@ -6,6 +6,8 @@ const ACK_TIMEOUT_MS = 20_000;
 const RETRY_MS = 3_000;
 // Messages a resume answers with at most (the store's page): a full page means there may be more.
 const HISTORY_PAGE = 500;
+// A resync reaches every widget on a server at once: each waits up to this long, at random, before it asks.
+const RESYNC_SPREAD_MS = 2_000;
 // A closed conversation still shows on a new page this long, so its customer can rate it after a reload.
 const FORGET_CLOSED_AFTER_MS = 10 * 60_000;
 // Worth trying again later; anything else means this message can never be sent as it is.
@@ -22,7 +24,7 @@ const CONVERSATION_GONE = new Set(['KEFU_CONVERSATION_NOT_FOUND', 'KEFU_CONVERSA
  * 'pending' / 'failed' (an outbox entry and why it failed), 'typing' (the bot is answering), 'queue' (the
  * customer's QueuePosition while the conversation waits for an agent, null when it no longer does).
  */
-export function createChatClient({ server, locale, storage, emit }) {
+export function createChatClient({ server, locale, storage, emit, identityToken = null }) {
   // `locale()`: the language the customer wants answers in now (the page's, or the one they switched to).
   const url = new URL(server);
   const socket = io(`${url.origin}/chat`, { path: `${url.pathname.replace(/\/$/, '')}/socket.io` });
@@ -45,6 +47,13 @@ export function createChatClient({ server, locale, storage, emit }) {
       });
     });
   const auth = () => storage.conversation();
+
+  // Signed in on the bank's site: the conversation is that customer's. Another customer's (a shared computer), or a
+  // signed-in one's on a page where nobody is signed in, is not resumed here. The subject is read, not checked: the
+  // server checks the token.
+  let identity = identityToken;
+  const owner = identity ? subjectOf(identity) : null;
+  if (auth() && storage.conversationOwner() !== owner) storage.forgetConversation();
 
   let position = null; // the last QueuePosition shown, while queued
   const showPosition = (p) => {
@@ -135,7 +144,14 @@ export function createChatClient({ server, locale, storage, emit }) {
     const hadOne = conversation !== null;
     // Another tab may have started one: its token (shared in storage) lets this tab join it.
     const token = auth()?.token;
-    const r = await call('conversation:start', { customerId: storage.customerId(), locale: locale(), resume: true, ...(token ? { token } : {}) });
+    const r = await call('conversation:start', {
+      customerId: storage.customerId(), locale: locale(), resume: true, ...(token ? { token } : {}), ...(identity ? { identityToken: identity } : {}),
+    });
+    if (!r.ok && r.error.code === 'KEFU_IDENTITY_INVALID' && identity) {
+      // Expired (the page stayed open past its life) or refused: the customer is still served, as one not signed in.
+      identity = null;
+      return startConversation();
+    }
     if (!r.ok) {
       // Refused or unanswered (the server restarting, too many starts from this address): try again shortly rather
       // than leave the outbox waiting for a reconnect that may never come, backing off, so a refusal that lasts does
@@ -149,7 +165,7 @@ export function createChatClient({ server, locale, storage, emit }) {
     }
     startFailures = 0;
     startAgainAt = 0;
-    storage.saveConversation(r.conversation.id, r.token);
+    storage.saveConversation(r.conversation.id, r.token, identity ? owner : null);
     joined = true;
     setConversation(r.conversation, hadOne && r.conversation.id !== conversation?.id);
     showMessages(r.messages);
@@ -211,8 +227,14 @@ export function createChatClient({ server, locale, storage, emit }) {
     emit('connection', 'offline');
   });
   // The server missed pushes for a while (its link to the other servers broke): fetch what came meanwhile, as after a
-  // reconnect.
-  socket.on('resync', () => {
+  // reconnect. After any resume still running (never two at once: each would page from its own idea of what is
+  // missing), and a moment later at random, so that every widget told at once does not ask at once.
+  socket.on('resync', async () => {
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * RESYNC_SPREAD_MS));
+    for (let running = resumed; ; running = resumed) {
+      await running;
+      if (resumed === running) break; // nothing started meanwhile
+    }
     if (joined) resumed = resume();
   });
   socket.on('message', ({ message }) => showMessages([message]));
@@ -277,4 +299,16 @@ export function createChatClient({ server, locale, storage, emit }) {
       return r;
     },
   };
+}
+
+/** The `sub` of a JWT, unchecked (null when it has none or is not one). */
+function subjectOf(jwt) {
+  try {
+    const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const json = new TextDecoder().decode(Uint8Array.from(atob(part.padEnd(Math.ceil(part.length / 4) * 4, '=')), (c) => c.charCodeAt(0)));
+    const sub = JSON.parse(json).sub;
+    return typeof sub === 'string' ? sub : null;
+  } catch {
+    return null;
+  }
 }

@@ -5,7 +5,7 @@ import { createChatPanel } from './chat-panel.js';
 import { createChatClient } from './chat-client.js';
 
 /** Adds the chat launcher and panel to the page. */
-export function mountWidget({ server, locale = 'zh-TW', title = '' }) {
+export function mountWidget({ server, locale = 'zh-TW', title = '', identityToken = null }) {
   const host = document.createElement('div');
   host.setAttribute('data-kefu-widget', '');
   document.body.append(host);
@@ -48,6 +48,7 @@ export function mountWidget({ server, locale = 'zh-TW', title = '' }) {
     server,
     locale: chatLocale,
     storage,
+    identityToken,
     emit(type, data) {
       if (type === 'messages') panel.messages(data);
       else if (type === 'pending') panel.pending(data);

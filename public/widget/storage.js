@@ -49,8 +49,10 @@ export function createStorage(server) {
       const d = read();
       return d.conversationId && d.token ? { conversationId: d.conversationId, token: d.token } : null;
     },
-    saveConversation: (conversationId, token) => update({ conversationId, token }),
-    forgetConversation: () => update({ conversationId: null, token: null }),
+    /** Whose it is: the signed-in customer it was started for (the identity token's subject), or null. */
+    conversationOwner: () => read().owner ?? null,
+    saveConversation: (conversationId, token, owner = null) => update({ conversationId, token, owner }),
+    forgetConversation: () => update({ conversationId: null, token: null, owner: null }),
     outbox: () => read().outbox ?? [],
     pushOutbox: (entry) => update({ outbox: [...(read().outbox ?? []), entry] }),
     dropOutbox: (clientMessageId) => update({ outbox: (read().outbox ?? []).filter((e) => e.clientMessageId !== clientMessageId) }),

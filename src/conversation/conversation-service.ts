@@ -44,7 +44,7 @@ export interface TurnResult {
 
 export interface ConversationService {
   /** Starts a conversation, or resumes the customer's open one on that channel when `resume` is set. */
-  start(input: { channel: Channel; customerId: string; locale?: Locale; resume?: boolean }): Promise<{ conversation: Conversation; resumed: boolean }>;
+  start(input: { channel: Channel; customerId: string; customerVerified?: boolean; locale?: Locale; resume?: boolean }): Promise<{ conversation: Conversation; resumed: boolean }>;
   get(id: string): Promise<Conversation>;
   /** The conversation and its messages for its customer; KEFU_CONVERSATION_EXPIRED once closed past readableAfterCloseMinutes. */
   history(id: string, afterSeq?: number): Promise<{ conversation: Conversation; messages: Message[] }>;
@@ -306,15 +306,16 @@ export function createConversationService(opts: ConversationServiceOptions): Con
   }
 
   return {
-    async start({ channel, customerId, locale, resume }) {
+    async start({ channel, customerId, customerVerified, locale, resume }) {
       if (resume) {
         const open = await store.findOpenConversation(channel, customerId);
-        if (open) {
+        // A customer the bank vouches for does not continue a conversation someone merely claiming their id began.
+        if (open && (!customerVerified || open.customerVerified)) {
           routeStates.remember(open);
           return { conversation: open, resumed: true };
         }
       }
-      const conversation = await store.createConversation({ channel, customerId, locale: locale ?? opts.defaultLocale });
+      const conversation = await store.createConversation({ channel, customerId, customerVerified, locale: locale ?? opts.defaultLocale });
       log.info({ conversationId: conversation.id, channel }, 'conversation started');
       emit({ type: 'state', conversation });
       return { conversation, resumed: false };

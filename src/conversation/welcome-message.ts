@@ -3,6 +3,7 @@ import type { Channel, Conversation, Message } from '../domain/conversation.ts';
 import type { Locale } from '../domain/types.ts';
 import type { Store } from '../store/store.ts';
 import type { ConversationService } from './conversation-service.ts';
+import type { VouchedCustomer } from './customer-identity.ts';
 
 const WELCOME: Record<Locale, (b: Brand) => string> = {
   'zh-TW': (b) => `您好，我是${b.bot}，${b.bank}與${b.insurer}的智能客服，請問有什麼可以幫您？`,
@@ -17,13 +18,21 @@ export function welcomeText(brand: Brand, locale: Locale): string {
 
 /**
  * Starts (or resumes) a conversation the way every channel should: a new one opens with the bot's greeting;
- * a resumed one comes back with its history so the customer sees where they left off.
+ * a resumed one comes back with its history so the customer sees where they left off. With `vouched` (the bank's
+ * identity token, already checked), it is that customer's, and their profile is kept for the agents who serve them.
  */
 export async function startConversationWithWelcome(
   deps: { service: ConversationService; store: Store; brand: Brand },
-  input: { channel: Channel; customerId: string; locale?: Locale; resume?: boolean },
+  input: { channel: Channel; customerId: string; locale?: Locale; resume?: boolean; vouched?: VouchedCustomer },
 ): Promise<{ conversation: Conversation; resumed: boolean; messages: Message[] }> {
-  const { conversation, resumed } = await deps.service.start(input);
+  const { vouched, ...rest } = input;
+  if (vouched) {
+    await deps.store.upsertCustomerProfile({
+      channel: input.channel, customerId: vouched.customerId, verified: true, verifiedAt: new Date().toISOString(),
+      displayName: vouched.displayName, data: vouched.data,
+    });
+  }
+  const { conversation, resumed } = await deps.service.start(vouched ? { ...rest, customerId: vouched.customerId, customerVerified: true } : rest);
   if (resumed) return { conversation, resumed, messages: (await deps.service.history(conversation.id)).messages };
   const { message } = await deps.store.appendMessage({ conversationId: conversation.id, author: 'bot', text: welcomeText(deps.brand, conversation.locale) });
   // Read again: storing the greeting moved updatedAt on.

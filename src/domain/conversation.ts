@@ -26,6 +26,11 @@ export interface Conversation {
   channel: Channel;
   /** The channel's stable id for the customer (a browser id, a LINE user id …); never personal data in clear. */
   customerId: string;
+  /**
+   * True when the bank vouched for customerId (a signed identity token, from its logged-in site); false when the
+   * client chose it, which anyone can do: only a vouched-for id shows agents the customer's verified profile.
+   */
+  customerVerified: boolean;
   state: ConversationState;
   locale: Locale;
   createdAt: string;

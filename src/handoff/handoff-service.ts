@@ -451,7 +451,9 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       const conversation = await mustConversation(conversationId);
       const [messages, notes, handoffs, profile, agents] = await Promise.all([
         store.listMessages(conversationId, { limit: 1000 }), store.listNotes(conversationId), store.listHandoffs(conversationId),
-        store.getCustomerProfile(conversation.channel, conversation.customerId), store.listAgents(),
+        // Anyone can claim a customer id; only one the bank vouched for (its identity token) brings their profile.
+        conversation.customerVerified ? store.getCustomerProfile(conversation.channel, conversation.customerId) : Promise.resolve(null),
+        store.listAgents(),
       ]);
       const names = new Map(agents.map((a) => [a.id, a.displayName]));
       const t = now();

@@ -9,6 +9,7 @@ import { KefuError } from '../errors.ts';
 import type { ConversationService } from '../conversation/conversation-service.ts';
 import type { RateLimiter } from '../conversation/rate-limiter.ts';
 import { startConversationWithWelcome } from '../conversation/welcome-message.ts';
+import type { IdentityVerifier } from '../conversation/customer-identity.ts';
 import type { Store } from '../store/store.ts';
 import { maskPersonalData } from '../text/mask-personal-data.ts';
 import { isWellFormedToken, tokenFromHeaders, type ConversationTokens } from './conversation-token.ts';
@@ -27,6 +28,8 @@ export interface ConversationsApiOptions {
   config: Config;
   /** False while the model is loading: customer messages get 503 rather than being stored unanswered. */
   modelLoaded: () => boolean;
+  /** Checks the bank's identity tokens (shared with the socket channel). */
+  verifyIdentity: IdentityVerifier;
 }
 
 const SECURITY: Record<string, string[]>[] = [{ bearerAuth: [] }, { kefuToken: [] }];
@@ -66,6 +69,10 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
           .refine((v) => maskPersonalData(v) === v, 'must not be personal data (an ID, phone, card or account number, e-mail); use an opaque id'),
         'Your stable id for the customer; kefu makes one up when absent',
       ).optional(),
+      identityToken: described(
+        z.string().trim().min(1).max(4096),
+        "The bank's word for who the customer is: a JWT (HS256, signed with identity.secret) with `sub` (the customer id), `iat`, `exp`, and optionally `name` and `profile` for agents. Replaces customerId",
+      ).optional(),
       locale: z.enum(LOCALES).optional(),
       resume: described(
         z.boolean(),
@@ -97,15 +104,19 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
       throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.startsPerIpPerMinute} new conversations a minute from one address; retry in ${allowance.retryAfterSeconds} s`]);
     }
     const { channel, locale } = req.body;
-    const customerId = req.body.customerId ?? `anon-${randomUUID()}`;
+    const vouched = req.body.identityToken === undefined ? undefined : await opts.verifyIdentity(req.body.identityToken);
+    if (vouched && req.body.customerId !== undefined && req.body.customerId !== vouched.customerId) {
+      throw new KefuError('KEFU_VALIDATION', ["customerId: differs from the identity token's subject; send one or the other"]);
+    }
+    const customerId = vouched?.customerId ?? req.body.customerId ?? `anon-${randomUUID()}`;
     // Resuming by customerId alone would let anyone who knows (or guesses) a customer's id read their conversation,
     // so the caller must also hold the open conversation's token; otherwise a new conversation starts.
     let resume = false;
-    if (req.body.resume && req.body.customerId) {
+    if (req.body.resume && (req.body.customerId || vouched)) {
       const open = await store.findOpenConversation(channel, customerId);
       resume = open !== null && tokens.verifyConversationToken(open.id, tokenFromHeaders(req.headers));
     }
-    const r = await startConversationWithWelcome({ service, store, brand: config.brand }, { channel, customerId, locale, resume });
+    const r = await startConversationWithWelcome({ service, store, brand: config.brand }, { channel, customerId, locale, resume, ...(vouched ? { vouched } : {}) });
     return reply.code(r.resumed ? 200 : 201).send({
       conversation: publicConversation(r.conversation),
       messages: r.messages.map(publicMessage),

@@ -122,4 +122,9 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       );
     `,
   },
+  {
+    version: 2,
+    name: 'whether the bank vouched for a conversation\'s customer id (a signed identity token)',
+    sql: `ALTER TABLE conversations ADD COLUMN customer_verified boolean NOT NULL DEFAULT false;`,
+  },
 ];

@@ -22,7 +22,7 @@ type Row = Record<string, unknown>;
 
 interface ConversationRow {
   id: string; channel: string; customer_id: string; state: string; locale: string; created_at: Date; updated_at: Date;
-  closed_at: Date | null; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null;
+  closed_at: Date | null; customer_verified: boolean; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null;
   rated_at: Date | null; holder_id?: string | null; holder_name?: string | null;
 }
 interface MessageRow {
@@ -45,8 +45,8 @@ const iso = (d: Date): string => d.toISOString();
 const isoOrNull = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
 const toConversation = (r: ConversationRow): Conversation => ({
-  id: r.id, channel: r.channel as Conversation['channel'], customerId: r.customer_id, state: r.state as ConversationState,
-  locale: r.locale as Locale, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at), closedAt: isoOrNull(r.closed_at),
+  id: r.id, channel: r.channel as Conversation['channel'], customerId: r.customer_id, customerVerified: r.customer_verified,
+  state: r.state as ConversationState, locale: r.locale as Locale, createdAt: iso(r.created_at), updatedAt: iso(r.updated_at), closedAt: isoOrNull(r.closed_at),
   consecutiveFallbacks: r.consecutive_fallbacks,
   rating: r.rating_stars === null ? null : { stars: r.rating_stars, comment: r.rating_comment, at: iso(r.rated_at ?? r.updated_at) },
   agentId: r.state === 'agent' ? (r.holder_id ?? null) : null, agentName: r.state === 'agent' ? (r.holder_name ?? null) : null,
@@ -84,7 +84,7 @@ const CONVERSATION_SELECT = `SELECT c.*, h.agent_id AS holder_id, a.display_name
   LEFT JOIN handoffs h ON h.conversation_id = c.id AND h.status = 'claimed'
   LEFT JOIN agents a ON a.id = h.agent_id`;
 /** The conversation's columns, named: a prepared statement returning `*` fails once a migration adds a column. */
-const CONVERSATION_COLUMNS = 'id, channel, customer_id, state, locale, created_at, updated_at, closed_at, consecutive_fallbacks, last_seq, rating_stars, rating_comment, rated_at';
+const CONVERSATION_COLUMNS = 'id, channel, customer_id, customer_verified, state, locale, created_at, updated_at, closed_at, consecutive_fallbacks, last_seq, rating_stars, rating_comment, rated_at';
 const MESSAGE_COLUMNS = '(id, conversation_id, seq, author, text, quick_replies, outcome, client_message_id, reply_to, agent_id, agent_name, created_at)';
 // See the SQLite store: a released customer goes to the front of their priority; `ord` keeps insertion order.
 const QUEUE_ORDER = `ORDER BY priority DESC, CASE kind WHEN 'chat' THEN 0 ELSE 1 END, CASE trigger WHEN 'release' THEN 0 ELSE 1 END, queued_at, ord`;
@@ -446,8 +446,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     createConversation: (input) =>
       guard(async () => {
         const at = now();
-        const r = await one<ConversationRow>(pool, `INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at)
-          VALUES ($1, $2, $3, 'bot', $4, $5, $5) RETURNING *`, [randomUUID(), input.channel, input.customerId, input.locale, at]);
+        const r = await one<ConversationRow>(pool, `INSERT INTO conversations (id, channel, customer_id, customer_verified, state, locale, created_at, updated_at)
+          VALUES ($1, $2, $3, $4, 'bot', $5, $6, $6) RETURNING *`, [randomUUID(), input.channel, input.customerId, input.customerVerified ?? false, input.locale, at]);
         return toConversation(r!);
       }),
     getConversation: (id) => guard(() => conv(pool, id)),

@@ -192,4 +192,9 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       DROP INDEX messages_reply_to;
     `,
   },
+  {
+    version: 6,
+    name: 'whether the bank vouched for a conversation\'s customer id (a signed identity token)',
+    sql: `ALTER TABLE conversations ADD COLUMN customer_verified INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];

@@ -18,7 +18,7 @@ const MAX_RESTARTS_PUT_OFF = 3;
 
 export interface ConversationRow {
   id: string; channel: string; customer_id: string; state: string; locale: string; created_at: string; updated_at: string;
-  closed_at: string | null; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null; rated_at: string | null;
+  closed_at: string | null; customer_verified: number; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null; rated_at: string | null;
   /** Joined by CONVERSATION_SELECT: the agent of the claimed episode. */
   holder_id: string | null; holder_name: string | null;
 }
@@ -36,8 +36,8 @@ const CONVERSATION_SELECT = `SELECT c.*, h.agent_id AS holder_id, a.display_name
   LEFT JOIN agents a ON a.id = h.agent_id`;
 
 const toConversation = (r: ConversationRow): Conversation => ({
-  id: r.id, channel: r.channel as Conversation['channel'], customerId: r.customer_id, state: r.state as ConversationState,
-  locale: r.locale as Locale, createdAt: r.created_at, updatedAt: r.updated_at, closedAt: r.closed_at,
+  id: r.id, channel: r.channel as Conversation['channel'], customerId: r.customer_id, customerVerified: r.customer_verified === 1,
+  state: r.state as ConversationState, locale: r.locale as Locale, createdAt: r.created_at, updatedAt: r.updated_at, closedAt: r.closed_at,
   consecutiveFallbacks: r.consecutive_fallbacks,
   rating: r.rating_stars === null ? null : { stars: r.rating_stars, comment: r.rating_comment, at: r.rated_at ?? r.updated_at },
   agentId: r.state === 'agent' ? r.holder_id : null, agentName: r.state === 'agent' ? r.holder_name : null,
@@ -86,7 +86,8 @@ export function openSqliteStore(
   const now = (): string => (options.now ?? (() => new Date()))().toISOString();
 
   const q = {
-    insertConv: db.prepare(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES (@id, @channel, @customerId, 'bot', @locale, @now, @now)`),
+    insertConv: db.prepare(`INSERT INTO conversations (id, channel, customer_id, customer_verified, state, locale, created_at, updated_at)
+      VALUES (@id, @channel, @customerId, @customerVerified, 'bot', @locale, @now, @now)`),
     getConv: db.prepare(`${CONVERSATION_SELECT} WHERE c.id = ?`),
     idle: db.prepare(`${CONVERSATION_SELECT} WHERE c.state = 'bot' AND c.updated_at < ? ORDER BY c.updated_at, c.id LIMIT ?`),
     closeIdle: db.prepare(`UPDATE conversations SET state = 'closed', closed_at = @now, updated_at = @now
@@ -307,7 +308,7 @@ export function openSqliteStore(
     createConversation(input: NewConversation) {
       return write(() => {
         const id = randomUUID();
-        q.insertConv.run({ id, channel: input.channel, customerId: input.customerId, locale: input.locale, now: now() });
+        q.insertConv.run({ id, channel: input.channel, customerId: input.customerId, customerVerified: input.customerVerified ? 1 : 0, locale: input.locale, now: now() });
         return mustGetConv(id);
       });
     },

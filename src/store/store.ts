@@ -9,6 +9,8 @@ export interface NewConversation {
   channel: Channel;
   customerId: string;
   locale: Locale;
+  /** The bank vouched for customerId (see Conversation.customerVerified); false when absent. */
+  customerVerified?: boolean;
 }
 
 export interface NewMessage {

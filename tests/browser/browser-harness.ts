@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { KefuApp } from '../../src/app.ts';
+import { IDENTITY_SECRET } from '../http/test-app.ts';
 
 // What every browser test shares: Debian's chromium (installed by .ci/run; without it the tests are skipped) and
 // the real app on a free port, with the default pack trained at start and SQLite on a temp file.
@@ -24,6 +25,7 @@ export async function startRealApp(prefix: string): Promise<{ app: KefuApp; base
     overrides: {
       packDir: 'intents', modelDir: join(dir, 'models'), reportDir: join(dir, 'reports'),
       database: { path: join(dir, 'kefu.sqlite') }, server: { host: '127.0.0.1', port: 0 }, logLevel: 'silent',
+      identity: { secret: IDENTITY_SECRET },
     },
   });
   const app = await createApp(config);

@@ -5,6 +5,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import Database from 'better-sqlite3';
 import type { KefuApp } from '../../src/app.ts';
 import { CHROMIUM, CHROMIUM_ARGS, hasChromium, startRealApp } from './browser-harness.ts';
+import { identityToken } from '../http/test-app.ts';
 
 // A real browser against the real app: the default pack trained at start, SQLite on a temp file, the demo page and
 // widget as a bank's visitor gets them. CI installs Debian's chromium (.ci/run); without it these tests are skipped.
@@ -241,6 +242,52 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.getByRole('button', { name: 'Close the chat', exact: true }).click();
     expect(await launcher.evaluate((el) => (el.getRootNode() as unknown as { activeElement: unknown }).activeElement === el)).toBe(true);
     expect(violations).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("serves the customer the bank's page signs in as, and on a shared computer never resumes another customer's conversation", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    // The bank's page, as its server renders it for whoever is signed in (or nobody).
+    let tag = '';
+    await page.route(`${base}/signed-in.html`, (route) =>
+      route.fulfill({ contentType: 'text/html; charset=utf-8', body: `<!doctype html><html lang="zh-Hant-TW"><body><h1>網路銀行</h1>${tag}</body></html>` }));
+    const visitAs = async (token: string | null): Promise<string> => {
+      tag = `<script src="${base}/widget.js"${token ? ` data-identity-token="${token}"` : ''} defer></script>`;
+      await page.goto(`${base}/signed-in.html`);
+      const input = page.getByRole('textbox', { name: '輸入您的問題' });
+      const launcher = page.getByRole('button', { name: '開啟線上客服' });
+      await Promise.race([input.waitFor(), launcher.waitFor()]);
+      if (!(await input.isVisible())) await launcher.click();
+      await input.fill('信用卡遺失了怎麼辦');
+      await input.press('Enter');
+      await poll(async () => (await saved(page)).conversationId ?? null).not.toBeNull();
+      const id = (await saved(page)).conversationId!;
+      await poll(async () => (await app.store.listMessages(id)).some((m) => m.author === 'customer')).toBe(true);
+      return id;
+    };
+    await page.goto(`${base}/`);
+    await page.evaluate(() => (globalThis as unknown as { localStorage: { clear(): void } }).localStorage.clear());
+
+    const first = await visitAs(await identityToken('cust-0042', { name: '王○明' }));
+    expect(await app.store.getConversation(first)).toMatchObject({ customerId: 'cust-0042', customerVerified: true });
+    // Reloaded by the same customer: the same conversation.
+    expect(await visitAs(await identityToken('cust-0042'))).toBe(first);
+    // Another customer signs in on the same computer: a conversation of their own.
+    const second = await visitAs(await identityToken('cust-0077'));
+    expect(second).not.toBe(first);
+    expect(await app.store.getConversation(second)).toMatchObject({ customerId: 'cust-0077', customerVerified: true });
+    // Signed out: not the signed-in customer's conversation either.
+    const anonymous = await visitAs(null);
+    expect([first, second]).not.toContain(anonymous);
+    expect(await app.store.getConversation(anonymous)).toMatchObject({ customerVerified: false });
+    // A page left open past its token's life is still served, as a customer not signed in.
+    const now = Math.floor(Date.now() / 1000);
+    await page.evaluate(() => (globalThis as unknown as { localStorage: { clear(): void } }).localStorage.clear());
+    const late = await visitAs(await identityToken('cust-0042', {}, { issuedAt: now - 3600, expiresIn: now - 60 }));
+    expect(await app.store.getConversation(late)).toMatchObject({ customerVerified: false });
     expect(errors).toEqual([]);
     await page.close();
   });

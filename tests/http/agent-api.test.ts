@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import type { KefuApp } from '../../src/app.ts';
 import type { Agent } from '../../src/domain/agent.ts';
-import { startConversation } from './test-app.ts';
+import { identityToken, startConversation } from './test-app.ts';
 import { baseUrl, consoleApp, signIn, type SignedInAgent } from './console-kit.ts';
 
 type Customer = Awaited<ReturnType<typeof startConversation>>;
@@ -330,9 +330,18 @@ describe('agent console API', () => {
       const customerId = detail.customer.customerId as string;
       await app.store.upsertCustomerProfile({ channel: 'api', customerId, verified: false, verifiedAt: null, displayName: '王○明', data: { segment: '一般' } });
       expect((await as(agent, 'GET', `/conversations/${c.id}`)).json().customer).toMatchObject({ verified: false, profile: null });
+      // A verified profile under that id is still not shown: the customer only claimed the id.
       await app.store.upsertCustomerProfile({ channel: 'api', customerId, verified: true, verifiedAt: '2025-01-01T00:00:00.000Z', displayName: '王○明', data: { segment: '財富管理' } });
-      detail = (await as(agent, 'GET', `/conversations/${c.id}`)).json();
-      expect(detail.customer).toMatchObject({ verified: true, profile: { displayName: '王○明', data: { segment: '財富管理' } } });
+      expect((await as(agent, 'GET', `/conversations/${c.id}`)).json().customer).toEqual({ channel: 'api', customerId, verified: false, profile: null });
+
+      // Started with the bank's identity token: the agent sees who it is, with what the token said.
+      const vouched = await startConversation(app, { identityToken: await identityToken('cust-0042', { name: '陳○華', profile: { segment: '財富管理', phone: '0912345678' } }) });
+      await say(vouched, '我要找真人');
+      expect((await claim(agent, vouched)).statusCode).toBe(200);
+      detail = (await as(agent, 'GET', `/conversations/${vouched.id}`)).json();
+      expect(detail.customer).toMatchObject({ customerId: 'cust-0042', verified: true, profile: { displayName: '陳○華', data: { segment: '財富管理' } } });
+      // Personal data the bank left in clear is masked before an agent sees it.
+      expect(detail.customer.profile.data.phone).not.toContain('0912345678');
       expect((await as(agent, 'GET', '/conversations/nope')).statusCode).toBe(404);
     });
 

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import type { KefuApp } from '../../src/app.ts';
-import { capturingLogger, startConversation, testApp, scriptedRouter } from './test-app.ts';
+import { capturingLogger, identityToken, startConversation, testApp, scriptedRouter } from './test-app.ts';
 
 describe('customer REST API', () => {
   let app: KefuApp;
@@ -53,6 +53,30 @@ describe('customer REST API', () => {
       expect(stranger.statusCode).toBe(201);
       expect(stranger.json().conversation.id).not.toBe(first.id);
       expect(stranger.json().messages).toHaveLength(1);
+    });
+
+    it("starts the bank's vouched-for customer from an identity token, resumes only theirs, and refuses a bad token with a JSON error", async () => {
+      const token = await identityToken('cust-0042', { name: '王○明' });
+      const first = await startConversation(app, { channel: 'web', identityToken: token });
+      expect(first.json.conversation).toMatchObject({ customerId: 'cust-0042' });
+      expect(await app.store.getConversation(first.id)).toMatchObject({ customerId: 'cust-0042', customerVerified: true });
+      expect(await app.store.getCustomerProfile('web', 'cust-0042')).toMatchObject({ verified: true, displayName: '王○明' });
+      // Their own conversation comes back with its token; one someone began by merely claiming their id does not.
+      const again = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', headers: first.headers, payload: { channel: 'web', identityToken: token, resume: true } });
+      expect(again.json()).toMatchObject({ resumed: true, conversation: { id: first.id } });
+      const claimed = await startConversation(app, { channel: 'web', customerId: 'cust-0042' });
+      expect(await app.store.getConversation(claimed.id)).toMatchObject({ customerVerified: false });
+      await app.service.close(first.id);
+      const vouched = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', headers: claimed.headers, payload: { channel: 'web', identityToken: token, resume: true } });
+      expect(vouched.json()).toMatchObject({ resumed: false });
+      expect(vouched.json().conversation.id).not.toBe(claimed.id);
+
+      const mismatch = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: { identityToken: token, customerId: 'someone-else' } });
+      expect(mismatch.statusCode).toBe(400);
+      expect(mismatch.json().error).toMatchObject({ code: 'KEFU_VALIDATION', message: expect.stringContaining('customerId') });
+      const forged = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: { identityToken: await identityToken('cust-0042', {}, { secret: 'not-the-bank-0123456789-abcdefghijkl' }) } });
+      expect(forged.statusCode).toBe(401);
+      expect(forged.json().error).toMatchObject({ code: 'KEFU_IDENTITY_INVALID', message: expect.stringContaining('signature') });
     });
 
     it('refuses bad start requests, naming the field', async () => {

@@ -4,8 +4,21 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { createApp, type AppDeps, type KefuApp } from '../../src/app.ts';
 import type { Router } from '../../src/router/router.ts';
 import type { Outcome, OutcomeKind } from '../../src/domain/types.ts';
+import { SignJWT } from 'jose';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
+/** What the test bank's site signs identity tokens with. */
+export const IDENTITY_SECRET = 'bank-site-identity-0123456789-abcdefgh';
+
+/** An identity token as the bank's site would sign it (HS256, an hour's life unless `claims` says otherwise). */
+export async function identityToken(sub: string, claims: Record<string, unknown> = {}, options: { secret?: string; expiresIn?: string | number; issuedAt?: number } = {}): Promise<string> {
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt(options.issuedAt)
+    .setExpirationTime(options.expiresIn ?? '30m')
+    .sign(new TextEncoder().encode(options.secret ?? IDENTITY_SECRET));
+}
 
 /**
  * A scripted router, so HTTP tests read as conversations without training a model: 真人/盜刷 hand off, ??? falls
@@ -27,7 +40,9 @@ export function scriptedRouter(calls: string[] = []): Router {
 
 /** Config for a test app: in-memory store, a fixed secret, no port; `overrides` are merged deeply. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
-  const base: Record<string, unknown> = { logLevel: 'silent', database: { path: ':memory:' }, server: { port: 0, secret: TEST_SECRET } };
+  const base: Record<string, unknown> = {
+    logLevel: 'silent', database: { path: ':memory:' }, server: { port: 0, secret: TEST_SECRET }, identity: { secret: IDENTITY_SECRET },
+  };
   for (const [k, v] of Object.entries(overrides)) {
     const prev = base[k];
     base[k] = prev && typeof prev === 'object' && v && typeof v === 'object' && !Array.isArray(v) ? { ...prev, ...v } : v;

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { openPostgresStore } from '../../src/store/postgres-store.ts';
+import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-migrations.ts';
 import type { NewTurn, Store } from '../../src/store/store.ts';
 import { storeContract } from './store-contract.ts';
 import { POSTGRES_TEST_URL, dropTestSchemas, testSchema } from './postgres-test-db.ts';
@@ -43,8 +44,8 @@ describe('PostgreSQL store', () => {
       const db = new pg.Client({ connectionString: POSTGRES_TEST_URL });
       await db.connect();
       try {
-        const versions = await db.query(`SELECT version FROM ${schema}.schema_migrations`);
-        expect(versions.rows.map((r) => r.version)).toEqual([1]);
+        const versions = await db.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`);
+        expect(versions.rows.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
       } finally {
         await db.end();
       }

@@ -24,8 +24,13 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
 
     it('creates a conversation in the bot state and reads it back', async () => {
       const c = await store.createConversation({ channel: 'web', customerId: 'browser-1', locale: 'zh-TW' });
-      expect(c).toMatchObject({ channel: 'web', customerId: 'browser-1', state: 'bot', locale: 'zh-TW', closedAt: null, consecutiveFallbacks: 0, rating: null });
+      expect(c).toMatchObject({ channel: 'web', customerId: 'browser-1', customerVerified: false, state: 'bot', locale: 'zh-TW', closedAt: null, consecutiveFallbacks: 0, rating: null });
       expect(await store.getConversation(c.id)).toEqual(c);
+      // One the bank vouched for says so, on every read.
+      const vouched = await store.createConversation({ channel: 'web', customerId: 'cust-1', locale: 'zh-TW', customerVerified: true });
+      expect(vouched.customerVerified).toBe(true);
+      expect(await store.getConversation(vouched.id)).toEqual(vouched);
+      expect(await store.findOpenConversation('web', 'cust-1')).toMatchObject({ id: vouched.id, customerVerified: true });
       expect(await store.getConversation('no-such-id')).toBeNull();
     });
 

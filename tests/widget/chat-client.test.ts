@@ -37,17 +37,19 @@ interface ChatClient {
   setLocale(locale: string): Promise<void>;
 }
 const { createChatClient } = widgetClient as {
-  createChatClient(options: { server: string; locale: () => string; storage: ReturnType<typeof memoryStorage>; emit: (type: string, data: unknown) => unknown }): ChatClient;
+  createChatClient(options: { server: string; locale: () => string; storage: ReturnType<typeof memoryStorage>; emit: (type: string, data: unknown) => unknown; identityToken?: string | null }): ChatClient;
 };
 
 const memoryStorage = () => {
   let conversation: { conversationId: string; token: string } | null = null;
+  let owner: string | null = null;
   let outbox: { clientMessageId: string; text: string }[] = [];
   let n = 0;
   return {
     conversation: () => conversation,
-    saveConversation: (conversationId: string, token: string) => (conversation = { conversationId, token }),
-    forgetConversation: () => (conversation = null),
+    conversationOwner: () => owner,
+    saveConversation: (conversationId: string, token: string, by: string | null = null) => ((conversation = { conversationId, token }), (owner = by)),
+    forgetConversation: () => ((conversation = null), (owner = null)),
     customerId: () => 'customer-0001',
     outbox: () => outbox,
     pushOutbox: (e: { clientMessageId: string; text: string }) => (outbox = [...outbox, e]),
@@ -232,5 +234,63 @@ describe('widget chat client', () => {
       expect(storage.conversation(), code).toBeNull();
       expect(shown, code).toEqual([]);
     }
+  });
+
+  it('on resync asks for what came after the last message shown, once, after any resume still running', async () => {
+    const storage = memoryStorage();
+    storage.saveConversation('c1', 't');
+    socket.answer = (event, payload) => {
+      if (event !== 'conversation:resume') return { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
+      const after = (payload.afterSeq as number | undefined) ?? 0;
+      return { ok: true, conversation: conversation(), messages: after === 0 ? [message(1), message(2)] : [message(3)] };
+    };
+    const shown: number[] = [];
+    createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage, emit: (type: string, data: unknown) => {
+      if (type === 'messages') for (const m of data as { seq: number }[]) shown.push(m.seq);
+    } });
+    socket.connected = true;
+    socket.fire('connect');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(shown).toEqual([1, 2]);
+    // Two resyncs close together: their resumes run one after the other, each from the last message shown.
+    socket.fire('resync', {});
+    socket.fire('resync', {});
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(socket.sent.filter((s) => s.event === 'conversation:resume').map((s) => s.payload.afterSeq)).toEqual([undefined, 2, 3]);
+    expect(new Set(shown)).toEqual(new Set([1, 2, 3]));
+  });
+
+  it("starts with the bank's identity token, carries on without it when it is refused, and forgets another customer's conversation", async () => {
+    const jwt = (sub: string) => `h.${Buffer.from(JSON.stringify({ sub })).toString('base64url')}.s`;
+    const storage = memoryStorage();
+    storage.saveConversation('old', 't-old', 'cust-1');
+    let refuse = true;
+    socket.answer = (event, payload) => {
+      if (event !== 'conversation:start') return { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
+      if (payload.identityToken && refuse) return { ok: false, error: { code: 'KEFU_IDENTITY_INVALID', message: 'expired' } };
+      return { ok: true, conversation: conversation(), token: 't', messages: [], resumed: false };
+    };
+    const client = createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage, emit: () => undefined, identityToken: jwt('cust-2') });
+    // Another signed-in customer's conversation is not this one's to resume.
+    expect(storage.conversation()).toBeNull();
+    socket.connected = true;
+    socket.fire('connect');
+    await client.open();
+    await vi.advanceTimersByTimeAsync(0);
+    const starts = socket.sent.filter((s) => s.event === 'conversation:start').map((s) => s.payload.identityToken ?? null);
+    expect(starts).toEqual([jwt('cust-2'), null]);
+    expect(storage.conversationOwner()).toBeNull(); // started as a customer not signed in
+
+    // A token the server takes: the conversation is recorded as that customer's.
+    socket = new FakeSocket();
+    refuse = false;
+    socket.answer = (event) => (event === 'conversation:start' ? { ok: true, conversation: conversation(), token: 't', messages: [], resumed: false } : { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } });
+    const fresh = memoryStorage();
+    const signedIn = createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage: fresh, emit: () => undefined, identityToken: jwt('cust-2') });
+    socket.connected = true;
+    socket.fire('connect');
+    await signedIn.open();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fresh.conversationOwner()).toBe('cust-2');
   });
 });

@@ -12,6 +12,8 @@ import type { Router } from '../../../src/router/router.ts';
 import type { Outcome, OutcomeKind } from '../../../src/domain/types.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { attachWebChat } from '../../../channels/web/web-chat.ts';
+import { createIdentityVerifier } from '../../../src/conversation/customer-identity.ts';
+import { IDENTITY_SECRET, identityToken } from '../../http/test-app.ts';
 import type { PublicMessage as WebMessage } from '../../../src/http/schemas.ts';
 
 // A scripted router: the text names the outcome it gets, so each test reads as a conversation.
@@ -81,6 +83,7 @@ describe('web chat channel (socket.io /chat)', () => {
       addressLimiter: { take: (key) => (addressKeys.push(key), later(addressAllowed-- > 0)) }, startLimiter: { take: () => later(startsAllowed-- > 0) },
       clientAddress: (socket) => `addr:${String(socket.handshake.headers['x-test-client'] ?? 'none')}`, accepting: () => accepting,
       typingAfterMs: options.typingAfterMs, localRooms: true, modelLoaded: () => loaded, maxEventWaitMs: options.maxEventWaitMs,
+      verifyIdentity: createIdentityVerifier(IDENTITY_SECRET, 60),
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/chat`;
@@ -146,6 +149,17 @@ describe('web chat channel (socket.io /chat)', () => {
     // The router's reasoning stays on the server.
     expect(JSON.stringify(r)).not.toContain('trace');
     expect(JSON.stringify(r)).not.toContain('confidence');
+  });
+
+  it("starts the bank's vouched-for customer from an identity token in place of the browser id, and refuses a bad one", async () => {
+    const socket = await open();
+    const r = await ok(socket, 'conversation:start', { customerId: 'browser-0001', identityToken: await identityToken('cust-0042') });
+    expect(r.conversation).toMatchObject({ customerId: 'cust-0042' });
+    expect(await store.getConversation(r.conversation.id)).toMatchObject({ customerVerified: true });
+    const bad = await ask(socket, 'conversation:start', { customerId: 'browser-0001', identityToken: 'x.y.z' });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'KEFU_IDENTITY_INVALID' } });
+    const plain = await ok(socket, 'conversation:start', { customerId: 'browser-0001' });
+    expect(await store.getConversation(plain.conversation.id)).toMatchObject({ customerId: 'browser-0001', customerVerified: false });
   });
 
   it('refuses a message while the model loads, before storing it, and takes it once the model is in', async () => {
