@@ -205,7 +205,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     proxyWarned = true;
     log.warn('requests carry X-Forwarded-For but server.trustProxy is false: every customer behind that proxy shares one per-address allowance; list the proxy in server.trustProxy');
   };
-  const metrics = createMetrics({ service, store, log });
+  const metrics = createMetrics({ service, store, log, ...(cluster ? { clusterDropped: () => cluster.dropped() } : {}) });
   let stopping = false;
 
   const fastify: FastifyInstance = Fastify({
@@ -257,8 +257,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     clusterPresence?.join(clusterModule!.presenceBus(io.of(AGENT_NAMESPACE), cluster)); // loaded with the cluster
     // Back after Redis was away: pushes from the other instances were missed meanwhile, so every widget and console
     // connected here fetches what it shows again (as each does after a reconnect of its own).
-    cluster.onResync(() => {
-      for (const ns of [CHAT_NAMESPACE, AGENT_NAMESPACE]) io.of(ns).local.emit('resync', {});
+    // When this instance dropped pushes bound for the others' sockets, theirs catch up too.
+    cluster.onResync((everywhere) => {
+      for (const ns of [CHAT_NAMESPACE, AGENT_NAMESPACE]) (everywhere ? io.of(ns) : io.of(ns).local).emit('resync', {});
     });
   }
   // With the default in-memory adapter every socket of a room is in this process; with Redis, on any instance.

@@ -68,19 +68,22 @@ export function createConversationView(id, { me, socket, onEnded, toast }) {
 
   function messageItem(m) {
     const who = m.author === 'agent' ? `專員${m.agentName ? ` ${m.agentName}` : ''}` : AUTHOR[m.author] ?? m.author;
-    return h('li', { class: `msg msg-${m.author}`, 'data-message-id': m.id },
+    return h('li', { class: `msg msg-${m.author}`, 'data-message-id': m.id, 'data-seq': m.seq },
       h('div', { class: 'msg-meta' }, h('span', { class: 'who' }, who), h('time', { datetime: m.createdAt }, clock(m.createdAt))),
       h('div', { class: 'bubble' }, m.text),
       m.author === 'bot' ? traceDetails(m.outcome) : null);
   }
 
-  function addMessage(m) {
+  // In seq order wherever it comes from (a push, a reload, a catch-up after a gap), once; `suggest`: fetch suggested
+  // replies for a new customer message (not for each one a reload replays).
+  function addMessage(m, { suggest = true } = {}) {
     if (seen.has(m.id)) return;
     seen.add(m.id);
     const atBottom = history.scrollHeight - history.scrollTop - history.clientHeight < 40;
-    history.append(messageItem(m));
+    const later = [...history.children].find((li) => Number(li.dataset.seq) > m.seq);
+    history.insertBefore(messageItem(m), later ?? null);
     if (atBottom) history.scrollTop = history.scrollHeight;
-    if (m.author === 'customer') void loadSuggestions();
+    if (suggest && m.author === 'customer') void loadSuggestions();
   }
 
   function addNote(n) {
@@ -224,24 +227,45 @@ export function createConversationView(id, { me, socket, onEnded, toast }) {
     }
   }
 
-  async function load() {
-    detail = await api.detail(id);
-    history.replaceChildren();
-    notes.replaceChildren();
-    seen.clear();
-    for (const m of detail.messages) addMessage(m);
-    for (const n of detail.notes) addNote(n);
-    history.scrollTop = history.scrollHeight;
+  // Each read of the conversation is numbered: one that answers after a newer one is dropped, not shown over it.
+  let reads = 0;
+  async function read() {
+    const n = ++reads;
+    const d = await api.detail(id);
+    if (n !== reads) return null;
+    // Merged into what is shown, never replacing it: a message pushed (or sent from here) while the read was on its
+    // way stays, and what the read brings that was missed falls into place by seq.
+    for (const m of d.messages) addMessage(m, { suggest: false });
+    for (const note of d.notes) addNote(note);
+    const before = detail;
+    detail = d;
     renderHeader();
     renderCustomer();
+    return { before };
+  }
+
+  async function load() {
+    if ((await read()) === null) return;
+    history.scrollTop = history.scrollHeight;
     await renderActions();
     await loadSuggestions();
+  }
+
+  /** Fetches what may have been missed (after a reconnect or a resync), leaving the actions as they are unless who holds it changed. */
+  async function catchUp() {
+    const shown = seen.size;
+    const r = await read();
+    if (r === null) return;
+    const holderOf = (x) => `${x?.conversation.state}:${x?.handoffs.at(-1)?.agentId ?? ''}`;
+    if (holderOf(r.before) !== holderOf(detail)) await renderActions();
+    if (seen.size > shown) await loadSuggestions();
   }
 
   return {
     el,
     id,
     load,
+    catchUp,
     focus: () => (composer.disabled ? history : composer).focus(),
     message(m) {
       addMessage(m);

@@ -44,8 +44,11 @@ function startConsole(me) {
   const connection = h('span', { class: 'connection', role: 'status' }, '連線中…');
   const status = h('select', { id: 'agent-status', 'aria-label': '我的狀態' },
     h('option', { value: 'available' }, '上線服務'), h('option', { value: 'away' }, '暫時離開'));
+  let heldStatus = 'available'; // as the server last said
   status.addEventListener('change', () => socket.emit('status', { status: status.value }, (r) => {
-    if (!r?.ok) toast(errorText(r?.error ?? {}), 'error');
+    if (r?.ok) return;
+    toast(errorText(r?.error ?? {}), 'error');
+    status.value = heldStatus; // not what the server holds: show what it does
   }));
   const logout = h('button', { type: 'button', class: 'link', async onClick() {
     await api.logout().catch(() => null);
@@ -72,7 +75,7 @@ function startConsole(me) {
   function catchUp() {
     refreshLists();
     socket.emit('live:watch', {}, (r) => r?.ok && queue.setLive(r.conversations));
-    for (const view of tabs.views()) void view.load().catch(() => null);
+    for (const view of tabs.views()) void view.catchUp().catch(() => null);
   }
   socket.on('connect', () => {
     connection.textContent = '已連線';
@@ -98,7 +101,10 @@ function startConsole(me) {
     signIn('登入已結束，請重新登入');
   });
   // The server says which status holds (kept across reloads, shared by all of this agent's consoles).
-  socket.on('status', ({ status: value }) => { status.value = value; });
+  socket.on('status', ({ status: value }) => {
+    heldStatus = value;
+    status.value = value;
+  });
   socket.on('queue', ({ items }) => queue.setQueue(items));
   socket.on('live:message', ({ conversation, message }) => queue.liveMessage(conversation, message));
   socket.on('live:state', ({ conversation }) => queue.liveState(conversation));

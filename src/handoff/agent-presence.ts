@@ -19,7 +19,12 @@ export interface OnlineAgent {
  * `onDeparted` listeners hear of it. Signing out departs at once.
  */
 export interface AgentPresence {
-  connect(agent: Agent, connectionId: string): void;
+  /**
+   * A console opened. `status`: what the agent's first console here starts with (the cluster passes the status they
+   * chose on another instance); by default the one they had when their console here closed within the grace
+   * period, else available.
+   */
+  connect(agent: Agent, connectionId: string, status?: AgentStatus): void;
   /** A console closed; `sessionEnded` when the server closed it because its sign-in session ended (a sign-out). */
   disconnect(connectionId: string, options?: { sessionEnded?: boolean }): void;
   setStatus(agentId: string, status: AgentStatus): void;
@@ -94,11 +99,11 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
     graceTimers.set(agentId, timer);
   };
   return {
-    connect(agent, connectionId) {
+    connect(agent, connectionId, initial) {
       clearTimeout(graceTimers.get(agent.id));
       graceTimers.delete(agent.id);
-      const status: AgentStatus = awayDuringGrace.delete(agent.id) ? 'away' : 'available';
-      const entry = byAgent.get(agent.id) ?? { agent, status, connections: new Set<string>() };
+      const kept: AgentStatus = awayDuringGrace.delete(agent.id) ? 'away' : 'available';
+      const entry = byAgent.get(agent.id) ?? { agent, status: initial ?? kept, connections: new Set<string>() };
       entry.agent = agent;
       entry.connections.add(connectionId);
       byAgent.set(agent.id, entry);

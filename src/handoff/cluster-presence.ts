@@ -110,7 +110,12 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   };
   /** Agents who were on duty at another instance and are no longer on duty anywhere: they get the grace period. */
   const awaitVanished = (before: Iterable<string>): void => {
-    for (const id of before) if (!local.isConnected(id) && !connectedElsewhere(id)) local.awaitReturn(id);
+    for (const id of before) {
+      if (local.isConnected(id) || connectedElsewhere(id)) continue;
+      // Signed out (heard before their consoles' instance said they had gone): departed now, as there.
+      if ((departing.get(id) ?? 0) > now()) local.depart(id);
+      else local.awaitReturn(id);
+    }
   };
   const signatureOf = (agents: OnlineAgent[]): string =>
     agents.map((a) => `${a.agent.id}:${a.status}:${a.connections}:${a.agent.role}:${a.agent.groups.join(',')}`).sort().join(';');
@@ -204,10 +209,11 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       // forgotten once they have departed, so an agent coming on duty afresh starts available.
       consoles.set(connectionId, agent.id);
       departing.delete(agent.id); // signed in again
-      local.connect(agent, connectionId);
-      // What was chosen, as heard (an instance started since then hears it with the others' snapshots).
+      // What was chosen, as heard (an instance started since then hears it with the others' snapshots); given to
+      // connect, so that the snapshot it sends never shows them available in between.
       const choice = chosen.get(agent.id);
-      if (choice) local.setStatus(agent.id, choice.status);
+      local.connect(agent, connectionId, choice?.status);
+      if (choice) local.setStatus(agent.id, choice.status); // a console already open here
     },
     disconnect(connectionId, closing) {
       const agentId = consoles.get(connectionId);
@@ -219,7 +225,9 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
       if (signedOut && !local.isConnected(agentId)) local.depart(agentId);
     },
     setStatus(agentId, status: AgentStatus) {
-      const choice: Choice = { status, version: (chosen.get(agentId)?.version ?? 0) + 1, by: options.instance };
+      // By the clock, not counted from the last choice heard: after one is forgotten (they departed), a new choice
+      // must still beat an old one another instance may hold.
+      const choice: Choice = { status, version: Math.max(Date.now(), (chosen.get(agentId)?.version ?? 0) + 1), by: options.instance };
       chosen.set(agentId, choice);
       local.setStatus(agentId, status);
       publish({ type: 'status', instance: options.instance, agentId, ...choice });

@@ -14,7 +14,7 @@ export interface KefuMetrics {
  * Prometheus metrics in a registry of this app's own (not prom-client's global one), so two apps in one process
  * (tests, a blue/green swap) never count into each other.
  */
-export function createMetrics(deps: { service: ConversationService; store: Store; log: Logger }): KefuMetrics {
+export function createMetrics(deps: { service: ConversationService; store: Store; log: Logger; clusterDropped?: () => number }): KefuMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const turns = new Counter({
@@ -44,6 +44,20 @@ export function createMetrics(deps: { service: ConversationService; store: Store
       }
     },
   });
+  if (deps.clusterDropped) {
+    const droppedSoFar = deps.clusterDropped;
+    let counted = 0;
+    new Counter({
+      name: 'kefu_cluster_pushes_dropped_total',
+      help: 'Pushes to sockets on other instances dropped because Redis was away longer than the held queue lasts (those sockets were told to catch up)',
+      registers: [registry],
+      collect() {
+        const now = droppedSoFar();
+        this.inc(now - counted);
+        counted = now;
+      },
+    });
+  }
   const unsubscribe = deps.service.subscribe((e) => {
     if (e.type !== 'turn') return;
     turns.inc({ outcome: e.outcome.outcome, brain: e.outcome.brain ?? 'none' });

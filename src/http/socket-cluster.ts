@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
+import { createClient, ErrorReply } from 'redis';
 import type { Namespace, Server as SocketServer } from 'socket.io';
 import type { PresenceBus, PresenceMessage } from '../handoff/cluster-presence.ts';
 import { KefuError } from '../errors.ts';
@@ -19,6 +19,10 @@ const CLOSE_MS = 2_000;
  * ~6 publishes per customer turn: about a second of a busy instance's pushes, a few MB.
  */
 const QUEUE_MAX = 10_000;
+/** Pushes dropped on a connection that stayed up: the sockets catch up once this long has passed without another. */
+const DROPPED_QUIET_MS = 1_000;
+/** A subscription refused while connected (racing a reconnect) is asked for again after this pause. */
+const RESUBSCRIBE_PAUSE_MS = 1_000;
 
 export interface SocketCluster {
   /** Puts socket.io on the Redis adapter: a push to a room reaches its sockets on every instance. */
@@ -30,11 +34,11 @@ export interface SocketCluster {
   /** When (performance.now()) both connections were last up again; null while either is down. */
   healthySince(): number | null;
   /**
-   * Called when both connections are up again after a break: pushes to or from this instance may have been lost
-   * meanwhile (dropped past the held queue, or published by others while this one could not hear), so its sockets
-   * should fetch what they show again.
+   * Called when pushes may have been lost, so sockets should fetch what they show again: with `everywhere` false
+   * when both connections are up after a break (this instance could not hear the others); true when pushes this
+   * instance sent were dropped (the sockets they were for are on other instances, which never broke).
    */
-  onResync(listener: () => void): () => void;
+  onResync(listener: (everywhere: boolean) => void): () => void;
   /** Pushes dropped since start because Redis was away longer than the held queue lasts. */
   dropped(): number;
   /**
@@ -97,16 +101,30 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
   let upSince: number | null = null;
   let broken = false; // down at some point since the last resync
   let dropped = 0;
-  let droppedSinceWarning = 0;
-  const resyncListeners = new Set<() => void>();
+  let droppedSinceResync = 0;
+  let refused: string | null = null; // a subscription Redis itself refused (ACLs): this instance cannot hear the others
+  let closing = false;
+  const resyncListeners = new Set<(everywhere: boolean) => void>();
+  const resync = (everywhere: boolean): void => {
+    log.info({ dropped: droppedSinceResync, everywhere }, 'Redis for socket.io is back: telling sockets to catch up');
+    droppedSinceResync = 0;
+    for (const l of resyncListeners) {
+      try {
+        l(everywhere);
+      } catch (err) {
+        log.error({ err }, 'socket.io resync failed');
+      }
+    }
+  };
   const track = (): void => {
     upSince = pub.isReady && sub.isReady ? performance.now() : null;
     if (!started) return;
     if (upSince === null) broken = true;
     else if (broken) {
       broken = false;
-      log.info({ dropped }, 'Redis for socket.io is back: telling this instance\'s sockets to catch up');
-      for (const l of resyncListeners) l();
+      // This instance heard nothing meanwhile: its own sockets catch up. Pushes it dropped were bound for sockets on
+      // the others, which never broke: then everyone does.
+      resync(droppedSinceResync > 0);
     }
   };
   for (const [client, role] of [[pub, 'publish'], [sub, 'subscribe']] as const) {
@@ -119,27 +137,57 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
       if (started) broken = true;
     });
   }
+  // Pushes dropped while the connection stayed up (Redis stalled and the held queue filled): once a second has passed
+  // without another, the sockets everywhere catch up, if the connection is (still) up; if not, its return does it.
+  let droppedTimer: NodeJS.Timeout | null = null;
+  const afterDrops = (): void => {
+    droppedTimer = null;
+    if (closing || droppedSinceResync === 0 || broken) return;
+    // A PING answers once everything queued before it has gone: telling the sockets earlier would be dropped too.
+    pub.ping().then(
+      () => {
+        if (!closing && !broken && droppedSinceResync > 0) resync(true);
+      },
+      () => {
+        if (!closing && droppedTimer === null) (droppedTimer = setTimeout(afterDrops, DROPPED_QUIET_MS)).unref();
+      },
+    );
+  };
   // The adapter sends its commands without waiting for the answer: one refused (queue full, Redis gone while it was
   // in flight, connections dropped at stop) would be an unhandled rejection, which ends the process.
-  // A refused publish is a push lost: counted, and logged once per outage.
+  // A refused publish is a push lost: counted, logged once until the next resync, and caught up by a resync.
   const publisher = withCommands(pub, {
     publish: (send) => send().catch((err: unknown) => {
       dropped++;
-      if (droppedSinceWarning++ === 0) log.warn({ err }, 'Redis for socket.io cannot take pushes to the other instances (away too long, or gone mid-send): dropping them');
+      if (droppedSinceResync++ === 0) log.warn({ err }, 'Redis for socket.io cannot take pushes to the other instances (away too long, stalled, or gone mid-send): dropping them');
+      if (droppedTimer) clearTimeout(droppedTimer);
+      droppedTimer = setTimeout(afterDrops, DROPPED_QUIET_MS);
+      droppedTimer.unref();
       return 0;
     }),
   });
-  pub.on('ready', () => (droppedSinceWarning = 0));
-  // A refused subscription leaves the client without it (it resubscribes only what Redis took): asked again once the
-  // connection is back, or this instance would stop hearing the others for good.
-  let closing = false;
+  // A subscription refused for want of a connection is asked for again once it is back (the client resubscribes only
+  // what Redis took), or this instance would stop hearing the others for good. One Redis itself refuses (an ACL
+  // without channel access) would be refused again: the instance says it is not ready instead of retrying for ever.
+  const retries = new Set<() => void>();
   const resubscribing = (send: () => Promise<unknown>): Promise<unknown> =>
     send().catch((err: unknown) => {
       if (closing) return undefined;
-      log.warn({ err }, 'Redis for socket.io refused a subscription; asking again when it is back');
+      if (err instanceof ErrorReply) {
+        refused = err.message;
+        log.error({ err }, 'Redis refused socket.io a subscription: this instance cannot hear the others (check the Redis user\'s channel permissions)');
+        return undefined;
+      }
+      log.warn({ err }, 'Redis for socket.io could not take a subscription; asking again when it is back');
       return new Promise((resolve) => {
-        const again = (): void => void resubscribing(send).then(resolve);
-        if (sub.isReady) setImmediate(again);
+        const again = (): void => {
+          retries.delete(again);
+          sub.off('ready', again);
+          if (!closing) void resubscribing(send).then(resolve);
+        };
+        retries.add(again);
+        // Connected again already (the refusal raced the reconnect): after a pause, not in a tight loop.
+        if (sub.isReady) setTimeout(again, RESUBSCRIBE_PAUSE_MS).unref();
         else sub.once('ready', again);
       });
     });
@@ -179,7 +227,7 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
       io.adapter(createAdapter(publisher, subscriber, { key: `${prefix}#socket.io` }));
       log.info({ redis: redactedUrl(url), prefix }, 'socket.io shares rooms with the other instances through Redis');
     },
-    ready: () => pub.isReady && sub.isReady,
+    ready: () => pub.isReady && sub.isReady && refused === null,
     canAsk: () => pub.isReady,
     async countInWindow(key, windowMs) {
       const r = (await runScript(WINDOW_COUNT, `${prefix}#window#${key}`, [String(windowMs)])) as [number, number];
@@ -197,6 +245,9 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
     dropped: () => dropped,
     async close() {
       closing = true;
+      if (droppedTimer) clearTimeout(droppedTimer);
+      for (const again of retries) sub.off('ready', again);
+      retries.clear();
       // QUIT waits in the client's offline queue while Redis is down: bounded, then the connections are dropped.
       await settlesWithin(Promise.allSettled([pub.quit(), sub.quit()]), CLOSE_MS);
       if (pub.isOpen) pub.destroy();

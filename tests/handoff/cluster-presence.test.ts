@@ -233,7 +233,7 @@ describe('presence across instances', () => {
     expect(a.presence.list()[0]?.status).toBe(b.presence.list()[0]?.status);
   });
 
-  it('keeps an away agent away when a reload lands their console on another instance, and tells that instance\'s consoles', () => {
+  it('keeps an away agent away when a reload lands their console on another instance, and tells that instance\'s consoles of changes', () => {
     const a = instance('a');
     const b = instance('b');
     const shown: string[] = [];
@@ -242,14 +242,33 @@ describe('presence across instances', () => {
     a.presence.setStatus('mei', 'away');
     a.presence.disconnect('a-1');
     vi.advanceTimersByTime(5_000);
+    // Away from its first moment: no snapshot ever shows her available in between.
+    const availableSeen: number[] = [];
+    a.presence.onChange(() => availableSeen.push(a.presence.availableFor('bank')));
     b.presence.connect(agent('mei'), 'b-1');
     expect(b.presence.statusOf('mei')).toBe('away');
     expect(a.presence.availableFor('bank')).toBe(0);
-    expect(shown).toEqual(['mei:away']);
+    expect(availableSeen.every((n) => n === 0)).toBe(true);
     // Back to available on A's new console: B's console is told.
     a.presence.connect(agent('mei'), 'a-2');
     a.presence.setStatus('mei', 'available');
-    expect(shown).toEqual(['mei:away', 'mei:available']);
+    expect(shown).toEqual(['mei:available']);
     expect(b.presence.statusOf('mei')).toBe('available');
+  });
+
+  it('forgets the status of an agent signed out on another instance, so signing in again starts available', () => {
+    const a = instance('a');
+    const b = instance('b');
+    const c = instance('c');
+    a.presence.connect(agent('mei'), 'a-1');
+    a.presence.setStatus('mei', 'away');
+    // Signed out by an admin on C: B hears C's word before A's snapshot without her.
+    c.presence.depart('mei');
+    a.presence.disconnect('a-1', { sessionEnded: true });
+    expect(b.departed).toEqual(['mei']);
+    // She signs in again, and her console lands on B: available, as a new sign-in is.
+    b.presence.connect(agent('mei'), 'b-1');
+    expect(b.presence.statusOf('mei')).toBe('available');
+    expect(a.presence.isAvailable('mei')).toBe(true);
   });
 });

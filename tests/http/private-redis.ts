@@ -15,7 +15,8 @@ const freePort = (): Promise<number> =>
 /** Starts redis-server on `port` (a free one if not given) and resolves once it listens. */
 export async function startRedis(port?: number): Promise<{ url: string; port: number; child: ChildProcess }> {
   const p = port ?? (await freePort());
-  const child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  // DEBUG SLEEP lets a test stall it while connections stay up.
+  const child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${p}`;
   for (let i = 0; i < 100; i++) {
     const up = await new Promise<boolean>((resolve) => {

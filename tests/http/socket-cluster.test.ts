@@ -65,9 +65,9 @@ describe('socket.io cluster connection to Redis', () => {
     process.on('unhandledRejection', onUnhandled);
     const log = pino({ level: 'silent' });
     const [one, two] = [await connectSocketCluster(first.url, 'kefu#test', log), await connectSocketCluster(first.url, 'kefu#test', log)];
-    const resyncs = [0, 0];
-    one.onResync(() => resyncs[0]!++);
-    two.onResync(() => resyncs[1]!++);
+    const resyncs: boolean[][] = [[], []];
+    one.onResync((everywhere) => resyncs[0]!.push(everywhere));
+    two.onResync((everywhere) => resyncs[1]!.push(everywhere));
     try {
       const [ioOne, ioTwo] = [new Server(), new Server()];
       one.attach(ioOne);
@@ -82,12 +82,14 @@ describe('socket.io cluster connection to Redis', () => {
       for (let i = 0; i < 10_100; i++) ioOne.of('/agent').serverSideEmit('kefu:test', i);
       await waitFor(() => one.dropped() >= 100);
       expect(one.dropped()).toBeLessThan(200);
-      expect(resyncs).toEqual([0, 0]);
+      expect(resyncs).toEqual([[], []]);
       // Redis is back on the same address: the connections come back by themselves, and the sockets are told.
       const second = await startRedis(first.port);
       children.push(second.child);
       await waitFor(() => one.ready() && two.ready(), 10_000);
-      await waitFor(() => resyncs[0] === 1 && resyncs[1] === 1);
+      await waitFor(() => resyncs[0]!.length === 1 && resyncs[1]!.length === 1);
+      // One dropped pushes meant for the other's sockets: everyone catches up. The other only missed what it heard.
+      expect(resyncs).toEqual([[true], [false]]);
       // Both hear each other again.
       await waitFor(() => {
         ioOne.of('/agent').serverSideEmit('kefu:test', 'after');
@@ -100,6 +102,56 @@ describe('socket.io cluster connection to Redis', () => {
       process.off('unhandledRejection', onUnhandled);
     }
     expect(unhandled.map((e) => (e as Error).stack)).toEqual([]);
+  });
+
+  it('tells every instance to catch up after dropping pushes while Redis stalled, once Redis answers again', async () => {
+    const { url, child } = await startRedis();
+    children.push(child);
+    const cluster = await connectSocketCluster(url, 'kefu#test', pino({ level: 'silent' }));
+    const raw = createClient({ url });
+    await raw.connect();
+    const resyncs: boolean[] = [];
+    cluster.onResync((everywhere) => resyncs.push(everywhere));
+    try {
+      const io = new Server();
+      cluster.attach(io);
+      await io.of('/agent').adapter.serverCount();
+      // Redis stops answering for a while; the connections stay up, and the held queue fills.
+      const sleeping = raw.sendCommand(['DEBUG', 'SLEEP', '1.5']);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let i = 0; i < 10_100; i++) io.of('/agent').serverSideEmit('kefu:test', i);
+      await waitFor(() => cluster.dropped() >= 100);
+      expect(cluster.ready()).toBe(true);
+      expect(resyncs).toEqual([]); // not while Redis still sleeps
+      await sleeping;
+      await waitFor(() => resyncs.length === 1, 10_000);
+      expect(resyncs).toEqual([true]);
+    } finally {
+      await raw.quit();
+      await cluster.close();
+    }
+  });
+
+  it('says it is not ready when Redis refuses its subscriptions, rather than retrying for ever', async () => {
+    const { url, child } = await startRedis();
+    children.push(child);
+    const raw = createClient({ url });
+    await raw.connect();
+    // A Redis user without access to any channel.
+    await raw.sendCommand(['ACL', 'SETUSER', 'nochannels', 'on', '>Secret-Password-1', '~*', 'resetchannels', '+@all']);
+    await raw.quit();
+    const limited = new URL(url);
+    limited.username = 'nochannels';
+    limited.password = 'Secret-Password-1';
+    const cluster = await connectSocketCluster(limited.toString(), 'kefu#test', pino({ level: 'silent' }));
+    try {
+      expect(cluster.ready()).toBe(true);
+      cluster.attach(new Server());
+      await waitFor(() => !cluster.ready());
+      expect(cluster.canAsk()).toBe(true);
+    } finally {
+      await cluster.close();
+    }
   });
 
   it('runs a limit script by its text when Redis has forgotten it (restarted, or SCRIPT FLUSH)', async () => {
