@@ -3,6 +3,7 @@ import pg from 'pg';
 import { openPostgresStore } from '../../src/store/postgres-store.ts';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-migrations.ts';
 import type { NewTurn, Store } from '../../src/store/store.ts';
+import type { StoredOutcome } from '../../src/domain/conversation.ts';
 import { storeContract } from './store-contract.ts';
 import { POSTGRES_TEST_URL, dropTestSchemas, testSchema } from './postgres-test-db.ts';
 
@@ -15,6 +16,11 @@ storeContract(
   async () => openPostgresStore({ url: POSTGRES_TEST_URL, schema: (current = testSchema()) }),
   async () => openPostgresStore({ url: POSTGRES_TEST_URL, schema: current }),
 );
+
+const STRESS_OUTCOME: StoredOutcome = {
+  outcome: 'answer', topic: 'card.lost', brain: 'faq', confidence: 0.9, candidates: [], entities: [], needsVerification: false,
+  trace: { normalised: 'x', faq: null, nlu: null, rule: 'test', thresholds: { faq: 0.8, nlu: 0.5, clarifyMargin: 0.1, clarifyMin: 0.2 }, ms: 0 },
+};
 
 describe('PostgreSQL store', () => {
   it('migrates once when several instances start together, and each then works on the same data', async () => {
@@ -158,5 +164,69 @@ describe('PostgreSQL store', () => {
     const schema = testSchema();
     await expect(openPostgresStore({ url: `${POSTGRES_TEST_URL}?options=-c%20statement_timeout%3D5000`, schema })).rejects.toMatchObject({ code: 'KEFU_CONFIG_INVALID' });
     await expect(openPostgresStore({ url: POSTGRES_TEST_URL, schema: 'pg_kefu' })).rejects.toMatchObject({ code: 'KEFU_CONFIG_INVALID' });
+  });
+
+  it('runs turns, claims, transfers, releases, returns, closes and idle sweeps on the same conversations from several instances at once without a deadlock, and stays consistent', async () => {
+    const schema = testSchema();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore({ url: POSTGRES_TEST_URL, schema, poolSize: 4 })));
+    try {
+      const [s0] = stores as [Store, ...Store[]];
+      const agents = await Promise.all(['a', 'b', 'c'].map((u) => s0.createAgent({ username: `stress-${u}`, displayName: u, role: 'agent', groups: ['bank'], passwordHash: 'x' })));
+      const conversations = await Promise.all(Array.from({ length: 4 }, (_, i) => s0.createConversation({ channel: 'web', customerId: `stress-${i}`, locale: 'zh-TW' })));
+      // A seeded sequence, so a failure can be replayed.
+      let seed = 42;
+      const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+      const failures: { op: string; code: string; message: string }[] = [];
+      const expected = new Set(['KEFU_CONVERSATION_STATE', 'KEFU_ALREADY_CLAIMED', 'KEFU_CONVERSATION_CLOSED', 'KEFU_HANDOFF_NOT_FOUND', 'KEFU_NOT_CONVERSATION_OWNER']);
+      const ops: Promise<void>[] = [];
+      for (let i = 0; i < 400; i++) {
+        const store = stores[rand(stores.length)]!;
+        const c = conversations[rand(conversations.length)]!;
+        const agent = agents[rand(agents.length)]!;
+        const kind = ['turn', 'turn', 'enqueue', 'claim', 'transfer', 'release', 'return', 'agentSays', 'sweep'][rand(9)]!;
+        const run = async (): Promise<unknown> => {
+          const open = async () => (await store.getOpenHandoff(c.id))?.id ?? 'none';
+          switch (kind) {
+            case 'turn':
+              return store.appendTurn({ conversationId: c.id, customer: { text: `問${i}`, clientMessageId: `m-${i}` }, reply: { text: `答${i}`, quickReplies: [], outcome: STRESS_OUTCOME }, routedOn: { consecutiveFallbacks: 0, locale: 'zh-TW' }, consecutiveFallbacks: 0 });
+            case 'enqueue':
+              return store.enqueueHandoff({ conversationId: c.id, kind: 'chat', trigger: 'button', topic: null, group: 'bank', priority: 0 });
+            case 'claim':
+              return store.claimHandoff(await open(), agent.id);
+            case 'transfer':
+              return store.transferHandoff(await open(), { fromAgentId: null, group: 'bank', targetAgentId: null });
+            case 'release':
+              return store.releaseHandoff(await open(), { agentId: agent.id });
+            case 'return':
+              return store.endHandoff(await open(), { reason: 'returned', endedBy: agent.id, conversationState: 'bot' });
+            case 'agentSays':
+              return store.appendMessage({ conversationId: c.id, author: 'agent', text: `專員${i}`, agent: { id: agent.id, displayName: agent.displayName } });
+            default:
+              return store.closeIdleConversation(c.id, new Date(Date.now() - 5).toISOString());
+          }
+        };
+        ops.push(run().then(() => undefined, (err: { code?: string; message?: string; cause?: { code?: string } }) => {
+          failures.push({ op: kind, code: err.code ?? 'none', message: `${err.message ?? err} ${err.cause?.code ?? ''}` });
+        }));
+      }
+      await Promise.all(ops);
+      // Refusals because another instance moved first are the point; a deadlock or any store failure is not.
+      expect(failures.filter((f) => !expected.has(f.code))).toEqual([]);
+      expect(failures.some((f) => /deadlock|40P01/.test(f.message))).toBe(false);
+      for (const c of conversations) {
+        const conversation = (await s0.getConversation(c.id))!;
+        const seqs = (await s0.listMessages(c.id, { limit: 1000 })).map((m) => m.seq);
+        expect(seqs, c.id).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+        const episodes = await s0.listHandoffs(c.id);
+        const open = episodes.filter((h) => h.status === 'queued' || h.status === 'claimed');
+        expect(open.length, c.id).toBeLessThanOrEqual(1);
+        // The conversation's state and its open episode agree.
+        const expectedState = open[0]?.status === 'claimed' ? 'agent' : open[0]?.status === 'queued' ? 'queued' : null;
+        if (expectedState) expect(conversation.state, c.id).toBe(expectedState);
+        else expect(['bot', 'closed'], c.id).toContain(conversation.state);
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
   });
 });
