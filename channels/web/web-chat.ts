@@ -352,7 +352,9 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
   };
   // From the queue: where the customer stands, and the agent typing. Notes and queue lists never come this way.
   const forwardHandoff = (e: HandoffEvent): void => {
-    if (e.type === 'position') nsp.to(conversationRoom(e.position.conversationId)).emit('queue:position', { conversationId: e.position.conversationId, position: e.position });
+    // To this instance's sockets: every instance works positions out when the queue or who is on duty changes, and
+    // tells its own customers (through the shared adapter, each customer would hear it once per instance).
+    if (e.type === 'position') nsp.local.to(conversationRoom(e.position.conversationId)).emit('queue:position', { conversationId: e.position.conversationId, position: e.position });
     else if (e.type === 'typing' && e.author === 'agent') nsp.to(conversationRoom(e.conversationId)).emit('agent:typing', { conversationId: e.conversationId, typing: e.typing });
   };
   const unsubscribe = [service.subscribe(forward), deps.handoff?.subscribe(forwardHandoff)];

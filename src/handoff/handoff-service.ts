@@ -83,8 +83,11 @@ export interface DirectoryEntry {
 
 /** What the handoff service announces, for the agent console's socket and the customer's channel. */
 export type HandoffEvent =
-  /** The queue changed (something joined, was claimed, transferred, left): agents' queue lists are stale. */
-  | { type: 'queue' }
+  /**
+   * The queue changed (something joined, was claimed, transferred, left): agents' queue lists are stale. `elsewhere`:
+   * only because another instance said so (it has told the rest already).
+   */
+  | { type: 'queue'; elsewhere: boolean }
   /** A waiting customer's place or expected wait changed (or nobody is on duty any more). */
   | { type: 'position'; position: QueuePosition }
   /** Who holds a conversation changed: `agentId` took it (null: nobody holds it now; `previousAgentId` did). */
@@ -133,6 +136,11 @@ export interface HandoffService {
    * agent has a console open again by the time its turn comes. Returns how many were released.
    */
   releaseAgent(agentId: string): Promise<number>;
+  /**
+   * Another instance changed the queue (several instances): positions and queue lists are worked out again here, for
+   * this instance's customers and consoles.
+   */
+  queueChangedElsewhere(): void;
   /** Resolves when the work started by events (notices, positions, releases) is done. */
   idle(): Promise<void>;
   /** Stops listening to the conversation service and the presence registry (its departures too). */
@@ -288,12 +296,16 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
   // more after it when anything changed meanwhile, so every change is reflected and none is computed twice at once.
   let refreshing: Promise<void> | null = null;
   let dirty = false;
-  const refresh = (): void => {
+  let changedHere = false; // among the changes still to reflect, one made on this instance
+  const refresh = (elsewhere = false): void => {
     dirty = true;
+    if (!elsewhere) changedHere = true;
     if (refreshing) return;
     const run = async (): Promise<void> => {
       while (dirty) {
         dirty = false;
+        const here = changedHere;
+        changedHere = false;
         const positions = await computePositions();
         for (const id of told.keys()) if (!positions.has(id)) told.delete(id);
         for (const p of positions.values()) {
@@ -302,7 +314,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
           told.set(p.conversationId, key);
           emit({ type: 'position', position: p });
         }
-        emit({ type: 'queue' });
+        emit({ type: 'queue', elsewhere: !here });
       }
     };
     const p: Promise<void> = run()
@@ -651,6 +663,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       return () => listeners.delete(listener);
     },
 
+    queueChangedElsewhere: () => refresh(true),
     async idle() {
       while (pending.size > 0) await Promise.allSettled([...pending]);
     },

@@ -230,11 +230,14 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   // Instances sharing rooms (Redis) tell each other that the queue moved: each pushes fresh snapshots to the consoles
   // connected to it, read from the shared database.
   const QUEUE_CHANGED = 'kefu:queue-changed';
-  if (!deps.localRooms) nsp.on(QUEUE_CHANGED, refreshQueues);
+  // Worked out again here (positions for this instance's customers too), then pushed to this instance's consoles.
+  const queueChangedElsewhere = (): void => handoff.queueChangedElsewhere();
+  if (!deps.localRooms) nsp.on(QUEUE_CHANGED, queueChangedElsewhere);
   const onHandoff = (e: HandoffEvent): void => {
     if (e.type === 'queue') {
       refreshQueues();
-      if (!deps.localRooms) nsp.serverSideEmit(QUEUE_CHANGED);
+      // Not back to the others when they told this one: each change goes round once.
+      if (!deps.localRooms && !e.elsewhere) nsp.serverSideEmit(QUEUE_CHANGED);
     } else if (e.type === 'assigned') {
       const room = watchRoom(e.conversation.id);
       if (e.agentId) {
@@ -287,7 +290,7 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   ];
   return () => {
     clearInterval(sweep);
-    nsp.off(QUEUE_CHANGED, refreshQueues);
+    nsp.off(QUEUE_CHANGED, queueChangedElsewhere);
     for (const u of unsubscribe) u();
   };
 }

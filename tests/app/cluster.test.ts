@@ -101,6 +101,36 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     expect(await closedOnB).toBe('io server disconnect');
   });
 
+  it("tells a waiting customer their new place once, though every instance works it out, also when the change was on another instance", async () => {
+    const schema = testSchema();
+    const [a, b] = [await instance(schema), await instance(schema)];
+    const c = await startConversation(a, { channel: 'web', customerId: 'cluster-position' });
+    const widget = await socket(a, '/chat');
+    expect(await ask(widget, 'conversation:resume', { conversationId: c.id, token: c.token })).toMatchObject({ ok: true });
+    type PositionPush = { conversationId: string; position: { position: number; agentsOnline: number } };
+    const positions = recorder<PositionPush>(widget, 'queue:position');
+    await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '我要找真人' } });
+    await positions.next((p) => p.position.agentsOnline === 0);
+    // An agent comes on duty at B: both instances hear of it and work the place out again.
+    const agent = await signIn(b, 'onduty', { name: '值班' });
+    await socket(b, '/agent', { token: agent.token });
+    await positions.next((p) => p.position.agentsOnline === 1);
+    // A second customer queues behind, at B: nothing changes for this one.
+    const other = await startConversation(b, { channel: 'web', customerId: 'cluster-position-2' });
+    await b.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${other.id}/messages`, headers: other.headers, payload: { text: '我要找真人' } });
+    await new Promise((resolve) => setTimeout(resolve, 700)); // time for any further push to arrive
+    expect(positions.seen.filter((p) => p.position.agentsOnline === 1)).toHaveLength(1);
+    // The one ahead (this customer) is claimed at B: the customer queued at B learns their new place, once.
+    const otherWidget = await socket(b, '/chat');
+    expect(await ask(otherWidget, 'conversation:resume', { conversationId: other.id, token: other.token })).toMatchObject({ ok: true });
+    const otherPositions = recorder<PositionPush>(otherWidget, 'queue:position');
+    const claim = await a.fastify.inject({ method: 'POST', url: `/api/v1/agent/conversations/${c.id}/claim`, headers: agent.headers });
+    expect(claim.statusCode, claim.body).toBe(200);
+    await otherPositions.next((p) => p.position.position === 1);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(otherPositions.seen.filter((p) => p.position.position === 1)).toHaveLength(1);
+  });
+
   it('shares the rate limits: a conversation or an address spread over the instances gets one allowance, not one each', async () => {
     const schema = testSchema();
     const limits = { rateLimit: { perConversationPerMinute: 3, perIpPerMinute: 12 } };
