@@ -3,7 +3,8 @@
  *   <script src="https://kefu.example.com/widget.js" data-server="https://kefu.example.com"
  *           data-locale="zh-TW" data-title="凱福銀行 線上客服" defer></script>
  * On pages where the customer is signed in, add data-identity-token="<JWT your server signs with kefu's
- * identity.secret>": agents then know who they serve (see the README).
+ * identity.secret>", or data-identity-url="<a URL of your site that answers such a JWT for the signed-in customer>"
+ * (fetched with the customer's cookies before each new conversation): agents then know who they serve (README).
  * A classic script, so it works with plain `defer`; it imports the widget's modules from the kefu server.
  */
 (function () {
@@ -18,6 +19,7 @@
     locale: supportedLocale(script.getAttribute('data-locale')),
     title: script.getAttribute('data-title') || '',
     identityToken: script.getAttribute('data-identity-token') || null,
+    identityUrl: script.getAttribute('data-identity-url') || null,
   };
   // A page's own language tag (en-US, zh-Hant-TW, zh-cn …) to one kefu has; anything else is Traditional Chinese.
   function supportedLocale(tag) {

@@ -117,7 +117,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   if (secretSource === 'generated') log.warn('server.secret (KEFU_SECRET) is not set: generated one and kept it beside the database; set it explicitly when running several instances');
   if (secretSource === 'ephemeral') log.warn('server.secret (KEFU_SECRET) is not set and the database is in memory: tokens last only as long as this process');
   const tokens = createConversationTokens(secret);
-  const verifyIdentity = createIdentityVerifier(config.identity.secret, config.identity.maxAgeMinutes);
+  const verifyIdentity = createIdentityVerifier(config.identity, log);
 
   // Redis first: a start that cannot reach it fails before anything (store, timers, listeners) is left running.
   // Loaded only when asked for: one instance never loads the Redis client.

@@ -119,10 +119,17 @@ export const configSchema = z.strictObject({
        * shows agents the profile the token carries. Unset, identity tokens are refused. Not the server's own secret.
        */
       secret: z.string().min(32, 'must be at least 32 characters').optional(),
-      /** Longest a token may live (exp minus iat): a leaked one is of use for at most this long. */
-      maxAgeMinutes: z.number().int().min(1).max(24 * 60).default(60),
+      /** The `aud` every token must name (a token the bank signed for another of its services is refused). */
+      audience: z.string().trim().min(1).default('kefu'),
+      /** The `iss` every token must name, when set. */
+      issuer: z.string().trim().min(1).optional(),
+      /**
+       * Oldest a token may be (since its iat): a leaked one is of use for at most this long. Pages that stay open
+       * longer give the widget data-identity-url, from which it fetches a fresh token when it starts a conversation.
+       */
+      maxAgeMinutes: z.number().int().min(1).max(24 * 60).default(15),
     })
-    .default({ maxAgeMinutes: 60 }),
+    .default({ audience: 'kefu', maxAgeMinutes: 15 }),
   redis: z
     .strictObject({
       /**

@@ -59,7 +59,7 @@ describe('config', () => {
   });
 
   it("takes the bank site's identity secret, which must be long and must not be the server's own", () => {
-    expect(loadConfig({ env: { KEFU_IDENTITY_SECRET: 'i'.repeat(32) } }).identity).toEqual({ secret: 'i'.repeat(32), maxAgeMinutes: 60 });
+    expect(loadConfig({ env: { KEFU_IDENTITY_SECRET: 'i'.repeat(32) } }).identity).toEqual({ secret: 'i'.repeat(32), audience: 'kefu', maxAgeMinutes: 15 });
     expect(loadConfig().identity.secret).toBeUndefined();
     expect(() => loadConfig({ env: { KEFU_IDENTITY_SECRET: 'short' } })).toThrowError(expect.objectContaining({ message: expect.stringMatching(/identity\.secret/) }));
     expect(() => loadConfig({ env: { KEFU_IDENTITY_SECRET: 's'.repeat(32), KEFU_SECRET: 's'.repeat(32) } })).toThrowError(

@@ -24,7 +24,7 @@ const CONVERSATION_GONE = new Set(['KEFU_CONVERSATION_NOT_FOUND', 'KEFU_CONVERSA
  * 'pending' / 'failed' (an outbox entry and why it failed), 'typing' (the bot is answering), 'queue' (the
  * customer's QueuePosition while the conversation waits for an agent, null when it no longer does).
  */
-export function createChatClient({ server, locale, storage, emit, identityToken = null }) {
+export function createChatClient({ server, locale, storage, emit, identityToken = null, identityUrl = null }) {
   // `locale()`: the language the customer wants answers in now (the page's, or the one they switched to).
   const url = new URL(server);
   const socket = io(`${url.origin}/chat`, { path: `${url.pathname.replace(/\/$/, '')}/socket.io` });
@@ -49,11 +49,27 @@ export function createChatClient({ server, locale, storage, emit, identityToken 
   const auth = () => storage.conversation();
 
   // Signed in on the bank's site: the conversation is that customer's. Another customer's (a shared computer), or a
-  // signed-in one's on a page where nobody is signed in, is not resumed here. The subject is read, not checked: the
-  // server checks the token.
+  // signed-in one's on a page where nobody is signed in, is not resumed here, and what they left unsent is not sent
+  // for this one. The subject is read, not checked: the server checks the token.
   let identity = identityToken;
-  const owner = identity ? subjectOf(identity) : null;
-  if (auth() && storage.conversationOwner() !== owner) storage.forgetConversation();
+  const ownerNow = () => (identity ? subjectOf(identity) : null);
+  // With the bank's identity URL, a fresh token before each start (a page may stay open longer than a token lives).
+  async function refreshIdentity() {
+    if (!identityUrl) return;
+    try {
+      const res = await fetch(identityUrl, { credentials: 'include', cache: 'no-store' });
+      if (res.ok) identity = (await res.text()).trim() || null;
+      else if (res.status === 401 || res.status === 403 || res.status === 404) identity = null; // signed out
+    } catch {
+      // Unreachable for now: the token already held, if any, is tried; the server says if it is too old.
+    }
+  }
+  const identityChecked = refreshIdentity().then(() => {
+    if ((auth() || storage.outbox().length > 0) && storage.conversationOwner() !== ownerNow()) {
+      storage.forgetConversation();
+      storage.clearOutbox();
+    }
+  });
 
   let position = null; // the last QueuePosition shown, while queued
   const showPosition = (p) => {
@@ -140,8 +156,9 @@ export function createChatClient({ server, locale, storage, emit, identityToken 
     starting ??= startConversation().finally(() => (starting = null));
     return starting;
   }
-  async function startConversation() {
+  async function startConversation(fetchIdentity = true) {
     const hadOne = conversation !== null;
+    if (fetchIdentity) await refreshIdentity();
     // Another tab may have started one: its token (shared in storage) lets this tab join it.
     const token = auth()?.token;
     const r = await call('conversation:start', {
@@ -150,7 +167,7 @@ export function createChatClient({ server, locale, storage, emit, identityToken 
     if (!r.ok && r.error.code === 'KEFU_IDENTITY_INVALID' && identity) {
       // Expired (the page stayed open past its life) or refused: the customer is still served, as one not signed in.
       identity = null;
-      return startConversation();
+      return startConversation(false);
     }
     if (!r.ok) {
       // Refused or unanswered (the server restarting, too many starts from this address): try again shortly rather
@@ -165,7 +182,7 @@ export function createChatClient({ server, locale, storage, emit, identityToken 
     }
     startFailures = 0;
     startAgainAt = 0;
-    storage.saveConversation(r.conversation.id, r.token, identity ? owner : null);
+    storage.saveConversation(r.conversation.id, r.token, ownerNow());
     joined = true;
     setConversation(r.conversation, hadOne && r.conversation.id !== conversation?.id);
     showMessages(r.messages);
@@ -217,7 +234,7 @@ export function createChatClient({ server, locale, storage, emit, identityToken 
   socket.on('connect', async () => {
     emit('connection', 'online');
     joined = false;
-    resumed = resume();
+    resumed = identityChecked.then(resume);
     await resumed;
     if (wanted && !conversation) await ensureConversation();
     void pump();
@@ -274,7 +291,7 @@ export function createChatClient({ server, locale, storage, emit, identityToken 
     /** Queues a customer message; it is sent now if connected, else on reconnect. */
     send(text) {
       const entry = { clientMessageId: storage.newMessageId(), text };
-      storage.pushOutbox(entry);
+      storage.pushOutbox(entry, ownerNow());
       emit('pending', entry);
       void pump();
     },

@@ -5,7 +5,7 @@ import { createChatPanel } from './chat-panel.js';
 import { createChatClient } from './chat-client.js';
 
 /** Adds the chat launcher and panel to the page. */
-export function mountWidget({ server, locale = 'zh-TW', title = '', identityToken = null }) {
+export function mountWidget({ server, locale = 'zh-TW', title = '', identityToken = null, identityUrl = null }) {
   const host = document.createElement('div');
   host.setAttribute('data-kefu-widget', '');
   document.body.append(host);
@@ -49,6 +49,7 @@ export function mountWidget({ server, locale = 'zh-TW', title = '', identityToke
     locale: chatLocale,
     storage,
     identityToken,
+    identityUrl,
     emit(type, data) {
       if (type === 'messages') panel.messages(data);
       else if (type === 'pending') panel.pending(data);

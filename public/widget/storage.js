@@ -49,12 +49,14 @@ export function createStorage(server) {
       const d = read();
       return d.conversationId && d.token ? { conversationId: d.conversationId, token: d.token } : null;
     },
-    /** Whose it is: the signed-in customer it was started for (the identity token's subject), or null. */
+    /** Whose the conversation and the outbox are: the signed-in customer (the identity token's subject), or null. */
     conversationOwner: () => read().owner ?? null,
     saveConversation: (conversationId, token, owner = null) => update({ conversationId, token, owner }),
     forgetConversation: () => update({ conversationId: null, token: null, owner: null }),
     outbox: () => read().outbox ?? [],
-    pushOutbox: (entry) => update({ outbox: [...(read().outbox ?? []), entry] }),
+    /** Queues a message to send, written by `owner` (see conversationOwner). */
+    pushOutbox: (entry, owner = null) => update({ outbox: [...(read().outbox ?? []), entry], owner }),
+    clearOutbox: () => update({ outbox: [] }),
     dropOutbox: (clientMessageId) => update({ outbox: (read().outbox ?? []).filter((e) => e.clientMessageId !== clientMessageId) }),
     prefs: () => ({ lang: null, large: false, open: false, ...(read().prefs ?? {}) }),
     savePrefs: (patch) => update({ prefs: { ...(read().prefs ?? {}), ...patch } }),

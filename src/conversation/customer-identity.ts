@@ -2,56 +2,91 @@ import { errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { KefuError } from '../errors.ts';
 import { maskPersonalData } from '../text/mask-personal-data.ts';
+import type { Logger } from '../log.ts';
+
+/**
+ * Customer ids the bank vouched for start with this, and no id a client sends may: a claimed id can then never name
+ * a vouched-for customer's conversation or profile, whatever any version of the code checks.
+ */
+export const VOUCHED_PREFIX = 'bank:';
 
 /** Who the bank says the customer is, and what its agents may see of them. */
 export interface VouchedCustomer {
+  /** The conversation's customer id: VOUCHED_PREFIX and the token's subject. */
   customerId: string;
-  /** As the bank shows it to staff, masked by the bank (王○明). */
+  /** The bank's own id for the customer (the token's `sub`). */
+  subject: string;
+  /** As the bank shows it to staff (王○明), with anything that looks like personal data masked again here. */
   displayName: string | null;
-  /** Facts for the agent (segment, products …), with anything that looks like personal data masked again here. */
+  /** Facts for the agent (segment, products …), masked again in the same way. */
   data: Record<string, string>;
+  /** When the bank vouched (the token's `iat`). */
+  verifiedAt: string;
 }
 
 /** Checks an identity token from the bank's site; throws KEFU_IDENTITY_INVALID naming why it is refused. */
 export type IdentityVerifier = (token: string) => Promise<VouchedCustomer>;
 
-// What the bank's site signs. `sub` becomes the conversation's customer id, so it obeys the same rule as one a
-// client sends: an opaque id, never an ID card, phone, card or account number.
+export interface IdentityOptions {
+  /** Unset: every token is refused. */
+  secret?: string;
+  /** The `aud` a token must name: a token the bank signed for another of its services is not one for kefu. */
+  audience: string;
+  /** The `iss` a token must name, when set. */
+  issuer?: string;
+  maxAgeMinutes: number;
+}
+
+// What the bank's site signs. `sub` becomes (prefixed) the conversation's customer id: an opaque id, never an ID
+// card, phone, card or account number.
 const claims = z.object({
-  sub: z.string().trim().min(1).max(200).refine((v) => maskPersonalData(v) === v, 'must be an opaque id, not personal data'),
+  sub: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1–128 letters, digits, _, . or -')
+    .refine((v) => maskPersonalData(v) === v, 'must be an opaque id, not personal data'),
   name: z.string().trim().min(1).max(100).optional(),
   profile: z
     .record(z.string().min(1).max(40), z.string().max(200))
     .refine((p) => Object.keys(p).length <= 20, 'at most 20 entries')
     .optional(),
+  iat: z.number(),
 });
 
 /**
- * An identity verifier for tokens signed with `secret` (a JWT, HS256 only: `alg: none` and public-key algorithms are
- * refused, so a token cannot choose how it is checked), which must carry `sub`, `iat` and `exp` and live at most
- * `maxAgeMinutes`. Without a secret every token is refused: the server was not set up to trust the bank's site.
+ * An identity verifier for tokens signed with the secret (a JWT, HS256 only: `alg: none` and public-key algorithms
+ * are refused, so a token cannot choose how it is checked), which must carry `sub`, `aud`, `iat` and `exp` and be at
+ * most `maxAgeMinutes` old. Refusals are logged (a run of them is someone trying), never with the token.
  */
-export function createIdentityVerifier(secret: string | undefined, maxAgeMinutes: number): IdentityVerifier {
-  const key = secret === undefined ? null : new TextEncoder().encode(secret);
+export function createIdentityVerifier(options: IdentityOptions, log?: Logger): IdentityVerifier {
+  const key = options.secret === undefined ? null : new TextEncoder().encode(options.secret);
+  const refuse = (reason: string): never => {
+    log?.warn({ reason }, 'identity token refused');
+    throw new KefuError('KEFU_IDENTITY_INVALID', [reason]);
+  };
   return async (token) => {
-    if (key === null) throw new KefuError('KEFU_IDENTITY_INVALID', ['this server takes no identity tokens (identity.secret is not set)']);
+    if (key === null) return refuse('this server takes no identity tokens (identity.secret is not set)');
     let payload: unknown;
     try {
       ({ payload } = await jwtVerify(token, key, {
         algorithms: ['HS256'],
-        requiredClaims: ['sub', 'iat', 'exp'],
-        maxTokenAge: `${maxAgeMinutes}m`,
+        audience: options.audience,
+        ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
+        requiredClaims: ['sub', 'aud', 'iat', 'exp'],
+        maxTokenAge: `${options.maxAgeMinutes}m`,
         // The bank's clock and this server's may differ a little.
         clockTolerance: 30,
       }));
     } catch (err) {
-      throw new KefuError('KEFU_IDENTITY_INVALID', [reasonOf(err, maxAgeMinutes)]);
+      return refuse(reasonOf(err, options.maxAgeMinutes));
     }
     const p = claims.safeParse(payload);
-    if (!p.success) throw new KefuError('KEFU_IDENTITY_INVALID', [p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')]);
+    if (!p.success) return refuse(p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     const data: Record<string, string> = {};
-    for (const [k, v] of Object.entries(p.data.profile ?? {})) data[k] = maskPersonalData(v);
-    return { customerId: p.data.sub, displayName: p.data.name ?? null, data };
+    for (const [k, v] of Object.entries(p.data.profile ?? {})) data[maskPersonalData(k)] = maskPersonalData(v);
+    return {
+      customerId: `${VOUCHED_PREFIX}${p.data.sub}`, subject: p.data.sub, displayName: p.data.name === undefined ? null : maskPersonalData(p.data.name),
+      data, verifiedAt: new Date(p.data.iat * 1000).toISOString(),
+    };
   };
 }
 

@@ -26,13 +26,15 @@ export async function startConversationWithWelcome(
   input: { channel: Channel; customerId: string; locale?: Locale; resume?: boolean; vouched?: VouchedCustomer },
 ): Promise<{ conversation: Conversation; resumed: boolean; messages: Message[] }> {
   const { vouched, ...rest } = input;
-  if (vouched) {
+  const { conversation, resumed } = await deps.service.start(vouched ? { ...rest, customerId: vouched.customerId, customerVerified: true } : rest);
+  // Kept when a conversation starts (agents may be reading it by then), not on every resume: a tab holding an older
+  // token must not put back what a newer one replaced.
+  if (vouched && !resumed) {
     await deps.store.upsertCustomerProfile({
-      channel: input.channel, customerId: vouched.customerId, verified: true, verifiedAt: new Date().toISOString(),
+      channel: input.channel, customerId: vouched.customerId, verified: true, verifiedAt: vouched.verifiedAt,
       displayName: vouched.displayName, data: vouched.data,
     });
   }
-  const { conversation, resumed } = await deps.service.start(vouched ? { ...rest, customerId: vouched.customerId, customerVerified: true } : rest);
   if (resumed) return { conversation, resumed, messages: (await deps.service.history(conversation.id)).messages };
   const { message } = await deps.store.appendMessage({ conversationId: conversation.id, author: 'bot', text: welcomeText(deps.brand, conversation.locale) });
   // Read again: storing the greeting moved updatedAt on.

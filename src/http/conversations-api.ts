@@ -9,7 +9,7 @@ import { KefuError } from '../errors.ts';
 import type { ConversationService } from '../conversation/conversation-service.ts';
 import type { RateLimiter } from '../conversation/rate-limiter.ts';
 import { startConversationWithWelcome } from '../conversation/welcome-message.ts';
-import type { IdentityVerifier } from '../conversation/customer-identity.ts';
+import { VOUCHED_PREFIX, type IdentityVerifier } from '../conversation/customer-identity.ts';
 import type { Store } from '../store/store.ts';
 import { maskPersonalData } from '../text/mask-personal-data.ts';
 import { isWellFormedToken, tokenFromHeaders, type ConversationTokens } from './conversation-token.ts';
@@ -66,7 +66,8 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
           .trim()
           .min(1)
           .max(200)
-          .refine((v) => maskPersonalData(v) === v, 'must not be personal data (an ID, phone, card or account number, e-mail); use an opaque id'),
+          .refine((v) => maskPersonalData(v) === v, 'must not be personal data (an ID, phone, card or account number, e-mail); use an opaque id')
+          .refine((v) => !v.startsWith(VOUCHED_PREFIX), `must not start with ${VOUCHED_PREFIX} (ids the bank vouches for, from identityToken)`),
         'Your stable id for the customer; kefu makes one up when absent',
       ).optional(),
       identityToken: described(
@@ -104,19 +105,18 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
       throw new KefuError('KEFU_RATE_LIMITED', [`at most ${config.rateLimit.startsPerIpPerMinute} new conversations a minute from one address; retry in ${allowance.retryAfterSeconds} s`]);
     }
     const { channel, locale } = req.body;
+    if (req.body.identityToken !== undefined && req.body.customerId !== undefined) {
+      throw new KefuError('KEFU_VALIDATION', ["customerId: not with identityToken, whose subject is the customer; send one or the other"]);
+    }
     const vouched = req.body.identityToken === undefined ? undefined : await opts.verifyIdentity(req.body.identityToken);
-    if (vouched && req.body.customerId !== undefined && req.body.customerId !== vouched.customerId) {
-      throw new KefuError('KEFU_VALIDATION', ["customerId: differs from the identity token's subject; send one or the other"]);
-    }
     const customerId = vouched?.customerId ?? req.body.customerId ?? `anon-${randomUUID()}`;
+    const start = (resume: boolean) =>
+      startConversationWithWelcome({ service, store, brand: config.brand }, { channel, customerId, locale, resume, ...(vouched ? { vouched } : {}) });
     // Resuming by customerId alone would let anyone who knows (or guesses) a customer's id read their conversation,
-    // so the caller must also hold the open conversation's token; otherwise a new conversation starts.
-    let resume = false;
-    if (req.body.resume && (req.body.customerId || vouched)) {
-      const open = await store.findOpenConversation(channel, customerId);
-      resume = open !== null && tokens.verifyConversationToken(open.id, tokenFromHeaders(req.headers));
-    }
-    const r = await startConversationWithWelcome({ service, store, brand: config.brand }, { channel, customerId, locale, resume, ...(vouched ? { vouched } : {}) });
+    // so the caller must also hold the token of the very conversation found (checked on it, not on an earlier
+    // lookup that another request could have made stale); otherwise a new conversation starts.
+    let r = await start(req.body.resume && (req.body.customerId !== undefined || vouched !== undefined));
+    if (r.resumed && !tokens.verifyConversationToken(r.conversation.id, tokenFromHeaders(req.headers))) r = await start(false);
     return reply.code(r.resumed ? 200 : 201).send({
       conversation: publicConversation(r.conversation),
       messages: r.messages.map(publicMessage),

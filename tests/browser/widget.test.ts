@@ -272,13 +272,13 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.evaluate(() => (globalThis as unknown as { localStorage: { clear(): void } }).localStorage.clear());
 
     const first = await visitAs(await identityToken('cust-0042', { name: '王○明' }));
-    expect(await app.store.getConversation(first)).toMatchObject({ customerId: 'cust-0042', customerVerified: true });
+    expect(await app.store.getConversation(first)).toMatchObject({ customerId: 'bank:cust-0042', customerVerified: true });
     // Reloaded by the same customer: the same conversation.
     expect(await visitAs(await identityToken('cust-0042'))).toBe(first);
     // Another customer signs in on the same computer: a conversation of their own.
     const second = await visitAs(await identityToken('cust-0077'));
     expect(second).not.toBe(first);
-    expect(await app.store.getConversation(second)).toMatchObject({ customerId: 'cust-0077', customerVerified: true });
+    expect(await app.store.getConversation(second)).toMatchObject({ customerId: 'bank:cust-0077', customerVerified: true });
     // Signed out: not the signed-in customer's conversation either.
     const anonymous = await visitAs(null);
     expect([first, second]).not.toContain(anonymous);

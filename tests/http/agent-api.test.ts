@@ -339,7 +339,7 @@ describe('agent console API', () => {
       await say(vouched, '我要找真人');
       expect((await claim(agent, vouched)).statusCode).toBe(200);
       detail = (await as(agent, 'GET', `/conversations/${vouched.id}`)).json();
-      expect(detail.customer).toMatchObject({ customerId: 'cust-0042', verified: true, profile: { displayName: '陳○華', data: { segment: '財富管理' } } });
+      expect(detail.customer).toMatchObject({ customerId: 'bank:cust-0042', verified: true, profile: { displayName: '陳○華', data: { segment: '財富管理' } } });
       // Personal data the bank left in clear is masked before an agent sees it.
       expect(detail.customer.profile.data.phone).not.toContain('0912345678');
       expect((await as(agent, 'GET', '/conversations/nope')).statusCode).toBe(404);

@@ -58,22 +58,29 @@ describe('customer REST API', () => {
     it("starts the bank's vouched-for customer from an identity token, resumes only theirs, and refuses a bad token with a JSON error", async () => {
       const token = await identityToken('cust-0042', { name: '王○明' });
       const first = await startConversation(app, { channel: 'web', identityToken: token });
-      expect(first.json.conversation).toMatchObject({ customerId: 'cust-0042' });
-      expect(await app.store.getConversation(first.id)).toMatchObject({ customerId: 'cust-0042', customerVerified: true });
-      expect(await app.store.getCustomerProfile('web', 'cust-0042')).toMatchObject({ verified: true, displayName: '王○明' });
-      // Their own conversation comes back with its token; one someone began by merely claiming their id does not.
+      expect(first.json.conversation).toMatchObject({ customerId: 'bank:cust-0042' });
+      expect(await app.store.getConversation(first.id)).toMatchObject({ customerId: 'bank:cust-0042', customerVerified: true });
+      expect(await app.store.getCustomerProfile('web', 'bank:cust-0042')).toMatchObject({ verified: true, displayName: '王○明' });
+      // Their own conversation comes back with its token; without it (someone who got hold of the identity token
+      // but not the conversation's), a new one starts.
       const again = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', headers: first.headers, payload: { channel: 'web', identityToken: token, resume: true } });
       expect(again.json()).toMatchObject({ resumed: true, conversation: { id: first.id } });
-      const claimed = await startConversation(app, { channel: 'web', customerId: 'cust-0042' });
-      expect(await app.store.getConversation(claimed.id)).toMatchObject({ customerVerified: false });
-      await app.service.close(first.id);
-      const vouched = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', headers: claimed.headers, payload: { channel: 'web', identityToken: token, resume: true } });
-      expect(vouched.json()).toMatchObject({ resumed: false });
-      expect(vouched.json().conversation.id).not.toBe(claimed.id);
+      const stranger = await startConversation(app, { channel: 'web', customerId: 'cust-0042' });
+      const withOtherToken = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', headers: stranger.headers, payload: { channel: 'web', identityToken: token, resume: true } });
+      expect(withOtherToken.json()).toMatchObject({ resumed: false });
+      expect([first.id, stranger.id]).not.toContain(withOtherToken.json().conversation.id);
+      // The bank's subject claimed as a plain id is another customer altogether, never the vouched-for one.
+      expect(await app.store.getConversation(stranger.id)).toMatchObject({ customerId: 'cust-0042', customerVerified: false });
+      const claimedResume = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', headers: stranger.headers, payload: { channel: 'web', customerId: 'cust-0042', resume: true } });
+      expect(claimedResume.json()).toMatchObject({ resumed: true, conversation: { id: stranger.id } });
 
-      const mismatch = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: { identityToken: token, customerId: 'someone-else' } });
-      expect(mismatch.statusCode).toBe(400);
-      expect(mismatch.json().error).toMatchObject({ code: 'KEFU_VALIDATION', message: expect.stringContaining('customerId') });
+      const both = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: { identityToken: token, customerId: 'someone-else' } });
+      expect(both.statusCode).toBe(400);
+      expect(both.json().error).toMatchObject({ code: 'KEFU_VALIDATION', message: expect.stringContaining('customerId') });
+      // A claimed id cannot name a vouched-for customer at all.
+      const posing = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: { customerId: 'bank:cust-0042', resume: true } });
+      expect(posing.statusCode).toBe(400);
+      expect(posing.json().error.message).toMatch(/customerId: must not start with bank:/);
       const forged = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations', payload: { identityToken: await identityToken('cust-0042', {}, { secret: 'not-the-bank-0123456789-abcdefghijkl' }) } });
       expect(forged.statusCode).toBe(401);
       expect(forged.json().error).toMatchObject({ code: 'KEFU_IDENTITY_INVALID', message: expect.stringContaining('signature') });

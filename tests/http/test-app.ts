@@ -10,13 +10,13 @@ export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 /** What the test bank's site signs identity tokens with. */
 export const IDENTITY_SECRET = 'bank-site-identity-0123456789-abcdefgh';
 
-/** An identity token as the bank's site would sign it (HS256, an hour's life unless `claims` says otherwise). */
+/** An identity token as the bank's site would sign it for kefu (HS256, aud kefu, ten minutes' life unless told otherwise). */
 export async function identityToken(sub: string, claims: Record<string, unknown> = {}, options: { secret?: string; expiresIn?: string | number; issuedAt?: number } = {}): Promise<string> {
-  return new SignJWT({ ...claims })
+  return new SignJWT({ aud: 'kefu', ...claims })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(sub)
     .setIssuedAt(options.issuedAt)
-    .setExpirationTime(options.expiresIn ?? '30m')
+    .setExpirationTime(options.expiresIn ?? '10m')
     .sign(new TextEncoder().encode(options.secret ?? IDENTITY_SECRET));
 }
 

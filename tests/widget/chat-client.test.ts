@@ -37,7 +37,7 @@ interface ChatClient {
   setLocale(locale: string): Promise<void>;
 }
 const { createChatClient } = widgetClient as {
-  createChatClient(options: { server: string; locale: () => string; storage: ReturnType<typeof memoryStorage>; emit: (type: string, data: unknown) => unknown; identityToken?: string | null }): ChatClient;
+  createChatClient(options: { server: string; locale: () => string; storage: ReturnType<typeof memoryStorage>; emit: (type: string, data: unknown) => unknown; identityToken?: string | null; identityUrl?: string | null }): ChatClient;
 };
 
 const memoryStorage = () => {
@@ -52,7 +52,8 @@ const memoryStorage = () => {
     forgetConversation: () => ((conversation = null), (owner = null)),
     customerId: () => 'customer-0001',
     outbox: () => outbox,
-    pushOutbox: (e: { clientMessageId: string; text: string }) => (outbox = [...outbox, e]),
+    pushOutbox: (e: { clientMessageId: string; text: string }, by: string | null = null) => ((outbox = [...outbox, e]), (owner = by)),
+    clearOutbox: () => (outbox = []),
     dropOutbox: (id: string) => (outbox = outbox.filter((e) => e.clientMessageId !== id)),
     newMessageId: () => `m-${++n}`,
   };
@@ -270,9 +271,12 @@ describe('widget chat client', () => {
       if (payload.identityToken && refuse) return { ok: false, error: { code: 'KEFU_IDENTITY_INVALID', message: 'expired' } };
       return { ok: true, conversation: conversation(), token: 't', messages: [], resumed: false };
     };
+    storage.pushOutbox({ clientMessageId: 'left', text: '前一位客戶沒送出的話' }, 'cust-1');
     const client = createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage, emit: () => undefined, identityToken: jwt('cust-2') });
-    // Another signed-in customer's conversation is not this one's to resume.
+    await vi.advanceTimersByTimeAsync(0);
+    // Another signed-in customer's conversation is not this one's to resume, nor what they left unsent to send.
     expect(storage.conversation()).toBeNull();
+    expect(storage.outbox()).toEqual([]);
     socket.connected = true;
     socket.fire('connect');
     await client.open();
@@ -292,5 +296,29 @@ describe('widget chat client', () => {
     await signedIn.open();
     await vi.advanceTimersByTimeAsync(0);
     expect(fresh.conversationOwner()).toBe('cust-2');
+  });
+
+  it("fetches a fresh identity token from the bank's identity URL before it starts a conversation", async () => {
+    const jwt = (sub: string) => `h.${Buffer.from(JSON.stringify({ sub })).toString('base64url')}.s`;
+    const fetched: string[] = [];
+    const fetchStub = vi.fn(async (url: string) => {
+      fetched.push(url);
+      return new Response(jwt('cust-9'), { status: 200 });
+    });
+    vi.stubGlobal('fetch', fetchStub);
+    try {
+      socket.answer = (event) => (event === 'conversation:start' ? { ok: true, conversation: conversation(), token: 't', messages: [], resumed: false } : { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } });
+      const storage = memoryStorage();
+      const client = createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage, emit: () => undefined, identityUrl: 'https://bank.example/kefu-token' });
+      socket.connected = true;
+      socket.fire('connect');
+      await client.open();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(fetched.length).toBeGreaterThanOrEqual(2); // at load (whose conversation is stored?) and before the start
+      expect(socket.sent.find((s) => s.event === 'conversation:start')?.payload.identityToken).toBe(jwt('cust-9'));
+      expect(storage.conversationOwner()).toBe('cust-9');
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });

@@ -83,7 +83,7 @@ describe('web chat channel (socket.io /chat)', () => {
       addressLimiter: { take: (key) => (addressKeys.push(key), later(addressAllowed-- > 0)) }, startLimiter: { take: () => later(startsAllowed-- > 0) },
       clientAddress: (socket) => `addr:${String(socket.handshake.headers['x-test-client'] ?? 'none')}`, accepting: () => accepting,
       typingAfterMs: options.typingAfterMs, localRooms: true, modelLoaded: () => loaded, maxEventWaitMs: options.maxEventWaitMs,
-      verifyIdentity: createIdentityVerifier(IDENTITY_SECRET, 60),
+      verifyIdentity: createIdentityVerifier({ secret: IDENTITY_SECRET, audience: 'kefu', maxAgeMinutes: 15 }),
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/chat`;
@@ -154,7 +154,7 @@ describe('web chat channel (socket.io /chat)', () => {
   it("starts the bank's vouched-for customer from an identity token in place of the browser id, and refuses a bad one", async () => {
     const socket = await open();
     const r = await ok(socket, 'conversation:start', { customerId: 'browser-0001', identityToken: await identityToken('cust-0042') });
-    expect(r.conversation).toMatchObject({ customerId: 'cust-0042' });
+    expect(r.conversation).toMatchObject({ customerId: 'bank:cust-0042' });
     expect(await store.getConversation(r.conversation.id)).toMatchObject({ customerVerified: true });
     const bad = await ask(socket, 'conversation:start', { customerId: 'browser-0001', identityToken: 'x.y.z' });
     expect(bad).toMatchObject({ ok: false, error: { code: 'KEFU_IDENTITY_INVALID' } });
