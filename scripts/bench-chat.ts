@@ -46,6 +46,8 @@ Options:
   --db FILE          kefu's SQLite file (default a fresh temporary file, removed afterwards; :memory: keeps it in
                      memory, to see what the disk costs)
   --postgres URL     kefu on PostgreSQL at URL instead of SQLite, in a schema made for the run and dropped after it
+  --redis URL        with --postgres: kefu as one of several instances, its sockets on the Redis adapter at URL
+                     (the cost of sharing rooms and limits through Redis, with no second instance to share with)
   --log-level LVL    kefu server's log level (default info, the server's own default)
   --only SYSTEM      run only kefu or only echo
   --cpu-prof DIR     run the kefu server under node --cpu-prof, writing its profile to DIR
@@ -137,6 +139,7 @@ interface Args {
   db: string | null;
   /** PostgreSQL connection string: the kefu server stores there instead of SQLite. */
   postgres: string | null;
+  redis: string | null;
   logLevel: string;
   only: System | null;
   cpuProf: string | null;
@@ -160,6 +163,7 @@ function parseCli(argv: readonly string[]): Args | 'help' | 'driver' {
         drivers: { type: 'string' },
         db: { type: 'string' },
         postgres: { type: 'string' },
+        redis: { type: 'string' },
         'log-level': { type: 'string' },
         only: { type: 'string' },
         'cpu-prof': { type: 'string' },
@@ -185,6 +189,7 @@ function parseCli(argv: readonly string[]): Args | 'help' | 'driver' {
   const only = v.only;
   if (only !== undefined && only !== 'kefu' && only !== 'echo') throw new KefuError('KEFU_CLI_USAGE', ['--only is kefu or echo']);
   const seconds = v.seconds === undefined ? null : int('seconds', 1, 600, 0);
+  if (v.redis !== undefined && v.postgres === undefined) throw new KefuError('KEFU_CLI_USAGE', ['--redis needs --postgres (several instances share one database)']);
   return {
     conversations: int('conversations', 1, 5000, 500),
     messages: seconds === null ? int('messages', 1, 10_000, 20) : null,
@@ -194,6 +199,7 @@ function parseCli(argv: readonly string[]): Args | 'help' | 'driver' {
     drivers: int('drivers', 1, 8, 1),
     db: typeof v.db === 'string' ? (v.db === ':memory:' ? v.db : resolve(v.db)) : null,
     postgres: typeof v.postgres === 'string' ? v.postgres : null,
+    redis: typeof v.redis === 'string' ? v.redis : null,
     logLevel,
     only: (only as System | undefined) ?? null,
     cpuProf: typeof v['cpu-prof'] === 'string' ? resolve(v['cpu-prof']) : null,
@@ -478,6 +484,7 @@ async function startServer(system: System, args: Args, tmp: string): Promise<Ser
       KEFU_LOG_LEVEL: args.logLevel,
       KEFU_SECRET: randomBytes(32).toString('hex'),
       ...(args.postgres ? { KEFU_DB_KIND: 'postgres', KEFU_DB_URL: args.postgres, KEFU_DB_SCHEMA: BENCH_SCHEMA } : {}),
+      ...(args.redis ? { KEFU_REDIS_URL: args.redis } : {}),
     });
     script = join(ROOT, 'scripts/server.ts');
     if (args.cpuProf) {
@@ -782,7 +789,7 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
     `(${probe.thread_round_trip_cpu_us.toFixed(0)} µs CPU); a read from memory outside the caches ${probe.memory_read_ns.toFixed(0)} ns ` +
     '(figures differ between machines with these: compare runs on one machine)');
   console.log(`servers: node ${SERVER_NODE_FLAGS.join(' ')} (as npm start)`);
-  console.log(`kefu: log level ${args.logLevel}, ${args.postgres ? `PostgreSQL (schema ${BENCH_SCHEMA}, dropped after)` : `SQLite ${args.db ?? 'temporary file'}`}, rate limits raised to 10^9 a minute by a temporary config file (the benchmark floods on purpose)`);
+  console.log(`kefu: log level ${args.logLevel}, ${args.postgres ? `PostgreSQL (schema ${BENCH_SCHEMA}, dropped after)` : `SQLite ${args.db ?? 'temporary file'}`}${args.redis ? ', sockets on the Redis adapter' : ''}, rate limits raised to 10^9 a minute by a temporary config file (the benchmark floods on purpose)`);
   // The last column is free text: a space keeps a long one from running into the kefu figure.
   const cols = (label: string, e: string, k: string, ratio = ''): string => `${label.padEnd(36)}${e.padStart(16)}${k.padStart(16)} ${ratio.padStart(15)}`;
   /** How many times kefu's figure is the echo server's (for costs), or how many times slower kefu is (for rates). */
@@ -904,7 +911,7 @@ async function main(): Promise<void> {
     const report = {
       generated: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.version, ...probe },
-      args: { ...args, db: args.postgres ? null : (args.db ?? 'temporary file'), postgres: args.postgres ? 'PostgreSQL (URL not kept)' : null },
+      args: { ...args, db: args.postgres ? null : (args.db ?? 'temporary file'), postgres: args.postgres ? 'PostgreSQL (URL not kept)' : null, redis: args.redis ? 'Redis (URL not kept)' : null },
       notes: [
         'kefu ran with every rateLimit (per address, per conversation, socket events, starts) raised to 1e9 by a temporary config file',
         'latency is client-measured: message:send emitted → acknowledgement carrying the reply',

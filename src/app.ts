@@ -42,7 +42,8 @@ import { authApi } from './http/auth-api.ts';
 import { agentApi } from './http/agent-api.ts';
 import { trainerApi } from './http/trainer-api.ts';
 import { customerHandoffApi } from './http/customer-handoff-api.ts';
-import { AGENT_NAMESPACE, attachAgentSocket } from './http/agent-socket.ts';
+import { AGENT_NAMESPACE, attachAgentSocket, sharedViewRoom } from './http/agent-socket.ts';
+import { createRoomDirectory, type RoomDirectory } from './http/room-directory.ts';
 import { createIdentityVerifier } from './conversation/customer-identity.ts';
 import type { SocketCluster } from './http/socket-cluster.ts';
 import { createClusterPresence } from './handoff/cluster-presence.ts';
@@ -57,6 +58,8 @@ export interface AppDeps {
   pack?: Pack;
   /** Suggested replies for the agent console while the router in service has none of its own (a scripted one). */
   suggest?: SuggestReplies;
+  /** How often instances tell each other who is on duty and which consoles' rooms they have (default 10 s; tests shorten it). */
+  clusterHeartbeatMs?: number;
 }
 
 export interface KefuApp {
@@ -178,7 +181,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   });
   const localPresence = createAgentPresence({ graceMs: config.handoff.releaseAfterSeconds * 1000 });
   // Several instances (Redis): who is on duty is what every instance's consoles add up to.
-  const clusterPresence = cluster !== null ? createClusterPresence(localPresence, { instance: randomUUID() }) : null;
+  // This instance's name among the others (presence, rooms), new at every start.
+  const instance = randomUUID();
+  const heartbeatMs = deps.clusterHeartbeatMs ?? 10_000;
+  const clusterPresence = cluster !== null ? createClusterPresence(localPresence, { instance, heartbeatMs }) : null;
   const presence: AgentPresence = clusterPresence ?? localPresence;
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
   const handoff = createHandoffService({
@@ -252,9 +258,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     serveClient: false,
     cors: { origin: config.server.corsOrigins.includes('*') ? '*' : [...config.server.corsOrigins] },
   });
+  // With several instances: which consoles' views have a console on any instance (a push to an empty one is skipped).
+  let consoleRooms: RoomDirectory | null = null;
   if (cluster) {
     cluster.attach(io);
     clusterPresence?.join(clusterModule!.presenceBus(io.of(AGENT_NAMESPACE), cluster)); // loaded with the cluster
+    consoleRooms = createRoomDirectory(io.of(AGENT_NAMESPACE), clusterModule!.roomBus(io.of(AGENT_NAMESPACE), cluster), { instance, tracked: sharedViewRoom, heartbeatMs });
     // Back after Redis was away: pushes from the other instances were missed meanwhile, so every widget and console
     // connected here fetches what it shows again (as each does after a reconnect of its own).
     // When this instance dropped pushes bound for the others' sockets, theirs catch up too.
@@ -286,7 +295,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     modelLoaded: () => current !== null,
   });
   const detachAgentSocket = attachAgentSocket(io, {
-    accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength, localRooms,
+    accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength, localRooms, ...(consoleRooms ? { rooms: consoleRooms } : {}),
   });
 
   let loading: Promise<void> | null = null;
@@ -338,6 +347,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       await settlesWithin(handoff.idle(), config.server.shutdownGraceMs);
       handoff.dispose();
       presence.dispose();
+      consoleRooms?.dispose();
       detachAgentSocket();
       detachWebChat();
       // Disconnects browsers; their upgraded connections would otherwise hold the HTTP server open.

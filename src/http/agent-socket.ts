@@ -11,6 +11,7 @@ import type { AgentPresence } from '../handoff/agent-presence.ts';
 import type { HandoffEvent, HandoffService } from '../handoff/handoff-service.ts';
 import { authorise, sessionTokenFrom } from './agent-auth.ts';
 import { assertWellFormedText } from '../text/well-formed.ts';
+import type { RoomDirectory } from './room-directory.ts';
 
 /** The socket.io namespace the agent console connects to. */
 export const AGENT_NAMESPACE = '/agent';
@@ -42,7 +43,12 @@ export interface AgentSocketDeps {
    * console in it is then skipped. False (the default) with an adapter shared between instances.
    */
   localRooms?: boolean;
+  /** With an adapter shared between instances: which of the consoles' views have a console anywhere (see sharedViewRoom). */
+  rooms?: Pick<RoomDirectory, 'anyoneIn'>;
 }
+
+/** The rooms of what consoles show (the live list, a conversation): the ones worth knowing across instances whether anyone is in. */
+export const sharedViewRoom = (room: string): boolean => room === LIVE_ROOM || room.startsWith('conv:');
 
 interface SocketData {
   agent: Agent;
@@ -185,7 +191,9 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   // Every customer turn is news for the live list and for consoles watching the conversation. The adapter encodes a
   // push (trace included) before it looks for sockets to send it to: with no console in the room, that was a tenth
   // of the chat server's main thread in bench:chat, for nobody.
-  const anyoneIn = (room: string): boolean => !deps.localRooms || (nsp.adapter.rooms.get(room)?.size ?? 0) > 0;
+  // With several instances, the directory says whether a console on any of them shows it.
+  const anyoneIn = (room: string): boolean =>
+    deps.localRooms ? (nsp.adapter.rooms.get(room)?.size ?? 0) > 0 : deps.rooms ? deps.rooms.anyoneIn(room) : true;
   const push = (room: string, event: string, data: unknown): void => {
     if (anyoneIn(room)) nsp.to(room).emit(event, data);
   };

@@ -3,6 +3,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient, ErrorReply } from 'redis';
 import type { Namespace, Server as SocketServer } from 'socket.io';
 import type { PresenceBus, PresenceMessage } from '../handoff/cluster-presence.ts';
+import type { RoomBus, RoomMessage } from './room-directory.ts';
 import { KefuError } from '../errors.ts';
 import { settlesWithin } from '../time-limit.ts';
 import type { Logger } from '../log.ts';
@@ -283,17 +284,22 @@ export function redactedUrl(url: string): string {
   }
 }
 
-const PRESENCE_EVENT = 'kefu:presence';
-
-/** The other instances, for presence: socket.io's server-side events on the agents' namespace (never back to this one). */
-export function presenceBus(nsp: Namespace, cluster: Pick<SocketCluster, 'healthySince'>): PresenceBus {
+/** The other instances, by one server-side event of a namespace (socket.io's, over Redis; never back to this one). */
+function clusterBus<M>(nsp: Namespace, event: string, cluster: Pick<SocketCluster, 'healthySince'>) {
   return {
-    publish: (message) => void nsp.serverSideEmit(PRESENCE_EVENT, message),
-    subscribe(listener) {
-      const handler = (message: PresenceMessage): void => listener(message);
-      nsp.on(PRESENCE_EVENT, handler);
-      return () => void nsp.off(PRESENCE_EVENT, handler);
+    publish: (message: M): void => void nsp.serverSideEmit(event, message),
+    subscribe(listener: (message: M) => void): () => void {
+      const handler = (message: M): void => listener(message);
+      nsp.on(event, handler);
+      return () => void nsp.off(event, handler);
     },
     healthySince: () => cluster.healthySince(),
   };
 }
+
+/** Presence's messages between instances, on the agents' namespace. */
+export const presenceBus = (nsp: Namespace, cluster: Pick<SocketCluster, 'healthySince'>): PresenceBus =>
+  clusterBus<PresenceMessage>(nsp, 'kefu:presence', cluster);
+
+/** The room directory's messages between instances, on the namespace it keeps track of. */
+export const roomBus = (nsp: Namespace, cluster: Pick<SocketCluster, 'healthySince'>): RoomBus => clusterBus<RoomMessage>(nsp, 'kefu:rooms', cluster);

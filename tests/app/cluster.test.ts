@@ -186,6 +186,32 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     }
   });
 
+  it("skips pushes for consoles' views nobody shows anywhere, and still brings them to a console on another instance the moment it looks", async () => {
+    const schema = testSchema();
+    const fast = async (): Promise<KefuApp> => {
+      const config = testConfig({ database: { kind: 'postgres', url: POSTGRES_TEST_URL, schema }, redis: { url: REDIS_TEST_URL } });
+      const app = await createApp(config, { router: handoffRouter(), pack: HANDOFF_PACK, suggest: fakeSuggest, log: pino({ level: 'silent' }), clusterHeartbeatMs: 200 });
+      apps.push(app);
+      await app.start();
+      return app;
+    };
+    const [a, b] = [await fast(), await fast()];
+    await new Promise((resolve) => setTimeout(resolve, 400)); // both sure of each other's rooms by now
+    const c = await startConversation(a, { channel: 'web', customerId: 'cluster-rooms' });
+    const agent = await signIn(b, 'watcher', { name: '看板' });
+    const console_ = await socket(b, '/agent', { token: agent.token });
+    const live = recorder<{ conversation: { id: string }; message: { text: string } }>(console_, 'live:message');
+    expect(await ask(console_, 'live:watch', {})).toMatchObject({ ok: true });
+    // At once: A pushes the live list's news to B's console, though no console on A shows it.
+    await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '信用卡掉了' } });
+    await live.next((m) => m.conversation.id === c.id && m.message.text === '信用卡掉了');
+    // Watching one conversation too: its messages come as they are written.
+    const watched = recorder<{ conversationId: string; message: { text: string } }>(console_, 'conversation:message');
+    expect(await ask(console_, 'conversation:watch', { conversationId: c.id })).toMatchObject({ ok: true });
+    await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '保單' } });
+    await watched.next((m) => m.conversationId === c.id && m.message.text === '保單');
+  });
+
   it('refuses Redis without PostgreSQL, and a URL that is not redis://', () => {
     expect(() => loadConfig({ env: { KEFU_REDIS_URL: REDIS_TEST_URL } })).toThrow(/redis\.url: several instances need one shared database/);
     expect(() => loadConfig({ overrides: { redis: { url: 'http://x' } } })).toThrow(/redis\.url: must be a redis/);

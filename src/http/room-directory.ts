@@ -1,0 +1,122 @@
+import type { Namespace } from 'socket.io';
+
+/** What instances tell each other about the rooms their sockets are in (only the rooms a directory tracks). */
+export type RoomMessage =
+  /** Every tracked room with a socket at `instance` now; holds until `ttlMs` passes without another. */
+  | { type: 'rooms'; instance: string; rooms: string[]; ttlMs: number }
+  /** A room got its first socket at `instance`, or lost its last. */
+  | { type: 'room'; instance: string; room: string; present: boolean }
+  /** A new instance asks the others for their rooms. */
+  | { type: 'rooms-hello'; instance: string }
+  /** An instance is stopping. */
+  | { type: 'rooms-bye'; instance: string };
+
+/** How instances reach each other (socket.io's serverSideEmit over Redis). Never delivers to the sender. */
+export interface RoomBus {
+  publish(message: RoomMessage): void;
+  subscribe(listener: (message: RoomMessage) => void): () => void;
+  /** Since when (performance.now()) this instance has been hearing the others without a break; null while it cannot. */
+  healthySince(): number | null;
+}
+
+export interface RoomDirectory {
+  /**
+   * False only when no socket anywhere is in `room`, as far as this instance can be sure: while it cannot be (a room
+   * it does not track, just started, or its connection to the others broke and has not been back for a heartbeat),
+   * always true.
+   */
+  anyoneIn(room: string): boolean;
+  dispose(): void;
+}
+
+export interface RoomDirectoryOptions {
+  instance: string;
+  /** Which rooms are worth telling the others about (a few, joined rarely: consoles', not customers'). */
+  tracked: (room: string) => boolean;
+  heartbeatMs?: number;
+  ttlMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Which of a namespace's rooms have a socket on some instance. With socket.io's Redis adapter a push to a room costs
+ * the same whether or not anyone is in it (encoded, published, read back by every instance); the agent console's
+ * rooms are empty most of the time (no console shows the conversation), so knowing saves that cost on every
+ * customer turn. A console joins a room before it reads what the room will push, and the others hear of the join
+ * within Redis's latency, well before anything the read missed could be stored: skipping a push loses nothing.
+ */
+export function createRoomDirectory(nsp: Namespace, bus: RoomBus, options: RoomDirectoryOptions): RoomDirectory {
+  const heartbeatMs = options.heartbeatMs ?? 10_000;
+  const ttlMs = options.ttlMs ?? 3 * heartbeatMs;
+  const now = options.now ?? (() => performance.now());
+  const remote = new Map<string, { rooms: Set<string>; expiresAt: number }>();
+  let disposed = false;
+  const publish = (m: RoomMessage): void => {
+    if (!disposed) bus.publish(m);
+  };
+  const localRooms = (): string[] => [...nsp.adapter.rooms.keys()].filter((r) => options.tracked(r));
+  const snapshot = (): void => publish({ type: 'rooms', instance: options.instance, rooms: localRooms(), ttlMs });
+
+  const onCreate = (room: string): void => {
+    if (options.tracked(room)) publish({ type: 'room', instance: options.instance, room, present: true });
+  };
+  const onDelete = (room: string): void => {
+    if (options.tracked(room)) publish({ type: 'room', instance: options.instance, room, present: false });
+  };
+  nsp.adapter.on('create-room', onCreate);
+  nsp.adapter.on('delete-room', onDelete);
+
+  const entry = (instance: string): { rooms: Set<string>; expiresAt: number } => {
+    let e = remote.get(instance);
+    if (!e) remote.set(instance, (e = { rooms: new Set(), expiresAt: now() + ttlMs }));
+    return e;
+  };
+  const unsubscribe = bus.subscribe((m) => {
+    if (disposed || m.instance === options.instance) return;
+    if (m.type === 'rooms-hello') snapshot();
+    else if (m.type === 'rooms-bye') remote.delete(m.instance);
+    else if (m.type === 'rooms') remote.set(m.instance, { rooms: new Set(m.rooms), expiresAt: now() + m.ttlMs });
+    else {
+      const e = entry(m.instance);
+      if (m.present) e.rooms.add(m.room);
+      else e.rooms.delete(m.room);
+    }
+  });
+
+  const startedAt = now();
+  let heardSince: number | null = bus.healthySince();
+  const tick = (): void => {
+    const since = bus.healthySince();
+    // Back after a break: the others' rooms may have changed unheard; ask again.
+    if (since !== null && since !== heardSince) publish({ type: 'rooms-hello', instance: options.instance });
+    heardSince = since;
+    const t = now();
+    if (since !== null && t - since >= ttlMs) for (const [instance, e] of remote) if (e.expiresAt < t) remote.delete(instance);
+    snapshot();
+  };
+  publish({ type: 'rooms-hello', instance: options.instance });
+  snapshot();
+  const heartbeat = setInterval(tick, heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    anyoneIn(room) {
+      if ((nsp.adapter.rooms.get(room)?.size ?? 0) > 0 || !options.tracked(room)) return true;
+      // Sure of the others only once this instance has heard them without a break for a whole heartbeat: every
+      // instance's snapshot has arrived since.
+      const since = bus.healthySince();
+      if (since === null || now() - Math.max(since, startedAt) < heartbeatMs) return true;
+      for (const e of remote.values()) if (e.rooms.has(room)) return true;
+      return false;
+    },
+    dispose() {
+      if (disposed) return;
+      publish({ type: 'rooms-bye', instance: options.instance });
+      disposed = true;
+      clearInterval(heartbeat);
+      unsubscribe();
+      nsp.adapter.off('create-room', onCreate);
+      nsp.adapter.off('delete-room', onDelete);
+    },
+  };
+}

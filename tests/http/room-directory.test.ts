@@ -1,0 +1,119 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Namespace } from 'socket.io';
+import { createRoomDirectory, type RoomBus, type RoomDirectory, type RoomMessage } from '../../src/http/room-directory.ts';
+
+/** A namespace's adapter as the directory sees it: rooms of socket ids, and create/delete events. */
+class FakeAdapter extends EventEmitter {
+  rooms = new Map<string, Set<string>>();
+  join(room: string, id: string): void {
+    if (!this.rooms.has(room)) {
+      this.rooms.set(room, new Set());
+      this.emit('create-room', room);
+    }
+    this.rooms.get(room)!.add(id);
+  }
+  leave(room: string, id: string): void {
+    const r = this.rooms.get(room);
+    if (!r?.delete(id) || r.size > 0) return;
+    this.rooms.delete(room);
+    this.emit('delete-room', room);
+  }
+}
+
+/** Instances on one in-memory bus, as serverSideEmit delivers: to every other instance, not the sender. */
+function network() {
+  const members = new Map<string, (m: RoomMessage) => void>();
+  const down = new Set<string>();
+  const healthy = new Map<string, number>();
+  const bus = (instance: string): RoomBus => ({
+    publish: (m) => {
+      if (down.has(instance)) return;
+      for (const [other, deliver] of members) if (other !== instance && !down.has(other)) deliver(structuredClone(m));
+    },
+    subscribe: (listener) => {
+      members.set(instance, listener);
+      return () => void members.delete(instance);
+    },
+    healthySince: () => (down.has(instance) ? null : (healthy.get(instance) ?? 0)),
+  });
+  return {
+    bus,
+    cut: (instance: string) => void down.add(instance),
+    restore: (instance: string, at: number) => {
+      down.delete(instance);
+      healthy.set(instance, at);
+    },
+  };
+}
+
+describe('room directory across instances', () => {
+  let net: ReturnType<typeof network>;
+  let made: RoomDirectory[];
+  const instance = (name: string): { adapter: FakeAdapter; rooms: RoomDirectory } => {
+    const adapter = new FakeAdapter();
+    const rooms = createRoomDirectory({ adapter } as unknown as Namespace, net.bus(name), {
+      instance: name, tracked: (r) => r === 'live' || r.startsWith('conv:'), heartbeatMs: 10_000, ttlMs: 30_000, now: () => Date.now(),
+    });
+    made.push(rooms);
+    return { adapter, rooms };
+  };
+  beforeEach(() => {
+    vi.useFakeTimers();
+    net = network();
+    made = [];
+  });
+  afterEach(() => {
+    for (const d of made) d.dispose();
+    vi.useRealTimers();
+  });
+
+  it('says a room is empty only when no instance has a socket in it, and hears of a join at once', () => {
+    const a = instance('a');
+    const b = instance('b');
+    // Just started: not sure of the others yet, so every push goes out.
+    expect(a.rooms.anyoneIn('conv:1')).toBe(true);
+    vi.advanceTimersByTime(10_000);
+    expect(a.rooms.anyoneIn('conv:1')).toBe(false);
+    expect(a.rooms.anyoneIn('live')).toBe(false);
+    b.adapter.join('conv:1', 'console-1');
+    expect(a.rooms.anyoneIn('conv:1')).toBe(true);
+    expect(b.rooms.anyoneIn('conv:1')).toBe(true);
+    // A second console there changes nothing; the last one leaving does.
+    b.adapter.join('conv:1', 'console-2');
+    b.adapter.leave('conv:1', 'console-1');
+    expect(a.rooms.anyoneIn('conv:1')).toBe(true);
+    b.adapter.leave('conv:1', 'console-2');
+    expect(a.rooms.anyoneIn('conv:1')).toBe(false);
+    // Rooms it does not track are never announced.
+    b.adapter.join('agent:mei', 'console-3');
+    expect(a.rooms.anyoneIn('agent:mei')).toBe(true); // not sure: untracked rooms are not known, so pushes go out
+  });
+
+  it('learns the rooms of an instance that starts later, forgets those of one that stops or dies, and is unsure while cut off', () => {
+    const a = instance('a');
+    vi.advanceTimersByTime(10_000);
+    const b = instance('b');
+    b.adapter.join('live', 'console-1');
+    expect(a.rooms.anyoneIn('live')).toBe(true);
+    // B stops: its rooms go with it.
+    made.splice(made.indexOf(b.rooms), 1);
+    b.rooms.dispose();
+    expect(a.rooms.anyoneIn('live')).toBe(false);
+    // C has a console and then dies without a word: its rooms hold for their time to live, then go.
+    const c = instance('c');
+    c.adapter.join('conv:9', 'console-2');
+    net.cut('c');
+    vi.advanceTimersByTime(20_000);
+    expect(a.rooms.anyoneIn('conv:9')).toBe(true);
+    vi.advanceTimersByTime(20_000);
+    expect(a.rooms.anyoneIn('conv:9')).toBe(false);
+    // A itself cut off: it cannot know who joined meanwhile, so it pushes everything until it has heard a heartbeat's worth.
+    net.cut('a');
+    expect(a.rooms.anyoneIn('conv:9')).toBe(true);
+    net.restore('a', Date.now());
+    expect(a.rooms.anyoneIn('conv:9')).toBe(true);
+    vi.advanceTimersByTime(10_000);
+    expect(a.rooms.anyoneIn('conv:9')).toBe(false);
+  });
+});
