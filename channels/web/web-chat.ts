@@ -194,13 +194,16 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       const room = nsp.to(conversationRoom(p.conversationId));
       let typing = false;
       let done = false;
+      const showTyping = (): void => {
+        if (done) return;
+        typing = true;
+        room.emit('bot:typing', { conversationId: p.conversationId, typing: true });
+      };
       const timer = setTimeout(() => {
-        // Only when the bot will answer: a queued or agent-held conversation stays quiet.
-        service.get(p.conversationId).then((c) => {
-          if (done || c.state !== 'bot') return;
-          typing = true;
-          room.emit('bot:typing', { conversationId: p.conversationId, typing: true });
-        }, () => undefined);
+        // Only when the bot will answer: a queued or agent-held conversation stays quiet. Known without a read in the
+        // usual case: a read for every slow turn made a loaded server slower still.
+        if (service.seenWithBot(p.conversationId)) return showTyping();
+        service.get(p.conversationId).then((c) => (c.state === 'bot' ? showTyping() : undefined), () => undefined);
       }, typingAfterMs);
       try {
         // The sending socket gets the turn in its acknowledgement; the room's other sockets get it pushed.

@@ -46,6 +46,11 @@ export interface ConversationService {
   /** Starts a conversation, or resumes the customer's open one on that channel when `resume` is set. */
   start(input: { channel: Channel; customerId: string; customerVerified?: boolean; locale?: Locale; resume?: boolean }): Promise<{ conversation: Conversation; resumed: boolean }>;
   get(id: string): Promise<Conversation>;
+  /**
+   * True when this process last saw the bot holding the conversation (a guess: another instance or an agent may have
+   * changed that since); false when it does not know. For what may be wrong for a moment, like a typing indicator.
+   */
+  seenWithBot(id: string): boolean;
   /** The conversation and its messages for its customer; KEFU_CONVERSATION_EXPIRED once closed past readableAfterCloseMinutes. */
   history(id: string, afterSeq?: number): Promise<{ conversation: Conversation; messages: Message[] }>;
   /** Stores the customer's message before anything else, then answers it once (idempotent by clientMessageId). */
@@ -321,6 +326,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       return { conversation, resumed: false };
     },
     get: mustGet,
+    seenWithBot: (id) => routeStates.get(id) !== undefined,
     async history(id, afterSeq) {
       const conversation = await mustGetForCustomer(id);
       return { conversation, messages: await store.listMessages(id, { afterSeq }) };

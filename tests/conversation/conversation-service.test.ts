@@ -83,8 +83,10 @@ describe('conversation service', () => {
 
   it('queues the conversation on a handoff and stays silent while a human holds it', async () => {
     const { conversation } = await service.start({ channel: 'web', customerId: 'c1' });
+    expect(service.seenWithBot(conversation.id)).toBe(true);
     const r = await service.handleCustomerMessage(conversation.id, { text: '我要找真人' });
     expect(r.conversation.state).toBe('queued');
+    expect(service.seenWithBot(conversation.id)).toBe(false);
     const silent = await service.handleCustomerMessage(conversation.id, { text: '有人嗎' });
     expect(silent.reply).toBeNull();
     expect(calls).toEqual(['我要找真人']);

@@ -210,6 +210,15 @@ describe('web chat channel (socket.io /chat)', () => {
     };
     await ok(socket, 'message:send', { conversationId: id, token, text: '慢慢來', clientMessageId: 'c-2' });
     await vi.waitFor(() => expect(typing).toEqual([true, false]));
+    // Known to be the bot's without asking the store; one held by a person stays quiet, slow or not.
+    const reads = vi.spyOn(service, 'get');
+    await ok(socket, 'message:send', { conversationId: id, token, text: '再慢一點', clientMessageId: 'c-3' });
+    await vi.waitFor(() => expect(typing).toEqual([true, false, true, false]));
+    expect(reads).not.toHaveBeenCalled();
+    await service.requestHuman(id);
+    await ok(socket, 'message:send', { conversationId: id, token, text: '有人嗎', clientMessageId: 'c-4' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(typing).toEqual([true, false, true, false]);
   });
 
   it("handles one socket's events in the order they came, though a limit answers later (several instances ask Redis)", async () => {
