@@ -268,6 +268,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     // connected here fetches what it shows again (as each does after a reconnect of its own).
     // When this instance dropped pushes bound for the others' sockets, theirs catch up too.
     cluster.onResync((everywhere) => {
+      // First which consoles' rooms are here (a join announced meanwhile may have been lost), then the catch-up.
+      consoleRooms?.republish();
       for (const ns of [CHAT_NAMESPACE, AGENT_NAMESPACE]) (everywhere ? io.of(ns) : io.of(ns).local).emit('resync', {});
     });
   }

@@ -86,9 +86,13 @@ export function createChatClient({ server, locale, storage, emit, identityToken 
 
   const setConversation = (c, fresh = false) => {
     if (conversation && c.id !== conversation.id) (lastSeq = 0), (missingAfter = null);
+    const requeued = c.state === 'queued' && conversation?.id === c.id && conversation.state !== 'queued';
     conversation = c;
     emit('conversation', { conversation: c, fresh });
     if (c.state !== 'queued' && position) showPosition(null);
+    // Back in the queue (an agent left, or passed it on): where it stands now is asked for, not waited for (the
+    // server pushes a place only when it changes, and this one may be the same as the last one pushed).
+    if (requeued && joined) void fetchPosition();
   };
   const showMessages = (messages) => {
     const mine = messages.filter((m) => !conversation || m.conversationId === conversation.id);

@@ -84,10 +84,11 @@ export interface DirectoryEntry {
 /** What the handoff service announces, for the agent console's socket and the customer's channel. */
 export type HandoffEvent =
   /**
-   * The queue changed (something joined, was claimed, transferred, left): agents' queue lists are stale. `elsewhere`:
-   * only because another instance said so (it has told the rest already).
+   * The queue changed (something joined, was claimed, transferred, left): agents' queue lists are stale.
+   * `tellOthers`: other instances have not heard of it (it was not them who said so, nor something every instance
+   * hears itself, like who is on duty). `positions`: waiting customers' places may have moved (not for a preview).
    */
-  | { type: 'queue'; elsewhere: boolean }
+  | { type: 'queue'; tellOthers: boolean; positions: boolean }
   /** A waiting customer's place or expected wait changed (or nobody is on duty any more). */
   | { type: 'position'; position: QueuePosition }
   /** Who holds a conversation changed: `agentId` took it (null: nobody holds it now; `previousAgentId` did). */
@@ -137,10 +138,10 @@ export interface HandoffService {
    */
   releaseAgent(agentId: string): Promise<number>;
   /**
-   * Another instance changed the queue (several instances): positions and queue lists are worked out again here, for
-   * this instance's customers and consoles.
+   * Another instance changed the queue (several instances): queue lists, and positions when `positions`, are worked
+   * out again here, for this instance's consoles and customers.
    */
-  queueChangedElsewhere(): void;
+  queueChangedElsewhere(options: { positions: boolean }): void;
   /** Resolves when the work started by events (notices, positions, releases) is done. */
   idle(): Promise<void>;
   /** Stops listening to the conversation service and the presence registry (its departures too). */
@@ -296,25 +297,32 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
   // more after it when anything changed meanwhile, so every change is reflected and none is computed twice at once.
   let refreshing: Promise<void> | null = null;
   let dirty = false;
-  let changedHere = false; // among the changes still to reflect, one made on this instance
-  const refresh = (elsewhere = false): void => {
+  let untold = false; // among the changes still to reflect, one the other instances have not heard of
+  let placesDirty = false; // among them, one that may move waiting customers' places
+  /** `tellOthers`: a change only this instance knows of; `positions`: one that may move waiting customers' places. */
+  const refresh = ({ tellOthers = true, positions = true }: { tellOthers?: boolean; positions?: boolean } = {}): void => {
     dirty = true;
-    if (!elsewhere) changedHere = true;
+    if (tellOthers) untold = true;
+    if (positions) placesDirty = true;
     if (refreshing) return;
     const run = async (): Promise<void> => {
       while (dirty) {
         dirty = false;
-        const here = changedHere;
-        changedHere = false;
-        const positions = await computePositions();
-        for (const id of told.keys()) if (!positions.has(id)) told.delete(id);
-        for (const p of positions.values()) {
-          const key = positionKey(p);
-          if (told.get(p.conversationId) === key) continue;
-          told.set(p.conversationId, key);
-          emit({ type: 'position', position: p });
+        const tell = untold;
+        const places = placesDirty;
+        untold = false;
+        placesDirty = false;
+        if (places) {
+          const positions = await computePositions();
+          for (const id of told.keys()) if (!positions.has(id)) told.delete(id);
+          for (const p of positions.values()) {
+            const key = positionKey(p);
+            if (told.get(p.conversationId) === key) continue;
+            told.set(p.conversationId, key);
+            emit({ type: 'position', position: p });
+          }
         }
-        emit({ type: 'queue', elsewhere: !here });
+        emit({ type: 'queue', tellOthers: tell, positions: places });
       }
     };
     const p: Promise<void> = run()
@@ -368,11 +376,12 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
         refresh();
       });
     } else if (e.type === 'message' && e.message.author === 'customer' && e.conversation.state === 'queued') {
-      refresh(); // the queue's previews show the customer's latest words
+      refresh({ positions: false }); // the queue's previews show the customer's latest words
     }
   };
   const unsubscribeService = service.subscribe(onConversationEvent);
-  const unsubscribePresence = presence.onChange(refresh);
+  // Every instance hears who is on duty itself: nothing to tell the others.
+  const unsubscribePresence = presence.onChange(() => refresh({ tellOthers: false }));
   refresh();
 
   // ---- Agents who leave ---------------------------------------------------------------------------------------
@@ -663,7 +672,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       return () => listeners.delete(listener);
     },
 
-    queueChangedElsewhere: () => refresh(true),
+    queueChangedElsewhere: ({ positions }) => refresh({ tellOthers: false, positions }),
     async idle() {
       while (pending.size > 0) await Promise.allSettled([...pending]);
     },

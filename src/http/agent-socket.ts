@@ -44,7 +44,7 @@ export interface AgentSocketDeps {
    */
   localRooms?: boolean;
   /** With an adapter shared between instances: which of the consoles' views have a console anywhere (see sharedViewRoom). */
-  rooms?: Pick<RoomDirectory, 'anyoneIn'>;
+  rooms?: Pick<RoomDirectory, 'anyoneIn' | 'settled'>;
 }
 
 /** The rooms of what consoles show (the live list, a conversation): the ones worth knowing across instances whether anyone is in. */
@@ -113,6 +113,8 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
       const p = parse(schema.watch, payload);
       if (!(await store.getConversation(p.conversationId))) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [p.conversationId]);
       await socket.join(watchRoom(p.conversationId));
+      // The console reads the conversation once this answers: only after every instance knows to push it here.
+      await deps.rooms?.settled(watchRoom(p.conversationId));
       return {};
     },
     async 'conversation:unwatch'(payload, socket) {
@@ -137,6 +139,7 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
     },
     async 'live:watch'(_payload, socket, data) {
       await socket.join(LIVE_ROOM);
+      await deps.rooms?.settled(LIVE_ROOM); // as for a watch: read once every instance pushes here
       return { conversations: await handoff.live(data.agent) };
     },
     async 'live:unwatch'(_payload, socket) {
@@ -200,7 +203,10 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   const onConversation = (e: ConversationEvent): void => {
     const id = e.conversation.id;
     if (e.type === 'message') {
-      push(watchRoom(id), 'conversation:message', { conversationId: id, message: e.message });
+      // Held or waiting, its holder's consoles joined the room without waiting for the other instances to hear of it
+      // (a claim on one instance, the consoles on others): always pushed. The bot's, only where someone looks.
+      if (e.conversation.state === 'bot' || deps.localRooms) push(watchRoom(id), 'conversation:message', { conversationId: id, message: e.message });
+      else nsp.to(watchRoom(id)).emit('conversation:message', { conversationId: id, message: e.message });
       if (e.conversation.state === 'bot') push(LIVE_ROOM, 'live:message', { conversation: e.conversation, message: e.message });
     } else if (e.type === 'state') {
       push(watchRoom(id), 'conversation:state', { conversation: e.conversation });
@@ -239,13 +245,13 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   // connected to it, read from the shared database.
   const QUEUE_CHANGED = 'kefu:queue-changed';
   // Worked out again here (positions for this instance's customers too), then pushed to this instance's consoles.
-  const queueChangedElsewhere = (): void => handoff.queueChangedElsewhere();
+  const queueChangedElsewhere = (change?: { positions?: unknown }): void => handoff.queueChangedElsewhere({ positions: change?.positions !== false });
   if (!deps.localRooms) nsp.on(QUEUE_CHANGED, queueChangedElsewhere);
   const onHandoff = (e: HandoffEvent): void => {
     if (e.type === 'queue') {
       refreshQueues();
       // Not back to the others when they told this one: each change goes round once.
-      if (!deps.localRooms && !e.elsewhere) nsp.serverSideEmit(QUEUE_CHANGED);
+      if (!deps.localRooms && e.tellOthers) nsp.serverSideEmit(QUEUE_CHANGED, { positions: e.positions });
     } else if (e.type === 'assigned') {
       const room = watchRoom(e.conversation.id);
       if (e.agentId) {

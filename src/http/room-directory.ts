@@ -14,6 +14,8 @@ export type RoomMessage =
 /** How instances reach each other (socket.io's serverSideEmit over Redis). Never delivers to the sender. */
 export interface RoomBus {
   publish(message: RoomMessage): void;
+  /** Publishes and resolves once every other instance has taken it (or `timeoutMs` has passed). */
+  publishAndWait(message: RoomMessage, timeoutMs: number): Promise<void>;
   subscribe(listener: (message: RoomMessage) => void): () => void;
   /** Since when (performance.now()) this instance has been hearing the others without a break; null while it cannot. */
   healthySince(): number | null;
@@ -26,8 +28,19 @@ export interface RoomDirectory {
    * always true.
    */
   anyoneIn(room: string): boolean;
+  /**
+   * Resolves once the other instances know that this instance has a socket in `room` (at once unless a join just
+   * gave it its first): a socket that joins and then reads what the room will push must read after this, or a
+   * push from another instance that did not know yet could fall between the read and the room.
+   */
+  settled(room: string): Promise<void>;
+  /** Sends this instance's rooms again and asks the others for theirs (after pushes may have been lost). */
+  republish(): void;
   dispose(): void;
 }
+
+/** How long a join waits for the other instances to hear of it before it reads anyway. */
+const ANNOUNCE_TIMEOUT_MS = 2_000;
 
 export interface RoomDirectoryOptions {
   instance: string;
@@ -57,8 +70,15 @@ export function createRoomDirectory(nsp: Namespace, bus: RoomBus, options: RoomD
   const localRooms = (): string[] => [...nsp.adapter.rooms.keys()].filter((r) => options.tracked(r));
   const snapshot = (): void => publish({ type: 'rooms', instance: options.instance, rooms: localRooms(), ttlMs });
 
+  // A room's first socket here: the others are told, and whoever reads for it waits until they have heard.
+  const announcing = new Map<string, Promise<void>>();
   const onCreate = (room: string): void => {
-    if (options.tracked(room)) publish({ type: 'room', instance: options.instance, room, present: true });
+    if (!options.tracked(room) || disposed) return;
+    const told = bus.publishAndWait({ type: 'room', instance: options.instance, room, present: true }, ANNOUNCE_TIMEOUT_MS).catch(() => undefined);
+    announcing.set(room, told);
+    void told.then(() => {
+      if (announcing.get(room) === told) announcing.delete(room);
+    });
   };
   const onDelete = (room: string): void => {
     if (options.tracked(room)) publish({ type: 'room', instance: options.instance, room, present: false });
@@ -84,6 +104,8 @@ export function createRoomDirectory(nsp: Namespace, bus: RoomBus, options: RoomD
   });
 
   const startedAt = now();
+  // Every other instance sends its rooms at least once a heartbeat (and at once when asked): with a margin for late timers.
+  const trustAfterMs = heartbeatMs * 1.5;
   let heardSince: number | null = bus.healthySince();
   const tick = (): void => {
     const since = bus.healthySince();
@@ -105,9 +127,14 @@ export function createRoomDirectory(nsp: Namespace, bus: RoomBus, options: RoomD
       // Sure of the others only once this instance has heard them without a break for a whole heartbeat: every
       // instance's snapshot has arrived since.
       const since = bus.healthySince();
-      if (since === null || now() - Math.max(since, startedAt) < heartbeatMs) return true;
+      if (since === null || now() - Math.max(since, startedAt) < trustAfterMs) return true;
       for (const e of remote.values()) if (e.rooms.has(room)) return true;
       return false;
+    },
+    settled: (room) => announcing.get(room) ?? Promise.resolve(),
+    republish() {
+      publish({ type: 'rooms-hello', instance: options.instance });
+      snapshot();
     },
     dispose() {
       if (disposed) return;

@@ -288,8 +288,17 @@ export function redactedUrl(url: string): string {
 function clusterBus<M>(nsp: Namespace, event: string, cluster: Pick<SocketCluster, 'healthySince'>) {
   return {
     publish: (message: M): void => void nsp.serverSideEmit(event, message),
+    async publishAndWait(message: M, timeoutMs: number): Promise<void> {
+      // The adapter gives up on its own after its requestsTimeout (5 s); a rejection then is an instance that did not
+      // answer, which the caller can do nothing about but go on.
+      await settlesWithin(nsp.serverSideEmitWithAck(event, message).catch(() => undefined), timeoutMs);
+    },
     subscribe(listener: (message: M) => void): () => void {
-      const handler = (message: M): void => listener(message);
+      // A sender waiting for the others (publishAndWait) gets an answer once the message is taken.
+      const handler = (message: M, ack?: unknown): void => {
+        listener(message);
+        if (typeof ack === 'function') (ack as (ok: boolean) => void)(true);
+      };
       nsp.on(event, handler);
       return () => void nsp.off(event, handler);
     },

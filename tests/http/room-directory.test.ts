@@ -26,11 +26,13 @@ function network() {
   const members = new Map<string, (m: RoomMessage) => void>();
   const down = new Set<string>();
   const healthy = new Map<string, number>();
+  const send = (instance: string, m: RoomMessage): void => {
+    if (down.has(instance)) return;
+    for (const [other, deliver] of members) if (other !== instance && !down.has(other)) deliver(structuredClone(m));
+  };
   const bus = (instance: string): RoomBus => ({
-    publish: (m) => {
-      if (down.has(instance)) return;
-      for (const [other, deliver] of members) if (other !== instance && !down.has(other)) deliver(structuredClone(m));
-    },
+    publish: (m) => send(instance, m),
+    publishAndWait: async (m) => send(instance, m),
     subscribe: (listener) => {
       members.set(instance, listener);
       return () => void members.delete(instance);
@@ -74,6 +76,8 @@ describe('room directory across instances', () => {
     // Just started: not sure of the others yet, so every push goes out.
     expect(a.rooms.anyoneIn('conv:1')).toBe(true);
     vi.advanceTimersByTime(10_000);
+    expect(a.rooms.anyoneIn('conv:1')).toBe(true); // a heartbeat and a half, for late timers
+    vi.advanceTimersByTime(5_000);
     expect(a.rooms.anyoneIn('conv:1')).toBe(false);
     expect(a.rooms.anyoneIn('live')).toBe(false);
     b.adapter.join('conv:1', 'console-1');
@@ -92,7 +96,7 @@ describe('room directory across instances', () => {
 
   it('learns the rooms of an instance that starts later, forgets those of one that stops or dies, and is unsure while cut off', () => {
     const a = instance('a');
-    vi.advanceTimersByTime(10_000);
+    vi.advanceTimersByTime(15_000);
     const b = instance('b');
     b.adapter.join('live', 'console-1');
     expect(a.rooms.anyoneIn('live')).toBe(true);
@@ -113,7 +117,24 @@ describe('room directory across instances', () => {
     expect(a.rooms.anyoneIn('conv:9')).toBe(true);
     net.restore('a', Date.now());
     expect(a.rooms.anyoneIn('conv:9')).toBe(true);
-    vi.advanceTimersByTime(10_000);
+    vi.advanceTimersByTime(15_000);
     expect(a.rooms.anyoneIn('conv:9')).toBe(false);
+  });
+
+  it('lets a joining socket wait until the others know, and sends its rooms again when asked to', async () => {
+    const a = instance('a');
+    const b = instance('b');
+    vi.advanceTimersByTime(15_000);
+    b.adapter.join('live', 'console-1');
+    await b.rooms.settled('live');
+    expect(a.rooms.anyoneIn('live')).toBe(true);
+    await b.rooms.settled('conv:never-joined'); // nothing to wait for
+    // B's announcement was lost (Redis dropped it): A skips until B sends its rooms again.
+    net.cut('b');
+    b.adapter.join('conv:5', 'console-1');
+    net.restore('b', 0);
+    expect(a.rooms.anyoneIn('conv:5')).toBe(false);
+    b.rooms.republish();
+    expect(a.rooms.anyoneIn('conv:5')).toBe(true);
   });
 });

@@ -321,4 +321,24 @@ describe('widget chat client', () => {
       vi.unstubAllGlobals();
     }
   });
+
+  it('asks where it stands when its conversation comes back to the queue (an agent left), rather than wait for a push', async () => {
+    const storage = memoryStorage();
+    storage.saveConversation('c1', 't');
+    socket.answer = (event) => {
+      if (event === 'conversation:resume') return { ok: true, conversation: { id: 'c1', state: 'agent', locale: 'zh-TW' }, messages: [] };
+      if (event === 'queue:position') return { ok: true, position: { conversationId: 'c1', position: 1, expectedWaitSeconds: 60, agentsOnline: 1, callbackOffered: false } };
+      return { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
+    };
+    const shown: unknown[] = [];
+    createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage, emit: (type: string, data: unknown) => (type === 'queue' ? shown.push(data) : undefined) });
+    socket.connected = true;
+    socket.fire('connect');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.sent.filter((s) => s.event === 'queue:position')).toHaveLength(0);
+    socket.fire('conversation:state', { conversation: { id: 'c1', state: 'queued', locale: 'zh-TW' } });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.sent.filter((s) => s.event === 'queue:position')).toHaveLength(1);
+    expect(shown.at(-1)).toMatchObject({ position: 1 });
+  });
 });
