@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
 import type { Agent } from '../domain/agent.ts';
+import type { Message } from '../domain/conversation.ts';
 import { KefuError, isKefuError, type KefuErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
@@ -207,7 +208,7 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
       // (a claim on one instance, the consoles on others): always pushed. The bot's, only where someone looks.
       if (e.conversation.state === 'bot' || deps.localRooms) push(watchRoom(id), 'conversation:message', { conversationId: id, message: e.message });
       else nsp.to(watchRoom(id)).emit('conversation:message', { conversationId: id, message: e.message });
-      if (e.conversation.state === 'bot') push(LIVE_ROOM, 'live:message', { conversation: e.conversation, message: e.message });
+      if (e.conversation.state === 'bot') push(LIVE_ROOM, 'live:message', { conversation: e.conversation, message: livePreview(e.message) });
     } else if (e.type === 'state') {
       push(watchRoom(id), 'conversation:state', { conversation: e.conversation });
       push(LIVE_ROOM, 'live:state', { conversation: e.conversation });
@@ -306,6 +307,17 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
     clearInterval(sweep);
     nsp.off(QUEUE_CHANGED, queueChangedElsewhere);
     for (const u of unsubscribe) u();
+  };
+}
+
+/**
+ * What the live list shows of a message (its preview and the bot's decision), not the router's trace: every console
+ * watching the list gets every bot turn, and the trace is most of a message's size.
+ */
+function livePreview(m: Message): Pick<Message, 'id' | 'conversationId' | 'seq' | 'author' | 'text' | 'createdAt'> & { outcome: { outcome: string; topic: string | null } | null } {
+  return {
+    id: m.id, conversationId: m.conversationId, seq: m.seq, author: m.author, text: m.text, createdAt: m.createdAt,
+    outcome: m.outcome ? { outcome: m.outcome.outcome, topic: m.outcome.topic } : null,
   };
 }
 

@@ -205,6 +205,10 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     // At once: A pushes the live list's news to B's console, though no console on A shows it.
     await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '信用卡掉了' } });
     await live.next((m) => m.conversation.id === c.id && m.message.text === '信用卡掉了');
+    // The list's preview, without the router's trace (every watching console gets every turn).
+    const botTurn = await live.next((m) => m.conversation.id === c.id && (m.message as { author?: string }).author === 'bot');
+    expect(botTurn.message).toMatchObject({ outcome: { outcome: 'answer', topic: 'card.lost' } });
+    expect(JSON.stringify(botTurn.message)).not.toContain('trace');
     // Watching one conversation too: its messages come as they are written.
     const watched = recorder<{ conversationId: string; message: { text: string } }>(console_, 'conversation:message');
     expect(await ask(console_, 'conversation:watch', { conversationId: c.id })).toMatchObject({ ok: true });
