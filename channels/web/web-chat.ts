@@ -205,9 +205,11 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
         if (service.seenWithBot(p.conversationId)) return showTyping();
         service.get(p.conversationId).then((c) => (c.state === 'bot' ? showTyping() : undefined), () => undefined);
       }, typingAfterMs);
+      let answered = false;
       try {
         // The sending socket gets the turn in its acknowledgement; the room's other sockets get it pushed.
         const r = await service.handleCustomerMessage(p.conversationId, { text: p.text, clientMessageId: p.clientMessageId, origin: socket.id });
+        answered = r.reply !== null;
         return {
           conversation: publicConversation(r.conversation), customer: publicMessage(r.customer),
           reply: r.reply ? publicMessage(r.reply) : null, duplicate: r.duplicate,
@@ -215,7 +217,9 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       } finally {
         done = true;
         clearTimeout(timer);
-        if (typing) room.emit('bot:typing', { conversationId: p.conversationId, typing: false });
+        // An answer ends the typing where it arrives (the widget hides it on the bot's message): one push fewer per
+        // slow turn, when the server is busiest. Without one (a failure, a person took over), it is said.
+        if (typing && !answered) room.emit('bot:typing', { conversationId: p.conversationId, typing: false });
       }
     },
 

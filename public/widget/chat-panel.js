@@ -239,6 +239,8 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   return {
     messages(list) {
       for (const m of list) messages.upsert(m);
+      // The bot's answer ends its typing (the server sends no separate "stopped" for a turn that answered).
+      if (list.some((m) => m.author !== 'customer')) typing.hidden = true;
       scrollDown();
     },
     pending(entry) {

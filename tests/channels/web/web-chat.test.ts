@@ -208,17 +208,32 @@ describe('web chat channel (socket.io /chat)', () => {
       await new Promise((resolve) => setTimeout(resolve, 150));
       return fast(...args);
     };
-    await ok(socket, 'message:send', { conversationId: id, token, text: '慢慢來', clientMessageId: 'c-2' });
-    await vi.waitFor(() => expect(typing).toEqual([true, false]));
-    // Known to be the bot's without asking the store; one held by a person stays quiet, slow or not.
+    // The answer itself ends the typing (the widget hides it on the bot's message): no separate push.
+    const answered = await ok(socket, 'message:send', { conversationId: id, token, text: '慢慢來', clientMessageId: 'c-2' });
+    expect(answered.reply).toMatchObject({ author: 'bot' });
+    expect(typing).toEqual([true]);
+    // Known to be the bot's without asking the store.
     const reads = vi.spyOn(service, 'get');
     await ok(socket, 'message:send', { conversationId: id, token, text: '再慢一點', clientMessageId: 'c-3' });
-    await vi.waitFor(() => expect(typing).toEqual([true, false, true, false]));
+    expect(typing).toEqual([true, true]);
     expect(reads).not.toHaveBeenCalled();
+    // A slow turn that fails says the typing is over.
+    service.handleCustomerMessage = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      throw new Error('router down');
+    };
+    expect(await ask(socket, 'message:send', { conversationId: id, token, text: '壞了', clientMessageId: 'c-4' })).toMatchObject({ ok: false });
+    await vi.waitFor(() => expect(typing).toEqual([true, true, true, false]));
+    // One held by a person stays quiet, slow or not.
+    service.handleCustomerMessage = fast;
     await service.requestHuman(id);
-    await ok(socket, 'message:send', { conversationId: id, token, text: '有人嗎', clientMessageId: 'c-4' });
+    service.handleCustomerMessage = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return fast(...args);
+    };
+    await ok(socket, 'message:send', { conversationId: id, token, text: '有人嗎', clientMessageId: 'c-5' });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(typing).toEqual([true, false, true, false]);
+    expect(typing).toEqual([true, true, true, false]);
   });
 
   it("handles one socket's events in the order they came, though a limit answers later (several instances ask Redis)", async () => {
