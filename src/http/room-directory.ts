@@ -16,6 +16,8 @@ export interface RoomBus {
   publish(message: RoomMessage): void;
   /** Publishes and resolves once every other instance has taken it (or `timeoutMs` has passed). */
   publishAndWait(message: RoomMessage, timeoutMs: number): Promise<void>;
+  /** How many other instances are listening now. */
+  countOthers(): Promise<number>;
   subscribe(listener: (message: RoomMessage) => void): () => void;
   /** Since when (performance.now()) this instance has been hearing the others without a break; null while it cannot. */
   healthySince(): number | null;
@@ -95,7 +97,11 @@ export function createRoomDirectory(nsp: Namespace, bus: RoomBus, options: RoomD
     if (disposed || m.instance === options.instance) return;
     if (m.type === 'rooms-hello') snapshot();
     else if (m.type === 'rooms-bye') remote.delete(m.instance);
-    else if (m.type === 'rooms') remote.set(m.instance, { rooms: new Set(m.rooms), expiresAt: now() + m.ttlMs });
+    else if (m.type === 'rooms') {
+      remote.set(m.instance, { rooms: new Set(m.rooms), expiresAt: now() + m.ttlMs });
+      answered.add(m.instance);
+      weigh();
+    }
     else {
       const e = entry(m.instance);
       if (m.present) e.rooms.add(m.room);
@@ -103,39 +109,65 @@ export function createRoomDirectory(nsp: Namespace, bus: RoomBus, options: RoomD
     }
   });
 
-  const startedAt = now();
-  // Every other instance sends its rooms at least once a heartbeat (and at once when asked): with a margin for late timers.
+  // Sure of the others' rooms once every instance listening has sent its rooms since this one last asked (at start,
+  // and after any break); failing a count of them, once a heartbeat and a half has passed (each sends its rooms every
+  // heartbeat), with a margin for late timers.
   const trustAfterMs = heartbeatMs * 1.5;
+  let askedAt = now();
+  let answered = new Set<string>();
+  let expected: number | null = null;
+  let sure = false;
+  function weigh(): void {
+    if (expected !== null && answered.size >= expected) sure = true;
+  }
+  const ask = (): void => {
+    askedAt = now();
+    answered = new Set();
+    expected = null;
+    sure = false;
+    const round = answered;
+    publish({ type: 'rooms-hello', instance: options.instance });
+    snapshot();
+    bus.countOthers().then(
+      (n) => {
+        if (answered !== round) return; // asked again meanwhile
+        expected = n;
+        weigh();
+      },
+      () => undefined, // unsure until the time-based trust
+    );
+  };
   let heardSince: number | null = bus.healthySince();
   const tick = (): void => {
     const since = bus.healthySince();
     // Back after a break: the others' rooms may have changed unheard; ask again.
-    if (since !== null && since !== heardSince) publish({ type: 'rooms-hello', instance: options.instance });
+    if (since !== null && since !== heardSince) ask();
     heardSince = since;
     const t = now();
     if (since !== null && t - since >= ttlMs) for (const [instance, e] of remote) if (e.expiresAt < t) remote.delete(instance);
     snapshot();
   };
-  publish({ type: 'rooms-hello', instance: options.instance });
-  snapshot();
+  ask();
   const heartbeat = setInterval(tick, heartbeatMs);
   heartbeat.unref();
 
   return {
     anyoneIn(room) {
       if ((nsp.adapter.rooms.get(room)?.size ?? 0) > 0 || !options.tracked(room)) return true;
-      // Sure of the others only once this instance has heard them without a break for a whole heartbeat: every
-      // instance's snapshot has arrived since.
       const since = bus.healthySince();
-      if (since === null || now() - Math.max(since, startedAt) < trustAfterMs) return true;
+      if (since === null) return true;
+      if (since > askedAt) {
+        // Back after a break since it last asked: what it knew may be stale. Ask now rather than at the heartbeat.
+        heardSince = since;
+        ask();
+        return true;
+      }
+      if (!sure && now() - askedAt < trustAfterMs) return true;
       for (const e of remote.values()) if (e.rooms.has(room)) return true;
       return false;
     },
     settled: (room) => announcing.get(room) ?? Promise.resolve(),
-    republish() {
-      publish({ type: 'rooms-hello', instance: options.instance });
-      snapshot();
-    },
+    republish: ask,
     dispose() {
       if (disposed) return;
       publish({ type: 'rooms-bye', instance: options.instance });

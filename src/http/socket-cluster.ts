@@ -288,6 +288,7 @@ export function redactedUrl(url: string): string {
 function clusterBus<M>(nsp: Namespace, event: string, cluster: Pick<SocketCluster, 'healthySince'>) {
   return {
     publish: (message: M): void => void nsp.serverSideEmit(event, message),
+    countOthers: async (): Promise<number> => Math.max(0, (await nsp.adapter.serverCount()) - 1),
     async publishAndWait(message: M, timeoutMs: number): Promise<void> {
       // The adapter gives up on its own after its requestsTimeout (5 s); a rejection then is an instance that did not
       // answer, which the caller can do nothing about but go on.

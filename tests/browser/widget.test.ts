@@ -168,10 +168,10 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(await page.locator('.msg-system .bubble', { hasText: 'A-1024' }).count()).toBe(0);
     app.io.of('/chat').emit('resync', {});
     await page.locator('.msg-system .bubble', { hasText: 'A-1024' }).waitFor();
-    // The bot typing, then its answer: the answer ends the typing (the server sends no separate "stopped" for it).
+    // The bot typing, then a message from the server's side: it ends the typing (no separate "stopped" is sent for an answer).
     app.io.of('/chat').to(`conv:${conversationId}`).emit('bot:typing', { conversationId, typing: true });
     await page.locator('.typing').waitFor({ state: 'visible' });
-    await app.service.postMessage(conversationId, { author: 'bot', text: '這是您要的答案' });
+    await app.service.postMessage(conversationId, { author: 'system', text: '專員稍後為您回覆' });
     await page.locator('.typing').waitFor({ state: 'hidden' });
     await page.close();
   });

@@ -33,6 +33,7 @@ function network() {
   const bus = (instance: string): RoomBus => ({
     publish: (m) => send(instance, m),
     publishAndWait: async (m) => send(instance, m),
+    countOthers: async () => [...members.keys()].filter((other) => other !== instance && !down.has(other)).length,
     subscribe: (listener) => {
       members.set(instance, listener);
       return () => void members.delete(instance);
@@ -70,15 +71,16 @@ describe('room directory across instances', () => {
     vi.useRealTimers();
   });
 
-  it('says a room is empty only when no instance has a socket in it, and hears of a join at once', () => {
+  it('says a room is empty only when no instance has a socket in it, once it has heard every instance, and hears of a join at once', async () => {
     const a = instance('a');
-    const b = instance('b');
-    // Just started: not sure of the others yet, so every push goes out.
+    // Not yet sure of the others (how many there are is still being asked): every push goes out.
     expect(a.rooms.anyoneIn('conv:1')).toBe(true);
-    vi.advanceTimersByTime(10_000);
-    expect(a.rooms.anyoneIn('conv:1')).toBe(true); // a heartbeat and a half, for late timers
-    vi.advanceTimersByTime(5_000);
-    expect(a.rooms.anyoneIn('conv:1')).toBe(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(a.rooms.anyoneIn('conv:1')).toBe(false); // alone, and knows it
+    const b = instance('b');
+    expect(b.rooms.anyoneIn('conv:1')).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(b.rooms.anyoneIn('conv:1')).toBe(false); // A has answered with its rooms
     expect(a.rooms.anyoneIn('live')).toBe(false);
     b.adapter.join('conv:1', 'console-1');
     expect(a.rooms.anyoneIn('conv:1')).toBe(true);
@@ -89,14 +91,14 @@ describe('room directory across instances', () => {
     expect(a.rooms.anyoneIn('conv:1')).toBe(true);
     b.adapter.leave('conv:1', 'console-2');
     expect(a.rooms.anyoneIn('conv:1')).toBe(false);
-    // Rooms it does not track are never announced.
+    // Rooms it does not track are never announced, so it cannot say they are empty.
     b.adapter.join('agent:mei', 'console-3');
-    expect(a.rooms.anyoneIn('agent:mei')).toBe(true); // not sure: untracked rooms are not known, so pushes go out
+    expect(a.rooms.anyoneIn('agent:mei')).toBe(true);
   });
 
-  it('learns the rooms of an instance that starts later, forgets those of one that stops or dies, and is unsure while cut off', () => {
+  it('learns the rooms of an instance that starts later, forgets those of one that stops or dies, and is unsure while cut off', async () => {
     const a = instance('a');
-    vi.advanceTimersByTime(15_000);
+    await vi.advanceTimersByTimeAsync(0);
     const b = instance('b');
     b.adapter.join('live', 'console-1');
     expect(a.rooms.anyoneIn('live')).toBe(true);
@@ -108,23 +110,24 @@ describe('room directory across instances', () => {
     const c = instance('c');
     c.adapter.join('conv:9', 'console-2');
     net.cut('c');
-    vi.advanceTimersByTime(20_000);
+    await vi.advanceTimersByTimeAsync(20_000);
     expect(a.rooms.anyoneIn('conv:9')).toBe(true);
-    vi.advanceTimersByTime(20_000);
+    await vi.advanceTimersByTimeAsync(20_000);
     expect(a.rooms.anyoneIn('conv:9')).toBe(false);
-    // A itself cut off: it cannot know who joined meanwhile, so it pushes everything until it has heard a heartbeat's worth.
+    // A itself cut off: it cannot know who joined meanwhile, so it pushes everything until it has asked again and
+    // every instance listening has answered.
     net.cut('a');
     expect(a.rooms.anyoneIn('conv:9')).toBe(true);
     net.restore('a', Date.now());
     expect(a.rooms.anyoneIn('conv:9')).toBe(true);
-    vi.advanceTimersByTime(15_000);
+    await vi.advanceTimersByTimeAsync(10_000); // its next heartbeat sees the break, asks, and hears everyone
     expect(a.rooms.anyoneIn('conv:9')).toBe(false);
   });
 
   it('lets a joining socket wait until the others know, and sends its rooms again when asked to', async () => {
     const a = instance('a');
     const b = instance('b');
-    vi.advanceTimersByTime(15_000);
+    await vi.advanceTimersByTimeAsync(0);
     b.adapter.join('live', 'console-1');
     await b.rooms.settled('live');
     expect(a.rooms.anyoneIn('live')).toBe(true);
