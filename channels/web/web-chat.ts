@@ -209,7 +209,8 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       try {
         // The sending socket gets the turn in its acknowledgement; the room's other sockets get it pushed.
         const r = await service.handleCustomerMessage(p.conversationId, { text: p.text, clientMessageId: p.clientMessageId, origin: socket.id });
-        answered = r.reply !== null;
+        // A retry's stored reply was pushed by the turn that made it, before this one's typing showed.
+        answered = r.reply !== null && !r.duplicate;
         return {
           conversation: publicConversation(r.conversation), customer: publicMessage(r.customer),
           reply: r.reply ? publicMessage(r.reply) : null, duplicate: r.duplicate,

@@ -3,9 +3,9 @@ import type { Namespace } from 'socket.io';
 /** What instances tell each other about the rooms their sockets are in (only the rooms a directory tracks). */
 export type RoomMessage =
   /** Every tracked room with a socket at `instance` now; holds until `ttlMs` passes without another. */
-  | { type: 'rooms'; instance: string; rooms: string[]; ttlMs: number }
+  | { type: 'rooms'; instance: string; rooms: string[]; ttlMs: number; seq: number }
   /** A room got its first socket at `instance`, or lost its last. */
-  | { type: 'room'; instance: string; room: string; present: boolean }
+  | { type: 'room'; instance: string; room: string; present: boolean; seq: number }
   /** A new instance asks the others for their rooms. */
   | { type: 'rooms-hello'; instance: string }
   /** An instance is stopping. */
@@ -16,9 +16,13 @@ export interface RoomBus {
   publish(message: RoomMessage): void;
   /** Publishes and resolves once every other instance has taken it (or `timeoutMs` has passed). */
   publishAndWait(message: RoomMessage, timeoutMs: number): Promise<void>;
-  /** How many other instances are listening now. */
-  countOthers(): Promise<number>;
-  subscribe(listener: (message: RoomMessage) => void): () => void;
+  /**
+   * Publishes and resolves with every other listening instance's answer (what its listener returned); rejects when
+   * one does not answer in time.
+   */
+  request(message: RoomMessage): Promise<unknown[]>;
+  /** A listener's return value is its answer to a request. */
+  subscribe(listener: (message: RoomMessage) => unknown): () => void;
   /** Since when (performance.now()) this instance has been hearing the others without a break; null while it cannot. */
   healthySince(): number | null;
 }
@@ -64,80 +68,87 @@ export function createRoomDirectory(nsp: Namespace, bus: RoomBus, options: RoomD
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   const ttlMs = options.ttlMs ?? 3 * heartbeatMs;
   const now = options.now ?? (() => performance.now());
-  const remote = new Map<string, { rooms: Set<string>; expiresAt: number }>();
+  // `seq`: the newest of the instance's messages applied (its messages are numbered as it sends them). An answer to a
+  // request arrives with the others' and is applied when the last one is in: a change that instance sent after
+  // answering may already be here, and must not be overwritten by the older answer.
+  const remote = new Map<string, { rooms: Set<string>; expiresAt: number; seq: number }>();
+  let sent = 0;
   let disposed = false;
   const publish = (m: RoomMessage): void => {
     if (!disposed) bus.publish(m);
   };
   const localRooms = (): string[] => [...nsp.adapter.rooms.keys()].filter((r) => options.tracked(r));
-  const snapshot = (): void => publish({ type: 'rooms', instance: options.instance, rooms: localRooms(), ttlMs });
+  const rooms = (): RoomMessage => ({ type: 'rooms', instance: options.instance, rooms: localRooms(), ttlMs, seq: ++sent });
+  const snapshot = (): void => publish(rooms());
 
   // A room's first socket here: the others are told, and whoever reads for it waits until they have heard.
   const announcing = new Map<string, Promise<void>>();
   const onCreate = (room: string): void => {
     if (!options.tracked(room) || disposed) return;
-    const told = bus.publishAndWait({ type: 'room', instance: options.instance, room, present: true }, ANNOUNCE_TIMEOUT_MS).catch(() => undefined);
+    const told = bus.publishAndWait({ type: 'room', instance: options.instance, room, present: true, seq: ++sent }, ANNOUNCE_TIMEOUT_MS).catch(() => undefined);
     announcing.set(room, told);
     void told.then(() => {
       if (announcing.get(room) === told) announcing.delete(room);
     });
   };
   const onDelete = (room: string): void => {
-    if (options.tracked(room)) publish({ type: 'room', instance: options.instance, room, present: false });
+    if (options.tracked(room)) publish({ type: 'room', instance: options.instance, room, present: false, seq: ++sent });
   };
   nsp.adapter.on('create-room', onCreate);
   nsp.adapter.on('delete-room', onDelete);
 
-  const entry = (instance: string): { rooms: Set<string>; expiresAt: number } => {
-    let e = remote.get(instance);
-    if (!e) remote.set(instance, (e = { rooms: new Set(), expiresAt: now() + ttlMs }));
-    return e;
+  /** Takes an instance's list of rooms unless something newer from it is already here. */
+  const takeRooms = (m: Extract<RoomMessage, { type: 'rooms' }>): void => {
+    const e = remote.get(m.instance);
+    if (e && e.seq >= m.seq) return void (e.expiresAt = now() + m.ttlMs);
+    remote.set(m.instance, { rooms: new Set(m.rooms), expiresAt: now() + m.ttlMs, seq: m.seq });
   };
   const unsubscribe = bus.subscribe((m) => {
     if (disposed || m.instance === options.instance) return;
-    if (m.type === 'rooms-hello') snapshot();
+    // Asked: the answer is this instance's rooms (the asker waits for every instance's).
+    if (m.type === 'rooms-hello') return rooms();
     else if (m.type === 'rooms-bye') remote.delete(m.instance);
-    else if (m.type === 'rooms') {
-      remote.set(m.instance, { rooms: new Set(m.rooms), expiresAt: now() + m.ttlMs });
-      answered.add(m.instance);
-      weigh();
-    }
+    else if (m.type === 'rooms') takeRooms(m);
     else {
-      const e = entry(m.instance);
+      const e = remote.get(m.instance) ?? { rooms: new Set<string>(), expiresAt: now() + ttlMs, seq: 0 };
+      remote.set(m.instance, e);
+      if (m.seq <= e.seq) return undefined;
+      e.seq = m.seq;
       if (m.present) e.rooms.add(m.room);
       else e.rooms.delete(m.room);
     }
+    return undefined;
   });
 
-  // Sure of the others' rooms once every instance listening has sent its rooms since this one last asked (at start,
-  // and after any break); failing a count of them, once a heartbeat and a half has passed (each sends its rooms every
-  // heartbeat), with a margin for late timers.
+  // Sure of the others' rooms once every instance listening has answered this one's request for them (at start, and
+  // after any break); failing that, once a heartbeat and a half has passed (each sends its rooms every heartbeat),
+  // with a margin for late timers.
   const trustAfterMs = heartbeatMs * 1.5;
   let askedAt = now();
-  let answered = new Set<string>();
-  let expected: number | null = null;
+  let heardSince: number | null = bus.healthySince();
   let sure = false;
-  function weigh(): void {
-    if (expected !== null && answered.size >= expected) sure = true;
-  }
+  let round = 0;
+  // Every listening instance answers with its rooms (socket.io ties the answers to this one request and counts the
+  // instances): sure once all have. One that does not answer in time leaves it unsure until the time-based trust.
   const ask = (): void => {
     askedAt = now();
-    answered = new Set();
-    expected = null;
+    heardSince = bus.healthySince();
     sure = false;
-    const round = answered;
-    publish({ type: 'rooms-hello', instance: options.instance });
+    const mine = ++round;
     snapshot();
-    bus.countOthers().then(
-      (n) => {
-        if (answered !== round) return; // asked again meanwhile
-        expected = n;
-        weigh();
+    if (disposed) return;
+    bus.request({ type: 'rooms-hello', instance: options.instance }).then(
+      (answers) => {
+        if (mine !== round || disposed) return; // asked again meanwhile
+        for (const a of answers) {
+          const m = a as RoomMessage | undefined;
+          if (m?.type === 'rooms' && Array.isArray(m.rooms)) takeRooms(m);
+        }
+        sure = true;
       },
-      () => undefined, // unsure until the time-based trust
+      () => undefined,
     );
   };
-  let heardSince: number | null = bus.healthySince();
   const tick = (): void => {
     const since = bus.healthySince();
     // Back after a break: the others' rooms may have changed unheard; ask again.

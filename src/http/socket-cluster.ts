@@ -42,6 +42,8 @@ export interface SocketCluster {
   onResync(listener: (everywhere: boolean) => void): () => void;
   /** Pushes dropped since start because Redis was away longer than the held queue lasts. */
   dropped(): number;
+  /** Resolves once the subscriptions socket.io has asked for so far are in place (or given up on). */
+  subscribed(): Promise<void>;
   /**
    * Takes one token from the bucket `key` in Redis (`capacity` tokens, refilled at `perMs` a millisecond on Redis's own
    * clock); the tokens left after it, and whether it was taken.
@@ -193,8 +195,15 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
       });
     });
   const quietly = (send: () => Promise<unknown>): Promise<unknown> => send().catch(() => undefined);
+  const pendingSubscriptions = new Set<Promise<unknown>>();
+  const subscribing = (send: () => Promise<unknown>): Promise<unknown> => {
+    const p = resubscribing(send);
+    pendingSubscriptions.add(p);
+    void p.finally(() => pendingSubscriptions.delete(p));
+    return p;
+  };
   const subscriber = withCommands(sub, {
-    subscribe: resubscribing, pSubscribe: resubscribing, sSubscribe: resubscribing,
+    subscribe: subscribing, pSubscribe: subscribing, sSubscribe: subscribing,
     unsubscribe: quietly, pUnsubscribe: quietly, sUnsubscribe: quietly,
   });
   try {
@@ -244,6 +253,9 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
       return () => resyncListeners.delete(listener);
     },
     dropped: () => dropped,
+    subscribed: async () => {
+      await Promise.all([...pendingSubscriptions]);
+    },
     async close() {
       closing = true;
       if (droppedTimer) clearTimeout(droppedTimer);
@@ -285,20 +297,24 @@ export function redactedUrl(url: string): string {
 }
 
 /** The other instances, by one server-side event of a namespace (socket.io's, over Redis; never back to this one). */
-function clusterBus<M>(nsp: Namespace, event: string, cluster: Pick<SocketCluster, 'healthySince'>) {
+function clusterBus<M>(nsp: Namespace, event: string, cluster: Pick<SocketCluster, 'healthySince' | 'subscribed'>) {
   return {
     publish: (message: M): void => void nsp.serverSideEmit(event, message),
-    countOthers: async (): Promise<number> => Math.max(0, (await nsp.adapter.serverCount()) - 1),
     async publishAndWait(message: M, timeoutMs: number): Promise<void> {
       // The adapter gives up on its own after its requestsTimeout (5 s); a rejection then is an instance that did not
       // answer, which the caller can do nothing about but go on.
       await settlesWithin(nsp.serverSideEmitWithAck(event, message).catch(() => undefined), timeoutMs);
     },
-    subscribe(listener: (message: M) => void): () => void {
-      // A sender waiting for the others (publishAndWait) gets an answer once the message is taken.
+    async request(message: M): Promise<unknown[]> {
+      // Counted by Redis (PUBSUB NUMSUB) minus this instance: only once this instance's own subscriptions are in.
+      await cluster.subscribed();
+      return nsp.serverSideEmitWithAck(event, message);
+    },
+    subscribe(listener: (message: M) => unknown): () => void {
+      // A sender waiting for the others (publishAndWait, request) gets the listener's answer once it is taken.
       const handler = (message: M, ack?: unknown): void => {
-        listener(message);
-        if (typeof ack === 'function') (ack as (ok: boolean) => void)(true);
+        const answer = listener(message);
+        if (typeof ack === 'function') (ack as (a: unknown) => void)(answer ?? true);
       };
       nsp.on(event, handler);
       return () => void nsp.off(event, handler);
@@ -308,8 +324,8 @@ function clusterBus<M>(nsp: Namespace, event: string, cluster: Pick<SocketCluste
 }
 
 /** Presence's messages between instances, on the agents' namespace. */
-export const presenceBus = (nsp: Namespace, cluster: Pick<SocketCluster, 'healthySince'>): PresenceBus =>
+export const presenceBus = (nsp: Namespace, cluster: Pick<SocketCluster, 'healthySince' | 'subscribed'>): PresenceBus =>
   clusterBus<PresenceMessage>(nsp, 'kefu:presence', cluster);
 
 /** The room directory's messages between instances, on the namespace it keeps track of. */
-export const roomBus = (nsp: Namespace, cluster: Pick<SocketCluster, 'healthySince'>): RoomBus => clusterBus<RoomMessage>(nsp, 'kefu:rooms', cluster);
+export const roomBus = (nsp: Namespace, cluster: Pick<SocketCluster, 'healthySince' | 'subscribed'>): RoomBus => clusterBus<RoomMessage>(nsp, 'kefu:rooms', cluster);

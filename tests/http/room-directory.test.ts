@@ -23,7 +23,7 @@ class FakeAdapter extends EventEmitter {
 
 /** Instances on one in-memory bus, as serverSideEmit delivers: to every other instance, not the sender. */
 function network() {
-  const members = new Map<string, (m: RoomMessage) => void>();
+  const members = new Map<string, (m: RoomMessage) => unknown>();
   const down = new Set<string>();
   const healthy = new Map<string, number>();
   const send = (instance: string, m: RoomMessage): void => {
@@ -33,7 +33,10 @@ function network() {
   const bus = (instance: string): RoomBus => ({
     publish: (m) => send(instance, m),
     publishAndWait: async (m) => send(instance, m),
-    countOthers: async () => [...members.keys()].filter((other) => other !== instance && !down.has(other)).length,
+    request: async (m) => {
+      if (down.has(instance)) throw new Error('cut off');
+      return [...members].filter(([other]) => other !== instance && !down.has(other)).map(([, deliver]) => deliver(structuredClone(m)));
+    },
     subscribe: (listener) => {
       members.set(instance, listener);
       return () => void members.delete(instance);
@@ -139,5 +142,14 @@ describe('room directory across instances', () => {
     expect(a.rooms.anyoneIn('conv:5')).toBe(false);
     b.rooms.republish();
     expect(a.rooms.anyoneIn('conv:5')).toBe(true);
+  });
+
+  it("keeps a change an instance sent after answering, though its answer is applied later (with the others')", async () => {
+    const a = instance('a');
+    await vi.advanceTimersByTimeAsync(0);
+    const b = instance('b'); // asks; A answers at once (no rooms), and the answer waits for the others'
+    a.adapter.join('conv:7', 'console-1'); // sent after the answer, arrives before it is applied
+    await vi.advanceTimersByTimeAsync(0);
+    expect(b.rooms.anyoneIn('conv:7')).toBe(true);
   });
 });

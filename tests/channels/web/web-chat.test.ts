@@ -217,13 +217,16 @@ describe('web chat channel (socket.io /chat)', () => {
     await ok(socket, 'message:send', { conversationId: id, token, text: '再慢一點', clientMessageId: 'c-3' });
     expect(typing).toEqual([true, true]);
     expect(reads).not.toHaveBeenCalled();
+    // A retry answered with the stored reply (pushed to other tabs long before): it says the typing is over.
+    expect(await ok(socket, 'message:send', { conversationId: id, token, text: '再慢一點', clientMessageId: 'c-3' })).toMatchObject({ duplicate: true });
+    await vi.waitFor(() => expect(typing).toEqual([true, true, true, false]));
     // A slow turn that fails says the typing is over.
     service.handleCustomerMessage = async () => {
       await new Promise((resolve) => setTimeout(resolve, 150));
       throw new Error('router down');
     };
     expect(await ask(socket, 'message:send', { conversationId: id, token, text: '壞了', clientMessageId: 'c-4' })).toMatchObject({ ok: false });
-    await vi.waitFor(() => expect(typing).toEqual([true, true, true, false]));
+    await vi.waitFor(() => expect(typing).toEqual([true, true, true, false, true, false]));
     // One held by a person stays quiet, slow or not.
     service.handleCustomerMessage = fast;
     await service.requestHuman(id);
@@ -233,7 +236,7 @@ describe('web chat channel (socket.io /chat)', () => {
     };
     await ok(socket, 'message:send', { conversationId: id, token, text: '有人嗎', clientMessageId: 'c-5' });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(typing).toEqual([true, true, true, false]);
+    expect(typing).toEqual([true, true, true, false, true, false]);
   });
 
   it("handles one socket's events in the order they came, though a limit answers later (several instances ask Redis)", async () => {
