@@ -109,7 +109,7 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
   let closing = false;
   const resyncListeners = new Set<(everywhere: boolean) => void>();
   const resync = (everywhere: boolean): void => {
-    log.info({ dropped: droppedSinceResync, everywhere }, 'Redis for socket.io is back: telling sockets to catch up');
+    log.info({ dropped: droppedSinceResync, everywhere }, 'socket.io pushes may have been lost (Redis was away or stalled): telling sockets to catch up');
     droppedSinceResync = 0;
     for (const l of resyncListeners) {
       try {
