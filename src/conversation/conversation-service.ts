@@ -10,6 +10,7 @@ import { maskPersonalData } from '../text/mask-personal-data.ts';
 import { normalise } from '../text/normalise.ts';
 import { createKeyedMutex } from './keyed-mutex.ts';
 import { createRouteStateCache, type KnownRouteState } from './route-state-cache.ts';
+import { createListeners } from '../listeners.ts';
 
 /** Something that happened in a conversation, for channels and consoles to push live. */
 export type ConversationEvent =
@@ -157,19 +158,13 @@ export function createConversationService(opts: ConversationServiceOptions): Con
   const { store, log } = opts;
   const mutex = createKeyedMutex();
   const routeStates = createRouteStateCache(opts.routeStateCacheSize ?? 50_000);
-  const listeners = new Set<(e: ConversationEvent) => void>();
+  const listeners = createListeners<[e: ConversationEvent]>((err) => log.error({ err }, 'conversation event listener failed'));
   const inFlight = new Set<Promise<unknown>>();
   // Every conversation the service announces is the newest this process has of it: the route state cache follows
   // the announcements (and reads: mustGet, a resume) rather than each path that changes a conversation.
   const emit = (e: ConversationEvent): void => {
     routeStates.remember(e.conversation);
-    for (const l of listeners) {
-      try {
-        l(e);
-      } catch (err) {
-        log.error({ err }, 'conversation event listener failed');
-      }
-    }
+    listeners.emit(e);
   };
   const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight.add(p);
@@ -463,10 +458,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     exclusive(id, task) {
       return track(mutex.run(id, task));
     },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    subscribe: listeners.add,
     async drain() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },

@@ -4,6 +4,7 @@ import { AGENT_ROLES, GROUP_PATTERN, USERNAME_PATTERN } from '../domain/agent.ts
 import { KefuError } from '../errors.ts';
 import type { AgentStore } from '../store/store.ts';
 import { hashPassword, passwordWeakness, verifyNothing, verifyPassword } from './agent-password.ts';
+import { createListeners } from '../listeners.ts';
 
 // A session token is `ks1.` + 32 random bytes (base64url). Only its SHA-256 is stored: the token is as random as a
 // key, so a fast hash is enough, and a leaked database holds nothing that signs anyone in.
@@ -73,9 +74,9 @@ function checkAccountFields(input: Partial<Pick<NewAccount, 'username' | 'displa
 export function createAgentAccounts(opts: AgentAccountsOptions): AgentAccounts {
   const { store } = opts;
   const now = opts.now ?? (() => new Date());
-  const listeners = new Set<(tokenHash: string, agentId: string) => void>();
+  const sessionsEnded = createListeners<[tokenHash: string, agentId: string]>();
   const ended = (agentId: string, hashes: string[]): void => {
-    for (const h of hashes) for (const l of listeners) l(h, agentId);
+    for (const h of hashes) sessionsEnded.emit(h, agentId);
   };
   const mustFind = async (username: string): Promise<Agent> => {
     const a = await store.findAgentByUsername(username.trim().toLowerCase());
@@ -152,9 +153,6 @@ export function createAgentAccounts(opts: AgentAccountsOptions): AgentAccounts {
       return isSessionToken(token) ? byHash(sessionTokenHash(token)) : null;
     },
     authenticateHash: byHash,
-    onSessionEnded(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onSessionEnded: sessionsEnded.add,
   };
 }

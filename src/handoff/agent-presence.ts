@@ -1,5 +1,6 @@
 import type { Agent } from '../domain/agent.ts';
 import { canServeCustomers, servesGroup } from '../domain/agent.ts';
+import { createListeners } from '../listeners.ts';
 
 /** available: takes new customers; away: console open but not taking new ones. */
 export type AgentStatus = 'available' | 'away';
@@ -71,22 +72,20 @@ export function countAvailable(online: Iterable<Pick<OnlineAgent, 'agent' | 'sta
 export function createAgentPresence(options: AgentPresenceOptions): AgentPresence {
   const byAgent = new Map<string, { agent: Agent; status: AgentStatus; connections: Set<string> }>();
   const connectionAgent = new Map<string, string>();
-  const listeners = new Set<() => void>();
-  const departedListeners = new Set<(agentId: string) => void>();
-  const statusListeners = new Set<(agentId: string, status: AgentStatus) => void>();
+  const changes = createListeners<[]>();
+  const departures = createListeners<[agentId: string]>();
+  const statuses = createListeners<[agentId: string, status: AgentStatus]>();
   const graceTimers = new Map<string, NodeJS.Timeout>();
   // An agent who stepped away and whose console reloads (or whose network blips) is still away when it is back:
   // otherwise the reload alone would start sending them customers. Kept for the grace period, then forgotten (a new
   // sign-in starts available).
   const awayDuringGrace = new Set<string>();
-  const changed = (): void => {
-    for (const l of listeners) l();
-  };
+  const changed = (): void => changes.emit();
   const departed = (agentId: string): void => {
     clearTimeout(graceTimers.get(agentId));
     graceTimers.delete(agentId);
     awayDuringGrace.delete(agentId);
-    for (const l of departedListeners) l(agentId);
+    departures.emit(agentId);
   };
   const startGrace = (agentId: string): void => {
     if (graceTimers.has(agentId) || byAgent.has(agentId)) return;
@@ -127,7 +126,7 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
       const entry = byAgent.get(agentId);
       if (!entry || entry.status === status) return;
       entry.status = status;
-      for (const l of statusListeners) l(agentId, status);
+      statuses.emit(agentId, status);
       changed();
     },
     statusOf: (agentId) => byAgent.get(agentId)?.status ?? null,
@@ -150,18 +149,9 @@ export function createAgentPresence(options: AgentPresenceOptions): AgentPresenc
       graceTimers.delete(agentId);
       awayDuringGrace.delete(agentId);
     },
-    onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    onDeparted(listener) {
-      departedListeners.add(listener);
-      return () => departedListeners.delete(listener);
-    },
-    onStatus(listener) {
-      statusListeners.add(listener);
-      return () => statusListeners.delete(listener);
-    },
+    onChange: changes.add,
+    onDeparted: departures.add,
+    onStatus: statuses.add,
     dispose() {
       for (const t of graceTimers.values()) clearTimeout(t);
       graceTimers.clear();

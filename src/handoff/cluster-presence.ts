@@ -1,4 +1,5 @@
 import { countAvailable, type AgentPresence, type AgentStatus, type OnlineAgent } from './agent-presence.ts';
+import { createListeners } from '../listeners.ts';
 
 /** What instances tell each other about the consoles connected to them. */
 export type PresenceMessage =
@@ -69,7 +70,7 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   const ttlMs = options.ttlMs ?? 3 * heartbeatMs;
   const now = options.now ?? (() => performance.now());
   const remote = new Map<string, { agents: Map<string, OnlineAgent>; expiresAt: number; signature: string }>();
-  const listeners = new Set<() => void>();
+  const changes = createListeners<[]>();
   /** The status each agent last chose, on any instance. */
   const chosen = new Map<string, Choice>();
   /** Takes a choice heard from another instance if it is newer, and applies it to their consoles here. */
@@ -82,16 +83,14 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   const departing = new Map<string, number>();
   /** Which agent each of this instance's consoles belongs to. */
   const consoles = new Map<string, string>();
-  const departedListeners = new Set<(agentId: string) => void>();
+  const departures = createListeners<[agentId: string]>();
   let bus: PresenceBus | null = null;
   let unsubscribe: (() => void) | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
   let heardSince: number | null = null;
   let disposed = false;
 
-  const changed = (): void => {
-    for (const l of listeners) l();
-  };
+  const changed = (): void => changes.emit();
   const publish = (m: PresenceMessage): void => {
     if (!disposed) bus?.publish(m);
   };
@@ -176,7 +175,7 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
   local.onDeparted((agentId) => {
     if (disposed || connectedElsewhere(agentId)) return;
     chosen.delete(agentId);
-    for (const l of departedListeners) l(agentId);
+    departures.emit(agentId);
   });
 
   /** Everyone on duty anywhere, once each: their consoles added up, available if any instance says so. */
@@ -243,14 +242,8 @@ export function createClusterPresence(local: AgentPresence, options: ClusterPres
     },
     awaitReturn: (agentId) => local.awaitReturn(agentId),
     cancelGrace: (agentId) => local.cancelGrace(agentId),
-    onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    onDeparted(listener) {
-      departedListeners.add(listener);
-      return () => departedListeners.delete(listener);
-    },
+    onChange: changes.add,
+    onDeparted: departures.add,
     // Every instance applies every choice to its own consoles (heardChoice), so its own presence tells them.
     onStatus: (listener) => local.onStatus(listener),
     dispose() {

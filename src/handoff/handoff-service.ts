@@ -15,6 +15,7 @@ import type { SuggestedReply, SuggestReplies } from '../router/suggested-replies
 import type { AgentPresence, AgentStatus } from './agent-presence.ts';
 import { expectedWaitSeconds } from './expected-wait.ts';
 import { handoffNotices } from './handoff-notices.ts';
+import { createListeners } from '../listeners.ts';
 
 /** A last customer line, to show in lists. */
 export interface Preview {
@@ -178,16 +179,8 @@ const canSee = (agent: Agent, h: Handoff): boolean =>
 export function createHandoffService(opts: HandoffServiceOptions): HandoffService {
   const { store, service, presence, log, config } = opts;
   const now = opts.now ?? (() => new Date());
-  const listeners = new Set<(e: HandoffEvent) => void>();
-  const emit = (e: HandoffEvent): void => {
-    for (const l of listeners) {
-      try {
-        l(e);
-      } catch (err) {
-        log.error({ err }, 'handoff event listener failed');
-      }
-    }
-  };
+  const listeners = createListeners<[e: HandoffEvent]>((err) => log.error({ err }, 'handoff event listener failed'));
+  const emit = (e: HandoffEvent): void => listeners.emit(e);
 
   // Work started by events runs in the background; idle() lets tests and shutdown wait for it.
   const pending = new Set<Promise<unknown>>();
@@ -667,10 +660,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
 
     releaseAgent,
 
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    subscribe: listeners.add,
 
     queueChangedElsewhere: ({ positions }) => refresh({ tellOthers: false, positions }),
     async idle() {

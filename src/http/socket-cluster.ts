@@ -7,6 +7,7 @@ import type { RoomBus, RoomMessage } from './room-directory.ts';
 import { KefuError } from '../errors.ts';
 import { settlesWithin } from '../time-limit.ts';
 import type { Logger } from '../log.ts';
+import { createListeners } from '../listeners.ts';
 
 /** Connection attempts at start before kefu gives up on Redis. */
 const START_ATTEMPTS = 3;
@@ -107,17 +108,12 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
   let droppedSinceResync = 0;
   let refused: string | null = null; // a subscription Redis itself refused (ACLs): this instance cannot hear the others
   let closing = false;
-  const resyncListeners = new Set<(everywhere: boolean) => void>();
+  // A listener that throws must not reach node-redis's own connection loop, which called track().
+  const resyncs = createListeners<[everywhere: boolean]>((err) => log.error({ err }, 'socket.io resync failed'));
   const resync = (everywhere: boolean): void => {
     log.info({ dropped: droppedSinceResync, everywhere }, 'socket.io pushes may have been lost (Redis was away or stalled): telling sockets to catch up');
     droppedSinceResync = 0;
-    for (const l of resyncListeners) {
-      try {
-        l(everywhere);
-      } catch (err) {
-        log.error({ err }, 'socket.io resync failed');
-      }
-    }
+    resyncs.emit(everywhere);
   };
   const track = (): void => {
     upSince = pub.isReady && sub.isReady ? performance.now() : null;
@@ -248,10 +244,7 @@ export async function connectSocketCluster(url: string, prefix: string, log: Log
       return { allowed: r[0] === 1, tokens: Number(r[1]) };
     },
     healthySince: () => (pub.isReady && sub.isReady ? upSince : null),
-    onResync(listener) {
-      resyncListeners.add(listener);
-      return () => resyncListeners.delete(listener);
-    },
+    onResync: resyncs.add,
     dropped: () => dropped,
     subscribed: async () => {
       await Promise.all([...pendingSubscriptions]);
