@@ -291,17 +291,18 @@ export function redactedUrl(url: string): string {
 
 /** The other instances, by one server-side event of a namespace (socket.io's, over Redis; never back to this one). */
 function clusterBus<M>(nsp: Namespace, event: string, cluster: Pick<SocketCluster, 'healthySince' | 'subscribed'>) {
+  const request = async (message: M): Promise<unknown[]> => {
+    // Counted by Redis (PUBSUB NUMSUB) minus this instance: only once this instance's own subscriptions are in.
+    await cluster.subscribed();
+    return nsp.serverSideEmitWithAck(event, message);
+  };
   return {
     publish: (message: M): void => void nsp.serverSideEmit(event, message),
+    request,
     async publishAndWait(message: M, timeoutMs: number): Promise<void> {
       // The adapter gives up on its own after its requestsTimeout (5 s); a rejection then is an instance that did not
       // answer, which the caller can do nothing about but go on.
-      await settlesWithin(nsp.serverSideEmitWithAck(event, message).catch(() => undefined), timeoutMs);
-    },
-    async request(message: M): Promise<unknown[]> {
-      // Counted by Redis (PUBSUB NUMSUB) minus this instance: only once this instance's own subscriptions are in.
-      await cluster.subscribed();
-      return nsp.serverSideEmitWithAck(event, message);
+      await settlesWithin(request(message).catch(() => undefined), timeoutMs);
     },
     subscribe(listener: (message: M) => unknown): () => void {
       // A sender waiting for the others (publishAndWait, request) gets the listener's answer once it is taken.

@@ -198,6 +198,16 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     const [a, b] = [await fast(), await fast()];
     await new Promise((resolve) => setTimeout(resolve, 400)); // both sure of each other's rooms by now
     const c = await startConversation(a, { channel: 'web', customerId: 'cluster-rooms' });
+    // No console anywhere: a customer turn on A pushes nothing to the consoles' rooms (nothing published for them).
+    const broadcasts: string[] = [];
+    const adapter = a.io.of('/agent').adapter;
+    const broadcast = adapter.broadcast.bind(adapter);
+    adapter.broadcast = (packet, opts) => {
+      broadcasts.push(...opts.rooms);
+      broadcast(packet, opts);
+    };
+    await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '你好' } });
+    expect(broadcasts.filter((r) => r === 'live' || r.startsWith('conv:'))).toEqual([]);
     const agent = await signIn(b, 'watcher', { name: '看板' });
     const console_ = await socket(b, '/agent', { token: agent.token });
     const live = recorder<{ conversation: { id: string }; message: { text: string } }>(console_, 'live:message');
@@ -205,6 +215,7 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     // At once: A pushes the live list's news to B's console, though no console on A shows it.
     await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '信用卡掉了' } });
     await live.next((m) => m.conversation.id === c.id && m.message.text === '信用卡掉了');
+    expect(broadcasts).toContain('live'); // now someone looks
     // The list's preview, without the router's trace (every watching console gets every turn).
     const botTurn = await live.next((m) => m.conversation.id === c.id && (m.message as { author?: string }).author === 'bot');
     expect(botTurn.message).toMatchObject({ outcome: { outcome: 'answer', topic: 'card.lost' } });

@@ -26,13 +26,15 @@ function network() {
   const members = new Map<string, (m: RoomMessage) => unknown>();
   const down = new Set<string>();
   const healthy = new Map<string, number>();
+  let delayMs = 0;
   const send = (instance: string, m: RoomMessage): void => {
     if (down.has(instance)) return;
     for (const [other, deliver] of members) if (other !== instance && !down.has(other)) deliver(structuredClone(m));
   };
   const bus = (instance: string): RoomBus => ({
     publish: (m) => send(instance, m),
-    publishAndWait: async (m) => send(instance, m),
+    // Delivered at once, or (net.slow) a moment later, as over Redis: what waits for it must really wait then.
+    publishAndWait: (m) => (delayMs === 0 ? Promise.resolve(send(instance, m)) : new Promise((resolve) => setTimeout(() => resolve(send(instance, m)), delayMs))),
     request: async (m) => {
       if (down.has(instance)) throw new Error('cut off');
       return [...members].filter(([other]) => other !== instance && !down.has(other)).map(([, deliver]) => deliver(structuredClone(m)));
@@ -45,6 +47,8 @@ function network() {
   });
   return {
     bus,
+    /** Announcements that are waited for arrive 5 ms after they are sent. */
+    slow: () => void (delayMs = 5),
     cut: (instance: string) => void down.add(instance),
     restore: (instance: string, at: number) => {
       down.delete(instance);
@@ -131,8 +135,16 @@ describe('room directory across instances', () => {
     const a = instance('a');
     const b = instance('b');
     await vi.advanceTimersByTimeAsync(0);
+    net.slow();
     b.adapter.join('live', 'console-1');
-    await b.rooms.settled('live');
+    let settled = false;
+    void b.rooms.settled('live').then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(0);
+    // Not yet heard, and the join not yet settled: a console must not read now.
+    expect(a.rooms.anyoneIn('live')).toBe(false);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(settled).toBe(true);
     expect(a.rooms.anyoneIn('live')).toBe(true);
     await b.rooms.settled('conv:never-joined'); // nothing to wait for
     // B's announcement was lost (Redis dropped it): A skips until B sends its rooms again.
