@@ -22,7 +22,8 @@ export const agentRoom = (agentId: string): string => `agent:${agentId}`;
 /** The consoles of one sign-in session (by its token's hash), wherever they are connected, to end them together. */
 const sessionRoom = (tokenHash: string): string => `session:${tokenHash}`;
 /** Consoles showing a conversation: its holder's (joined on claim) and any agent watching it. */
-export const watchRoom = (conversationId: string): string => `conv:${conversationId}`;
+const WATCH_ROOM_PREFIX = 'conv:';
+export const watchRoom = (conversationId: string): string => `${WATCH_ROOM_PREFIX}${conversationId}`;
 /** Consoles showing the live list of bot-held conversations. */
 const LIVE_ROOM = 'live';
 
@@ -49,7 +50,7 @@ export interface AgentSocketDeps {
 }
 
 /** The rooms of what consoles show (the live list, a conversation): the ones worth knowing across instances whether anyone is in. */
-export const sharedViewRoom = (room: string): boolean => room === LIVE_ROOM || room.startsWith('conv:');
+export const sharedViewRoom = (room: string): boolean => room === LIVE_ROOM || room.startsWith(WATCH_ROOM_PREFIX);
 
 interface SocketData {
   agent: Agent;
