@@ -195,10 +195,10 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     if (isOpen && byCustomer) input.focus();
     if (isOpen) scrollDown();
   }
-  function setLarge(on) {
+  function setLarge(on, byCustomer = true) {
     root.classList.toggle('large', on);
     largeButton.setAttribute('aria-pressed', String(on));
-    actions.prefs({ large: on });
+    if (byCustomer) actions.prefs({ large: on });
     scrollDown();
   }
   function switchLang() {
@@ -282,6 +282,14 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     },
     connection(online) {
       status.hidden = online;
+    },
+    /** The customer chose a language or text size in another tab: this one shows it too (nothing is sent or saved). */
+    prefsChanged({ lang: next, large: nextLarge }) {
+      if (next && next !== currentLang) {
+        currentLang = next;
+        applyText();
+      }
+      if (nextLarge !== root.classList.contains('large')) setLarge(nextLarge, false);
     },
   };
 }

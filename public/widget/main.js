@@ -19,10 +19,12 @@ export function mountWidget({ server, locale = 'zh-TW', title = '', identityToke
   const prefs = storage.prefs();
   let client = null;
   // The UI has English and Traditional Chinese; the conversation also Simplified, when the page asks for it.
-  let lang = prefs.lang ?? (locale === 'en' ? 'en' : 'zh-TW');
-  const chatLocale = () => (lang === 'en' ? 'en' : locale === 'en' ? 'zh-TW' : locale);
+  // Read from storage each time, not kept: the customer's last choice in any tab of the site is the one that counts
+  // (a tab left open in Chinese must not switch back a conversation the customer moved to English in another).
+  const uiLang = () => storage.prefs().lang ?? (locale === 'en' ? 'en' : 'zh-TW');
+  const chatLocale = () => (uiLang() === 'en' ? 'en' : locale === 'en' ? 'zh-TW' : locale);
   const panel = createChatPanel(shadow, {
-    lang,
+    lang: uiLang(),
     large: prefs.large,
     open: prefs.open,
     title,
@@ -36,10 +38,7 @@ export function mountWidget({ server, locale = 'zh-TW', title = '', identityToke
       rate: async (stars, comment) => (await client.rate(stars, comment))?.ok === true,
       typing: (on) => client.typing(on),
       prefs: (patch) => storage.savePrefs(patch),
-      lang: (next) => {
-        lang = next;
-        void client.setLocale(chatLocale());
-      },
+      lang: () => void client.setLocale(chatLocale()),
       opened: () => client?.open(),
     },
   });
@@ -60,6 +59,7 @@ export function mountWidget({ server, locale = 'zh-TW', title = '', identityToke
       else if (type === 'connection') panel.connection(data === 'online');
     },
   });
+  storage.onOtherTab(() => panel.prefsChanged(storage.prefs()));
   // A panel restored open by a reload counts as opened.
   if (prefs.open) client.open();
 }

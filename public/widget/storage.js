@@ -60,5 +60,12 @@ export function createStorage(server) {
     dropOutbox: (clientMessageId) => update({ outbox: (read().outbox ?? []).filter((e) => e.clientMessageId !== clientMessageId) }),
     prefs: () => ({ lang: null, large: false, open: false, ...(read().prefs ?? {}) }),
     savePrefs: (patch) => update({ prefs: { ...(read().prefs ?? {}), ...patch } }),
+    /** Calls `listener` when another tab of this site changes what is stored (the browser tells no tab of its own writes). */
+    onOtherTab: (listener) => {
+      if (store !== globalThis.localStorage) return; // kept in memory: no other tab shares it
+      addEventListener('storage', (e) => {
+        if (e.storageArea === store && (e.key === key || e.key === null)) listener();
+      });
+    },
   };
 }

@@ -219,6 +219,52 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.close();
   });
 
+  it('answers in the language the customer chose last in any tab: a tab left open in Chinese follows it, and does not switch the conversation back when it reconnects', async () => {
+    const open = async (page: Page) => {
+      await page.goto(`${base}/`);
+      const panel = page.getByRole('dialog');
+      const launcher = page.getByRole('button', { name: '開啟線上客服' });
+      await Promise.race([panel.waitFor(), launcher.waitFor()]);
+      if (!(await panel.isVisible())) await launcher.click();
+      await panel.waitFor();
+    };
+    const older = await browser.newPage();
+    await open(older);
+    const previous = (await saved(older)).conversationId;
+    if (previous && (await app.service.get(previous)).state !== 'closed') await app.service.close(previous);
+    const before = await botBubbles(older).count();
+    const input = older.getByRole('textbox', { name: '輸入您的問題' });
+    await input.fill('信用卡遺失了怎麼辦');
+    await input.press('Enter');
+    await poll(() => botBubbles(older).count()).toBeGreaterThan(before);
+    const id = (await saved(older)).conversationId;
+    expect((await app.service.get(id)).locale).toBe('zh-TW');
+
+    // A second tab of the same site, where the customer switches to English.
+    const newer = await browser.newPage();
+    await open(newer);
+    await newer.getByRole('button', { name: 'Switch to English' }).click();
+    await poll(async () => (await app.service.get(id)).locale).toBe('en');
+    // The older tab shows English too, without a reload.
+    await older.getByRole('button', { name: '切換成中文' }).waitFor();
+    expect(await older.getByRole('textbox', { name: 'Type your question' }).isVisible()).toBe(true);
+
+    // Both lose the connection and resume; the older tab then asks in English and is answered in English.
+    for (const socket of app.io.of('/chat').sockets.values()) socket.conn.close();
+    await older.getByRole('textbox', { name: 'Type your question' }).fill('Can you recommend a good restaurant nearby');
+    await older.getByRole('textbox', { name: 'Type your question' }).press('Enter');
+    const reply = older.locator('.msg-customer:has-text("Can you recommend") ~ .msg-bot .bubble').first();
+    await reply.waitFor();
+    expect(await reply.textContent()).not.toMatch(/[\u3400-\u9fff]/);
+    expect((await app.service.get(id)).locale).toBe('en');
+
+    await newer.getByRole('button', { name: '切換成中文' }).click();
+    await older.getByRole('button', { name: 'Switch to English' }).waitFor();
+    await poll(async () => (await app.service.get(id)).locale).toBe('zh-TW');
+    await newer.close();
+    await older.close();
+  });
+
   it("mounts once on a bank's page that embeds it twice, under a CSP without 'unsafe-inline', in the page's language", async () => {
     const page = await browser.newPage();
     const errors: string[] = [];
