@@ -37,8 +37,9 @@ Two measured phases per server, after a warm-up:
 
 Options:
   --conversations N  concurrent conversations (default 500)
-  --messages M       messages per conversation in each measured phase (default 20)
-  --seconds S        run each measured phase for S seconds instead of --messages
+  --seconds S        run each measured phase for S seconds (default 5: the same length for both servers, so the
+                     echo server's max phase is not over in a fraction of a second)
+  --messages M       messages per conversation in each measured phase instead of --seconds
   --rate R           offered messages a second in the paced phase, all conversations together (default 2000;
                      0 skips the phase)
   --warmup W         messages per conversation before measuring, not counted (default 3)
@@ -188,7 +189,7 @@ function parseCli(argv: readonly string[]): Args | 'help' | 'driver' {
   if (!levels.includes(logLevel)) throw new KefuError('KEFU_CLI_USAGE', [`--log-level is one of ${levels.join(', ')}`]);
   const only = v.only;
   if (only !== undefined && only !== 'kefu' && only !== 'echo') throw new KefuError('KEFU_CLI_USAGE', ['--only is kefu or echo']);
-  const seconds = v.seconds === undefined ? null : int('seconds', 1, 600, 0);
+  const seconds = v.messages !== undefined ? null : int('seconds', 1, 600, 5);
   if (v.redis !== undefined && v.postgres === undefined) throw new KefuError('KEFU_CLI_USAGE', ['--redis needs --postgres (several instances share one database)']);
   return {
     conversations: int('conversations', 1, 5000, 500),
@@ -318,23 +319,29 @@ async function runDriver(): Promise<void> {
           const wait = next - performance.now();
           if (wait > 0) await sleep(wait);
           if (performance.now() >= deadline) break;
+        }
+        // Paced: latency counts from when the message was due, so a stall that holds sends back is not hidden by the
+        // closed loop (coordinated omission).
+        const due = interval > 0 ? next : performance.now();
+        if (interval > 0) {
           // Behind schedule (the server is slower than the rate): send now, without bursting to catch up.
           next = Math.max(next + interval, performance.now());
         }
         const text = UTTERANCES[(c.n * 7 + c.sent) % UTTERANCES.length]!;
         c.sent++;
-        const t0 = performance.now();
         let ack: SendAck;
         try {
           ack = (await c.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('message:send', {
             conversationId: c.conversationId, token: c.token, text, clientMessageId: `b${init.index}-${c.generation}-${c.sent}`,
           })) as SendAck;
         } catch {
+          // Unanswered: a latency of at least the wait, so the percentiles show it as well as the error count.
+          result.latencies.push(performance.now() - due);
           fail(c.socket.connected ? 'ack-timeout' : 'disconnected');
           if (!c.socket.connected) return;
           continue;
         }
-        const ms = performance.now() - t0;
+        const ms = performance.now() - due;
         if (!ack.ok) {
           fail(ack.error?.code ?? 'unknown');
           continue;
@@ -821,6 +828,7 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
     console.log(cols('  errors', errs[0]!, errs[1]!));
     if (k) console.log(cols('  kefu handoffs (customer restarted)', '', String(k.handoffs)));
   }
+  console.log(cols('conversations that could not start', echo ? String(echo.failed_starts) : '—', kefu ? String(kefu.failed_starts) : '—'));
   console.log(cols('server RSS peak MB', f(echo?.rss_peak_mb, 0), f(kefu?.rss_peak_mb, 0)));
   console.log(cols('server RSS when ready / at end MB', echo ? `${f(echo.rss_ready_mb, 0)} / ${f(echo.rss_end_mb, 0)}` : '—', kefu ? `${f(kefu.rss_ready_mb, 0)} / ${f(kefu.rss_end_mb, 0)}` : '—'));
   const busiest = Math.max(0, ...[echo, kefu].flatMap((r) => Object.values(r?.phases ?? {}).map((p) => p.other_cpu_pct)));
@@ -829,22 +837,34 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
   if (outcomes) console.log(`kefu replies by outcome (max phase): ${Object.entries(outcomes).map(([k, n]) => `${k} ${n}`).join(', ')}`);
 }
 
+/** Messages a server refused or left unanswered in the measured phases, and conversations it would not start. */
+function failures(r: SystemReport | null): number {
+  if (!r) return 0;
+  return r.failed_starts + Object.values(r.phases).reduce((sum, p) => sum + Object.values(p.errors).reduce((a, n) => a + n, 0), 0);
+}
+
 function checkTargets(args: Args, echo: SystemReport | null, kefu: SystemReport | null): { target: string; met: boolean | null; value: string }[] {
+  // A run in which kefu refused, dropped or failed to start anything proves no target: its rates and latencies are of
+  // the messages that were served only.
+  const failed = failures(kefu);
+  const clean = (met: boolean | null): boolean | null => (met === null ? null : met && failed === 0);
+  const note = failed > 0 ? ` (not a clean run: ${failed} failures)` : '';
   const kMax = kefu?.phases.max;
   const kLat = kefu?.phases.paced ?? kMax;
   const eMax = echo?.phases.max;
-  const at = args.conversations === TARGETS.conversations ? '' : ` (run had ${args.conversations} conversations, target is at ${TARGETS.conversations})`;
+  const driven = args.conversations - (kefu?.failed_starts ?? 0);
+  const at = driven === TARGETS.conversations ? '' : ` (run had ${driven} conversations, target is at ${TARGETS.conversations})`;
   return [
-    { target: `≥ ${TARGETS.msgsPerS} messages/s${at}`, met: kMax ? kMax.msgs_per_s >= TARGETS.msgsPerS : null, value: f(kMax?.msgs_per_s, 0) },
+    { target: `≥ ${TARGETS.msgsPerS} messages/s${at}`, met: clean(kMax ? kMax.msgs_per_s >= TARGETS.msgsPerS : null), value: `${f(kMax?.msgs_per_s, 0)}${note}` },
     {
       target: `reply p99 ≤ ${TARGETS.p99Ms} ms${kefu?.phases.paced ? ` at ${args.rate} msgs/s offered` : ' (max phase)'}`,
-      met: kLat ? kLat.p99_ms <= TARGETS.p99Ms && (!kefu?.phases.paced || kLat.msgs_per_s >= 0.95 * args.rate) : null,
-      value: kLat ? `${f(kLat.p99_ms)} ms${kefu?.phases.paced ? ` (achieved ${f(kLat.msgs_per_s, 0)} msgs/s)` : ''}` : '—',
+      met: clean(kLat ? kLat.p99_ms <= TARGETS.p99Ms && (!kefu?.phases.paced || kLat.msgs_per_s >= 0.95 * args.rate) : null),
+      value: kLat ? `${f(kLat.p99_ms)} ms${kefu?.phases.paced ? ` (achieved ${f(kLat.msgs_per_s, 0)} msgs/s)` : ''}${note}` : '—',
     },
     {
       target: `within ${TARGETS.ofEcho}× of the echo ceiling`,
-      met: kMax && eMax ? eMax.msgs_per_s / kMax.msgs_per_s <= TARGETS.ofEcho : null,
-      value: kMax && eMax ? `${(eMax.msgs_per_s / kMax.msgs_per_s).toFixed(2)}×` : '—',
+      met: clean(kMax && eMax ? eMax.msgs_per_s / kMax.msgs_per_s <= TARGETS.ofEcho && failures(echo) === 0 : null),
+      value: kMax && eMax ? `${(eMax.msgs_per_s / kMax.msgs_per_s).toFixed(2)}×${note}${failures(echo) > 0 ? ` (echo: ${failures(echo)} failures)` : ''}` : '—',
     },
   ];
 }
@@ -873,11 +893,13 @@ async function main(): Promise<void> {
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench:chat: gave up after ${args.timeout} s (--timeout)\n`);
     killAll();
-    process.exit(1);
+    rmSync(tmp, { recursive: true, force: true });
+    void (args.postgres ? dropBenchSchema(args.postgres) : Promise.resolve()).finally(() => process.exit(1));
   }, args.timeout * 1000);
   watchdog.unref();
   const onSignal = (): void => {
     killAll();
+    rmSync(tmp, { recursive: true, force: true });
     process.exit(130);
   };
   process.on('SIGINT', onSignal);
@@ -900,7 +922,7 @@ async function main(): Promise<void> {
     const eLat = echo?.phases.paced ?? echo?.phases.max;
     const round = (x: number | undefined, d = 1): number | null => (x === undefined || Number.isNaN(x) ? null : Number(x.toFixed(d)));
     const line = {
-      conversations: args.conversations,
+      conversations: args.conversations - (kefu?.failed_starts ?? 0),
       msgs_per_s: round(kefu?.phases.max?.msgs_per_s, 0),
       p50_ms: round(kLat?.p50_ms, 2),
       p99_ms: round(kLat?.p99_ms, 2),
@@ -914,7 +936,8 @@ async function main(): Promise<void> {
       args: { ...args, db: args.postgres ? null : (args.db ?? 'temporary file'), postgres: args.postgres ? 'PostgreSQL (URL not kept)' : null, redis: args.redis ? 'Redis (URL not kept)' : null },
       notes: [
         'kefu ran with every rateLimit (per address, per conversation, socket events, starts) raised to 1e9 by a temporary config file',
-        'latency is client-measured: message:send emitted → acknowledgement carrying the reply',
+        'latency is client-measured, to the acknowledgement carrying the reply: in the paced phase from the moment the message was due by the schedule (a stall that holds back sends counts), in the max phase from the send; an unanswered message counts as its wait (at least 10 s) and as an error',
+        'a run with any error or conversation that could not start meets no target and exits with code 1',
         'msgs_per_s is from the max phase (closed loop, no think time); p50/p99 from the paced phase at the offered rate',
         'rss is the server process VmHWM, reset when the server was ready, so it is the peak under load',
         'per turn kefu pushes the customer message and the reply to the conversation room\'s other sockets (none here: one per conversation) and bot:typing only when an answer takes over 300 ms; the sender gets both in its acknowledgement, as on the echo server',
@@ -931,6 +954,11 @@ async function main(): Promise<void> {
     writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
     console.log(`report: ${file}`);
     console.log(JSON.stringify(line));
+    const failed = failures(kefu) + failures(echo);
+    if (failed > 0) {
+      process.stderr.write(`bench:chat: not a clean run: ${failed} messages or starts failed (see "errors" above); the figures count only what was served\n`);
+      process.exitCode = 1;
+    }
   } finally {
     clearTimeout(watchdog);
     rmSync(tmp, { recursive: true, force: true }); // the temporary database and config, the servers' logs
