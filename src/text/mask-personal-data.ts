@@ -1,5 +1,6 @@
 // Personal data never reaches a log or the trainer inbox in clear. The patterns are Taiwan-first: national ID
-// (one letter, 1 or 2, eight digits), resident certificate, mobile and landline numbers, card and account numbers.
+// (one letter, 1 or 2, eight digits), resident certificate, mobile and landline numbers, card and account numbers;
+// and the mainland's 18-character resident ID.
 // A number inside a longer token (a UUID's groups, ORDER-20241115000123, CUST-2024-000123) is another system's id,
 // not a customer's: nothing masked may touch a letter or digit, directly or across a hyphen.
 const BEFORE = String.raw`(?<!\w|[A-Za-z0-9]-)`;
@@ -11,6 +12,9 @@ const RULES: [RegExp, string][] = [
   [/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, '[EMAIL]'],
   [/\b[A-Z][12489]\d{8}\b/gi, '[ID]'],
   [/\b[A-Z][A-D]\d{8}\b/gi, '[ID]'],
+  // Mainland resident ID: region, birth date, sequence and a check character that is X one time in eleven (the
+  // all-digit ones would otherwise be masked only by chance, as a card number).
+  [new RegExp(String.raw`${BEFORE}[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]${AFTER}`, 'g'), '[ID]'],
   // Card numbers: 13–19 digits, possibly grouped.
   [new RegExp(String.raw`${BEFORE}\d{4}(?:${SEP}?\d{4}){2}${SEP}?\d{1,7}${AFTER}`, 'g'), '[CARD]'],
   // Mobile numbers, also grouped with commas (0912,345,678): with 09 in front they are no amount.

@@ -7,6 +7,13 @@ describe('maskPersonalData', () => {
     expect(maskPersonalData('居留證 AC01234567')).toBe('居留證 [ID]');
   });
 
+  it("masks a mainland resident ID, also one whose check character is X, and not another system's id around one", () => {
+    expect(maskPersonalData('身份证号11010519491231002X。')).toBe('身份证号[ID]。');
+    expect(maskPersonalData('身分證 11010519491231002x')).toBe('身分證 [ID]');
+    expect(maskPersonalData('ID 110105194912310021 please')).toBe('ID [ID] please');
+    expect(maskPersonalData('ORDER-11010519491231002X')).toBe('ORDER-11010519491231002X');
+  });
+
   it('masks mobile and landline numbers, also in full-width', () => {
     expect(maskPersonalData('手機 0912-345-678 找我')).toBe('手機 [PHONE] 找我');
     expect(maskPersonalData('+886 912 345 678')).toBe('[PHONE]');
