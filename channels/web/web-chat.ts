@@ -168,18 +168,28 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
         r = await startConversation({ ...who, locale: p.locale, resume: false });
       }
       await socket.join(conversationRoom(r.conversation.id));
+      // A resumed conversation was read before this socket joined its room: what was said in between was pushed to
+      // the room without it, so it is read now (the widget shows each message once, by its seq).
+      const missed = r.resumed ? (await service.history(r.conversation.id, r.messages.at(-1)?.seq ?? 0)).messages : [];
       return {
         conversation: publicConversation(r.conversation), token: deps.issueToken(r.conversation.id),
-        messages: r.messages.map(publicMessage), resumed: r.resumed,
+        messages: [...r.messages, ...missed].map(publicMessage), resumed: r.resumed,
       };
     },
 
     async 'conversation:resume'(payload, socket) {
       const p = parse(schemas.resume, payload);
       authorise(p.conversationId, p.token, socket);
-      const { conversation, messages } = await service.history(p.conversationId, p.afterSeq);
-      await socket.join(conversationRoom(conversation.id));
-      return { conversation: publicConversation(conversation), messages: messages.map(publicMessage) };
+      // In the room before the read: a message stored meanwhile is then pushed, read, or both, never neither.
+      const room = conversationRoom(p.conversationId);
+      await socket.join(room);
+      try {
+        const { conversation, messages } = await service.history(p.conversationId, p.afterSeq);
+        return { conversation: publicConversation(conversation), messages: messages.map(publicMessage) };
+      } catch (err) {
+        await socket.leave(room);
+        throw err;
+      }
     },
 
     async 'message:send'(payload, socket) {

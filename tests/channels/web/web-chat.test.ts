@@ -400,6 +400,41 @@ describe('web chat channel (socket.io /chat)', () => {
     expect(missed.messages.map((m: WebMessage) => [m.seq, m.author])).toEqual([[5, 'system']]);
   });
 
+  it('misses nothing said while a resume or a resuming start reads the history: the socket is in the room first, or reads again', async () => {
+    const first = await open();
+    const { id, token } = await start(first, 'browser-race');
+    const real = store.listMessages.bind(store);
+    // Each read of the history holds its answer until the test has had an agent's message stored and pushed.
+    const between = async (event: string, payload: unknown, text: string): Promise<string[]> => {
+      let reached!: () => void;
+      const read = new Promise<void>((resolve) => (reached = resolve));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let armed = true;
+      store.listMessages = async (...args) => {
+        const r = await real(...args);
+        if (armed) {
+          armed = false;
+          reached();
+          await gate;
+        }
+        return r;
+      };
+      const socket = await open();
+      const pushed = collect(socket);
+      const answer = ok(socket, event, payload);
+      await read;
+      await service.postMessage(id, { author: 'system', text });
+      release();
+      const r = await answer;
+      store.listMessages = real;
+      // A push sent before the acknowledgement arrived before it (one connection, in order).
+      return [...(r.messages as WebMessage[]), ...pushed.messages].map((m) => m.text);
+    };
+    expect(await between('conversation:resume', { conversationId: id, token }, '剛說的一')).toContain('剛說的一');
+    expect(await between('conversation:start', { customerId: 'browser-race', resume: true, token }, '剛說的二')).toContain('剛說的二');
+  });
+
   it('pushes every message and state change to a second tab in the same conversation', async () => {
     const tabA = await open();
     const { id, token } = await start(tabA);
