@@ -19,4 +19,6 @@ RUN mkdir -p /app/data && chown node:node /app/data
 VOLUME ["/app/data"]
 USER node
 EXPOSE 3000
-CMD ["npm", "start"]
+# node itself, as npm start runs it (tests/app/server-script.test.ts keeps the two the same), not npm start: npm and
+# its shell would get docker stop's SIGTERM and exit, killing node before it finished the messages in flight.
+CMD ["node", "--max-semi-space-size=64", "--import", "tsx", "scripts/server.ts"]

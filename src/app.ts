@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import rateLimit from '@fastify/rate-limit';
 import { Server as SocketServer } from 'socket.io';
 import { routingWorkers, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { assertWellFormedText } from './text/well-formed.ts';
+import { maskPersonalData } from './text/mask-personal-data.ts';
 import { settlesWithin } from './time-limit.ts';
 import { KefuError, isKefuError } from './errors.ts';
 import type { Router } from './router/router.ts';
@@ -23,7 +24,7 @@ import { createSharedRateLimiter, sharedRateLimitStore } from './http/shared-rat
 import { startIdleCloser, type IdleCloser } from './conversation/idle-closer.ts';
 import { createConversationTokens, type ConversationTokens } from './http/conversation-token.ts';
 import { resolveServerSecret } from './http/server-secret.ts';
-import { installErrorHandling } from './http/error-handler.ts';
+import { installErrorHandling, sendKefuError, toKefuError } from './http/error-handler.ts';
 import { registerApiDocs } from './http/api-docs.ts';
 import { health } from './http/health.ts';
 import { createMetrics, metricsRoute } from './http/metrics.ts';
@@ -104,6 +105,14 @@ const REDACT_PATHS = [
 
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
+/** A request as its log lines show it: fastify's fields, with personal data in the path or query masked. */
+const requestForLog = (req: FastifyRequest | Record<string, unknown>): unknown => {
+  // Anything else logged as `req` (a hand-built object) goes through as it is, to the redaction paths.
+  if (!('raw' in req) || typeof req.url !== 'string') return req;
+  const r = req as FastifyRequest;
+  return { method: r.method, url: maskPersonalData(r.url), host: r.host, remoteAddress: r.ip, remotePort: r.socket?.remotePort };
+};
+
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Whether `limiter` allows one more for `key`: at once from this process's buckets, later from Redis's. */
@@ -114,7 +123,7 @@ const allowedBy = (limiter: RateLimiter, key: string): boolean | Promise<boolean
 
 /** Wires config → store → engine → conversation service → HTTP plugins and socket.io; nothing listens until start(). */
 export async function createApp(config: Config, deps: AppDeps = {}): Promise<KefuApp> {
-  const log = (deps.log ?? createLogger(config)).child({}, { redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } });
+  const log = (deps.log ?? createLogger(config)).child({}, { redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, serializers: { req: requestForLog } });
 
   const { secret, source: secretSource } = resolveServerSecret(config.server.secret, config.database.path);
   if (secretSource === 'generated') log.warn('server.secret (KEFU_SECRET) is not set: generated one and kept it beside the database; set it explicitly when running several instances');
@@ -213,12 +222,17 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   };
   const metrics = createMetrics({ service, store, log, ...(cluster ? { clusterDropped: () => cluster.dropped() } : {}) });
   let stopping = false;
+  let closing = false; // past the drain: no new requests
 
   const fastify: FastifyInstance = Fastify({
     // Typed as fastify's logger so the instance keeps fastify's default generics, which plugins are written against.
     loggerInstance: log as FastifyBaseLogger,
     // A frozen config's list: fastify hands it to proxy-addr, which only reads it.
     trustProxy: config.server.trustProxy as boolean | string[],
+    // Refused while closing by the hook below, with kefu's error body.
+    return503OnClosing: false,
+    // A URL fastify cannot even route (bad percent-encoding, an over-long parameter): the same error body as the rest.
+    frameworkErrors: (err, req, reply) => sendKefuError(reply, toKefuError(err, req.id)),
     // Messages are at most a few thousand characters; anything near this is not a chat message.
     bodyLimit: 64 * 1024,
     logController: new LogController({
@@ -230,7 +244,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
   installErrorHandling(fastify);
-  fastify.addHook('onRequest', async (req) => warnIfProxied(req.headers));
+  fastify.addHook('onRequest', async (req) => {
+    warnIfProxied(req.headers);
+    // A request on a kept-alive connection once closing began: refused in kefu's shape (fastify's own 503 is not).
+    if (closing) throw new KefuError('KEFU_NOT_READY', ['this server is shutting down; retry (another instance will answer)']);
+  });
   // Before every route's schema: text no store can keep as it came is refused, naming the field.
   fastify.addHook('preValidation', async (req) => {
     assertWellFormedText(req.body, 'body');
@@ -289,7 +307,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
       warnIfProxied(socket.request.headers);
       return limitKey(handshakeAddress(socket.request));
     },
-    accepting: () => !stopping,
+    accepting: () => !closing,
     verifyIdentity,
     config,
     handoff,
@@ -339,7 +357,14 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     stopped ??= (async () => {
       stopping = true;
       log.info('shutting down');
-      // Closing fastify stops accepting connections at once; requests on open keep-alive connections get 503.
+      if (config.server.drainSeconds > 0) {
+        // Still serving, while /readyz says "stopping": the load balancer takes this instance out before it closes.
+        log.info({ drainSeconds: config.server.drainSeconds }, 'draining: /readyz says stopping');
+        await new Promise((resolve) => setTimeout(resolve, config.server.drainSeconds * 1000));
+      }
+      // Closing fastify stops accepting connections at once; requests on open keep-alive connections are refused
+      // (KEFU_NOT_READY, below).
+      closing = true;
       const closed = fastify.close();
       // Bounded: a sweep waits for a conversation's lock, which a stuck turn could hold.
       if (idleCloser) await settlesWithin(idleCloser.stop(), config.server.shutdownGraceMs);

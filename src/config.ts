@@ -71,6 +71,11 @@ export const configSchema = z.strictObject({
       /** How long shutdown waits for in-flight messages before closing anyway. */
       shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
       /**
+       * Behind a load balancer: how long shutdown keeps serving with /readyz saying "stopping" before it stops
+       * accepting, so the balancer sends new customers elsewhere first (set it above the balancer's check interval).
+       */
+      drainSeconds: z.number().int().min(0).max(300).default(0),
+      /**
        * Key that signs conversation access tokens. Unset, a random one is made at start-up (and a warning logged),
        * so tokens handed out before a restart stop working: set it in production.
        */
@@ -94,7 +99,7 @@ export const configSchema = z.strictObject({
         ])
         .default(false),
     })
-    .default({ host: '127.0.0.1', port: 3000, corsOrigins: ['*'], shutdownGraceMs: 10_000, trustProxy: false }),
+    .default({ host: '127.0.0.1', port: 3000, corsOrigins: ['*'], shutdownGraceMs: 10_000, drainSeconds: 0, trustProxy: false }),
   database: z
     .strictObject({
       /** sqlite: one process, nothing to install (the default); postgres: several instances sharing one database. */
@@ -225,7 +230,9 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_DB_URL: (v, c) => (((c.database ??= {}) as Record<string, unknown>).url = v),
   KEFU_DB_SCHEMA: (v, c) => (((c.database ??= {}) as Record<string, unknown>).schema = v),
   KEFU_REDIS_URL: (v, c) => (((c.redis ??= {}) as Record<string, unknown>).url = v),
-  KEFU_DB_THREAD: (v, c) => (((c.database ??= {}) as Record<string, unknown>).thread = v === 'auto' ? v : v === 'true' || v === '1'),
+  // Anything but auto, true/1 or false/0 goes to the schema as it is, which names it, rather than meaning false.
+  KEFU_DB_THREAD: (v, c) => (((c.database ??= {}) as Record<string, unknown>).thread = /^(true|1)$/i.test(v) ? true : /^(false|0)$/i.test(v) ? false : v),
+  KEFU_DRAIN_SECONDS: (v, c) => (((c.server ??= {}) as Record<string, unknown>).drainSeconds = Number(v)),
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
   KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),
   KEFU_IDENTITY_SECRET: (v, c) => (((c.identity ??= {}) as Record<string, unknown>).secret = v),
@@ -254,6 +261,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     } catch (e) {
       throw new KefuError('KEFU_CONFIG_INVALID', [`${path}: ${(e as Error).message}`], { cause: e });
     }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new KefuError('KEFU_CONFIG_INVALID', [`${path}: must hold one JSON object ({ "server": { … }, … })`]);
   }
   for (const [k, apply] of Object.entries(ENV_MAP)) {
     const v = env[k];

@@ -37,6 +37,18 @@ describe('config', () => {
     const d = tmp();
     writeFileSync(join(d, 'bad.json'), '{ not json');
     expect(() => loadConfig({ cwd: d, file: 'bad.json' })).toThrowError(expect.objectContaining({ code: 'KEFU_CONFIG_INVALID' }));
+    // JSON, but not an object: named, also with a variable to apply on top of it.
+    for (const body of ['null', '[1]', '"x"']) {
+      writeFileSync(join(d, 'odd.json'), body);
+      expect(() => loadConfig({ cwd: d, file: 'odd.json', env: { KEFU_LOCALE: 'en' } })).toThrowError(
+        expect.objectContaining({ code: 'KEFU_CONFIG_INVALID', message: expect.stringMatching(/odd\.json: must hold one JSON object/) }),
+      );
+    }
+    // A yes/no variable given something else is named, not taken as "no".
+    expect(() => loadConfig({ env: { KEFU_DB_THREAD: 'yes' } })).toThrowError(expect.objectContaining({ code: 'KEFU_CONFIG_INVALID', message: expect.stringMatching(/database\.thread/) }));
+    expect(loadConfig({ env: { KEFU_DB_THREAD: 'FALSE' } }).database.thread).toBe(false);
+    expect(loadConfig({ env: { KEFU_DB_THREAD: '1' } }).database.thread).toBe(true);
+    expect(loadConfig({ env: { KEFU_DRAIN_SECONDS: '15' } }).server.drainSeconds).toBe(15);
   });
 
   it('takes the server secret, CORS origins and proxy trust from the environment, and merges overrides deeply', () => {

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
@@ -29,6 +29,14 @@ const idParams = z.object({ id: described(z.string().min(1).max(100), 'Conversat
  */
 export const agentApi: FastifyPluginAsync<AgentApiOptions> = async (fastify, { accounts, handoff, config }) => {
   fastify.addHook('onRequest', requireRole(accounts, ['agent', 'admin'], 'use the agent console'));
+  // Every line about a request on one conversation names it, "request completed" included (after the role check:
+  // only a signed-in agent's requests get this far).
+  fastify.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+    const id = (req.params as { id?: unknown } | undefined)?.id;
+    if (typeof id !== 'string') return;
+    req.log = req.log.child({ conversationId: id });
+    reply.log = req.log;
+  });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const text = z.string().trim().min(1, 'must not be empty').max(config.router.maxTextLength, `must be at most ${config.router.maxTextLength} characters`);
   const note = z.string().trim().min(1, 'must not be empty').max(4000);

@@ -129,13 +129,14 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
   await app.register(async (scoped) => {
     scoped.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       const id = (req.params as { id?: string }).id ?? '';
-      // Every line about this request, the "request completed" one included, names the conversation.
-      req.log = req.log.child({ conversationId: id });
-      reply.log = req.log;
       const token = tokenFromHeaders(req.headers);
       if (token === null) throw new KefuError('KEFU_UNAUTHORIZED', ['send Authorization: Bearer <token> or x-kefu-token']);
       if (!isWellFormedToken(token)) throw new KefuError('KEFU_UNAUTHORIZED', ['not a kefu conversation token']);
       if (!tokens.verifyConversationToken(id, token)) throw new KefuError('KEFU_FORBIDDEN', [id]);
+      // Every line about this request, the "request completed" one included, names the conversation: once the token
+      // shows the id is one kefu issued, never what a caller put in the path (it could be anything, a national ID too).
+      req.log = req.log.child({ conversationId: id });
+      reply.log = req.log;
     });
     const api = scoped.withTypeProvider<ZodTypeProvider>();
 

@@ -136,4 +136,23 @@ describe('app', () => {
     expect((await inner.listMessages(c.id)).map((m) => m.author)).toEqual(['bot', 'customer', 'bot']);
     await inner.close();
   });
+
+  it('with a drain time, keeps serving on stop while /readyz says stopping, so a load balancer can move customers first', async () => {
+    const app = await createApp(testConfig({ server: { drainSeconds: 1 } }), { router: scriptedRouter(), log: silent });
+    const { port } = await app.start();
+    const c = await startConversation(app);
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const stopped = app.stop();
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ checks: { process: 'stopping' } });
+    // A customer mid-conversation is still answered during the drain.
+    const res = await fetch(`${base}/api/v1/conversations/${c.id}/messages`, {
+      method: 'POST', headers: { ...c.headers, 'content-type': 'application/json' }, body: JSON.stringify({ text: '卡' }),
+    });
+    expect(res.status).toBe(200);
+    await stopped;
+    await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  });
 });

@@ -29,6 +29,9 @@ describe('npm start (scripts/server.ts)', () => {
   it('is what npm start runs, with the node flags bench:chat measures it with', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.start).toBe(['node', ...SERVER_NODE_FLAGS, '--import', 'tsx', 'scripts/server.ts'].join(' '));
+    // The image runs the same command as node itself, so docker stop's SIGTERM reaches the server and it drains.
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+    expect(JSON.parse(cmd ?? "null")).toEqual(pkg.scripts.start?.split(" "));
   });
 
   it('prints its usage for --help', async () => {

@@ -377,6 +377,41 @@ describe('logs', () => {
     }
   });
 
+  it('answer a URL fastify cannot route (bad percent-encoding) with the same error body as every other', async () => {
+    const app = await testApp();
+    try {
+      const res = await app.fastify.inject({ method: 'GET', url: '/api/v1/conversations/%E0%A4%A/messages' });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'KEFU_BAD_REQUEST' } });
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('mask personal data a caller puts in the path or query, and name a conversation only once its token vouches for it', async () => {
+    const { log, lines } = capturingLogger();
+    const app = await testApp({}, { log, router: scriptedRouter() });
+    try {
+      const c = await startConversation(app);
+      const res = await app.fastify.inject({ method: 'POST', url: '/api/v1/conversations/A123456789/messages?email=wang@example.com', headers: c.headers, payload: { text: 'hi' } });
+      expect(res.statusCode).toBe(403);
+      await app.fastify.inject({ method: 'GET', url: '/api/v1/nope?phone=0912345678' });
+      const all = lines.join('\n');
+      expect(all).not.toContain('A123456789');
+      expect(all).not.toContain('wang@example.com');
+      expect(all).not.toContain('0912345678');
+      const parsed = lines.map((l) => JSON.parse(l) as { msg?: string; conversationId?: string; req?: { url?: string } });
+      expect(parsed.some((l) => l.req?.url === '/api/v1/conversations/[ID]/messages?email=[EMAIL]')).toBe(true);
+      // The customer's queue place, asked with its token: its lines name it.
+      expect(parsed.filter((l) => l.msg === 'request completed' && l.conversationId === c.id)).toEqual([]);
+      await app.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/queue`, headers: c.headers });
+      const done = lines.map((l) => JSON.parse(l) as { msg?: string; conversationId?: string; req?: { url?: string } });
+      expect(done.filter((l) => l.msg === 'request completed' && l.conversationId === c.id).length).toBeGreaterThan(0);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('redact authorization and cookie headers whatever logs them', async () => {
     const { log, lines } = capturingLogger();
     const app = await testApp({}, { log });
