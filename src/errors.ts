@@ -15,6 +15,7 @@ export const ERRORS = {
   KEFU_CONVERSATION_NOT_FOUND: { status: 404, message: 'Conversation %s not found' },
   KEFU_MESSAGE_NOT_FOUND: { status: 404, message: 'Message %s not found' },
   KEFU_CONVERSATION_CLOSED: { status: 409, message: 'Conversation %s is closed' },
+  KEFU_MESSAGE_ID_REUSED: { status: 409, message: 'clientMessageId %s was already used in this conversation for another text: a retry sends the same text, a new message a new id' },
   KEFU_CONVERSATION_EXPIRED: { status: 410, message: 'Conversation %s closed more than %s minutes ago: the customer can no longer read or rate it' },
   KEFU_NOT_A_BOT_MESSAGE: { status: 400, message: 'Message %s is not a bot answer' },
   KEFU_VALIDATION: { status: 400, message: '%s' },

@@ -242,7 +242,9 @@ export function createConversationService(opts: ConversationServiceOptions): Con
   }
 
   /** A retry: gives back the reply already sent, or answers now if the first attempt died before replying. */
-  async function retried(conversation: Conversation, customer: Message, received: number, origin?: string): Promise<TurnResult> {
+  async function retried(conversation: Conversation, customer: Message, text: string, received: number, origin?: string): Promise<TurnResult> {
+    // The same id for another text is a client's bug, not a retry: answering the first text would lose this one unseen.
+    if (customer.text !== text) throw new KefuError('KEFU_MESSAGE_ID_REUSED', [customer.clientMessageId ?? '']);
     const existing = await store.findReply(conversation.id, customer.id);
     if (existing || conversation.state !== 'bot') return { conversation, customer, reply: existing, duplicate: true };
     return { ...(await answer(conversation, customer, received, origin)), customer, duplicate: true };
@@ -345,7 +347,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
               })
               .catch((err: unknown) => forgetIfGone(id, err));
             customerStored(turn.conversation, turn.customer, turn.duplicate, clientMessageId);
-            if (turn.duplicate) return retried(turn.conversation, turn.customer, received, origin);
+            if (turn.duplicate) return retried(turn.conversation, turn.customer, text, received, origin);
             // The customer's message as it left the conversation: the reply's fallback count comes with the reply.
             const beforeReply = turn.reply ? { ...turn.conversation, consecutiveFallbacks: early.state.consecutiveFallbacks } : turn.conversation;
             emit({ type: 'message', conversation: beforeReply, message: turn.customer, origin });
@@ -362,7 +364,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
             .appendMessage({ conversationId: id, author: 'customer', text, clientMessageId: clientMessageId ?? null, requireOpen: true })
             .catch((err: unknown) => forgetIfGone(id, err));
           customerStored(conversation, customer, duplicate, clientMessageId);
-          if (duplicate) return retried(conversation, customer, received, origin);
+          if (duplicate) return retried(conversation, customer, text, received, origin);
           emit({ type: 'message', conversation, message: customer, origin });
           // An early handoff (or a late answer, waited for now) is used if the conversation is as it was routed on; a
           // failed early routing is done again.

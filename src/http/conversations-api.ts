@@ -144,7 +144,7 @@ export const conversationsApi: FastifyPluginAsync<ConversationsApiOptions> = asy
       schema: {
         tags: TAGS,
         summary: 'Send a customer message and get the reply',
-        description: 'Retrying with the same clientMessageId returns the first answer (duplicate: true) instead of asking twice.',
+        description: 'Retrying with the same clientMessageId (and the same text) returns the first answer (duplicate: true) instead of asking twice; the same id with another text is refused with 409 KEFU_MESSAGE_ID_REUSED.',
         security: SECURITY,
         params: idParams,
         body: z.strictObject({

@@ -124,6 +124,13 @@ describe('customer REST API', () => {
       const b = (await send(c.id, c.headers, { text: '繳費', clientMessageId: 'same' })).json();
       expect(b.duplicate).toBe(true);
       expect(b.reply.id).toBe(a.reply.id);
+      // The same id for another text is no retry: refused, saying so, rather than answered with the first text's reply.
+      const reused = await send(c.id, c.headers, { text: '我要掛失', clientMessageId: 'same' });
+      expect(reused.statusCode).toBe(409);
+      expect(reused.json()).toMatchObject({ error: { code: 'KEFU_MESSAGE_ID_REUSED' } });
+      const texts = (await app.store.listMessages(c.id)).map((m) => m.text);
+      expect(texts.filter((t) => t === '繳費')).toHaveLength(1);
+      expect(texts).not.toContain('我要掛失');
     });
 
     it('lists the history and pages it with afterSeq', async () => {
