@@ -124,6 +124,11 @@ export const configSchema = z.strictObject({
        * shows agents the profile the token carries. Unset, identity tokens are refused. Not the server's own secret.
        */
       secret: z.string().min(32, 'must be at least 32 characters').optional(),
+      /**
+       * Instead of the secret: a PEM file with the public half of the key the bank's site signs with (EC P-256 →
+       * ES256, P-384 → ES384, RSA → RS256/PS256, Ed25519 → EdDSA). kefu then holds nothing that could sign a token.
+       */
+      publicKeyFile: z.string().min(1).optional(),
       /** The `aud` every token must name (a token the bank signed for another of its services is refused). */
       audience: z.string().trim().min(1).default('kefu'),
       /** The `iss` every token must name, when set. */
@@ -236,6 +241,7 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
   KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),
   KEFU_IDENTITY_SECRET: (v, c) => (((c.identity ??= {}) as Record<string, unknown>).secret = v),
+  KEFU_IDENTITY_PUBLIC_KEY_FILE: (v, c) => (((c.identity ??= {}) as Record<string, unknown>).publicKeyFile = v),
   KEFU_CORS_ORIGINS: (v, c) => (((c.server ??= {}) as Record<string, unknown>).corsOrigins = v.split(',').map((o) => o.trim()).filter(Boolean)),
   KEFU_ROUTING_WORKERS: (v, c) => (((c.router ??= {}) as Record<string, unknown>).workers = v === 'auto' ? v : Number(v)),
   // true/1 and false/0 as before; anything else is a comma-separated list of proxy addresses or ranges.
@@ -279,6 +285,9 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     // Instances on SQLite each have a database of their own: sharing their sockets would mix conversations up.
     throw new KefuError('KEFU_CONFIG_INVALID', ['redis.url: several instances need one shared database: set database.kind to postgres (KEFU_DB_KIND)']);
   }
+  if (c.identity.secret !== undefined && c.identity.publicKeyFile !== undefined) {
+    throw new KefuError('KEFU_CONFIG_INVALID', ['identity: set secret (KEFU_IDENTITY_SECRET) or publicKeyFile (KEFU_IDENTITY_PUBLIC_KEY_FILE), not both']);
+  }
   if (c.identity.secret !== undefined && c.identity.secret === c.server.secret) {
     // The bank's web servers hold the identity secret; with it they could also make any conversation's token.
     throw new KefuError('KEFU_CONFIG_INVALID', ['identity.secret: must differ from server.secret (the bank\'s site holds it)']);
@@ -296,6 +305,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     ...c,
     packDir: abs(c.packDir), modelDir: abs(c.modelDir), reportDir: abs(c.reportDir), thresholdsFile: abs(c.thresholdsFile),
     database: { ...c.database, path: c.database.path === ':memory:' ? ':memory:' : abs(c.database.path) },
+    identity: { ...c.identity, ...(c.identity.publicKeyFile !== undefined ? { publicKeyFile: abs(c.identity.publicKeyFile) } : {}) },
   });
 }
 

@@ -1,3 +1,5 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { KefuError } from '../errors.ts';
@@ -28,8 +30,10 @@ export interface VouchedCustomer {
 export type IdentityVerifier = (token: string) => Promise<VouchedCustomer>;
 
 export interface IdentityOptions {
-  /** Unset: every token is refused. */
+  /** Shared with the bank's site (HS256). Unset, and no public key: every token is refused. */
   secret?: string;
+  /** A PEM file with the public half of the key the bank's site signs with (ES256, ES384, RS256, PS256 or EdDSA). */
+  publicKeyFile?: string;
   /** The `aud` a token must name: a token the bank signed for another of its services is not one for kefu. */
   audience: string;
   /** The `iss` a token must name, when set. */
@@ -52,23 +56,50 @@ const claims = z.object({
   iat: z.number(),
 });
 
+/** The algorithms a public key can check: the key decides, never the token's header. */
+function algorithmsFor(key: KeyObject): string[] {
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType === 'ec' && curve === 'prime256v1') return ['ES256'];
+  if (key.asymmetricKeyType === 'ec' && curve === 'secp384r1') return ['ES384'];
+  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return ['RS256', 'PS256'];
+  if (key.asymmetricKeyType === 'ed25519') return ['EdDSA'];
+  throw new Error(`a ${key.asymmetricKeyType ?? 'unknown'} key${curve ? ` on ${curve}` : ''} is not one kefu takes (EC P-256 or P-384, RSA of 2048 bits or more, Ed25519)`);
+}
+
+/** Reads the bank's public key; throws KEFU_CONFIG_INVALID naming the file and what is wrong with it. */
+export function readIdentityPublicKey(file: string): { key: KeyObject; algorithms: string[] } {
+  try {
+    const key = createPublicKey(readFileSync(file, 'utf8'));
+    return { key, algorithms: algorithmsFor(key) };
+  } catch (err) {
+    throw new KefuError('KEFU_CONFIG_INVALID', [`identity.publicKeyFile ${file}: ${(err as Error).message}`], { cause: err });
+  }
+}
+
 /**
- * An identity verifier for tokens signed with the secret (a JWT, HS256 only: `alg: none` and public-key algorithms
- * are refused, so a token cannot choose how it is checked), which must carry `sub`, `aud`, `iat` and `exp` and be at
+ * An identity verifier for tokens signed with the shared secret (HS256) or the bank's private key (checked with its
+ * public half, kefu then holding nothing that can sign one): only that algorithm is taken (`alg: none` and any other
+ * are refused, so a token cannot choose how it is checked). A token must carry `sub`, `aud`, `iat` and `exp` and be at
  * most `maxAgeMinutes` old. Refusals are logged (a run of them is someone trying), never with the token.
  */
 export function createIdentityVerifier(options: IdentityOptions, log?: Logger): IdentityVerifier {
-  const key = options.secret === undefined ? null : new TextEncoder().encode(options.secret);
+  if (options.secret !== undefined && options.publicKeyFile !== undefined) {
+    throw new KefuError('KEFU_CONFIG_INVALID', ['identity: set secret or publicKeyFile, not both']);
+  }
+  const publicKey = options.publicKeyFile === undefined ? null : readIdentityPublicKey(options.publicKeyFile);
+  const key = publicKey?.key ?? (options.secret === undefined ? null : new TextEncoder().encode(options.secret));
+  const algorithms = publicKey?.algorithms ?? ['HS256'];
+  const keyName = publicKey ? 'identity.publicKeyFile' : 'identity.secret';
   const refuse = (reason: string): never => {
     log?.warn({ reason }, 'identity token refused');
     throw new KefuError('KEFU_IDENTITY_INVALID', [reason]);
   };
   return async (token) => {
-    if (key === null) return refuse('this server takes no identity tokens (identity.secret is not set)');
+    if (key === null) return refuse('this server takes no identity tokens (neither identity.secret nor identity.publicKeyFile is set)');
     let payload: unknown;
     try {
       ({ payload } = await jwtVerify(token, key, {
-        algorithms: ['HS256'],
+        algorithms,
         audience: options.audience,
         ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
         requiredClaims: ['sub', 'aud', 'iat', 'exp'],
@@ -77,7 +108,7 @@ export function createIdentityVerifier(options: IdentityOptions, log?: Logger): 
         clockTolerance: 30,
       }));
     } catch (err) {
-      return refuse(reasonOf(err, options.maxAgeMinutes));
+      return refuse(reasonOf(err, options.maxAgeMinutes, algorithms, keyName));
     }
     const p = claims.safeParse(payload);
     if (!p.success) return refuse(p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
@@ -91,12 +122,12 @@ export function createIdentityVerifier(options: IdentityOptions, log?: Logger): 
 }
 
 // Why, in words a bank's developer can act on; never the token itself.
-function reasonOf(err: unknown, maxAgeMinutes: number): string {
+function reasonOf(err: unknown, maxAgeMinutes: number, algorithms: string[], keyName: string): string {
   if (err instanceof joseErrors.JWTExpired && err.claim === 'iat') return `claim iat: issued more than ${maxAgeMinutes} minutes ago (identity.maxAgeMinutes)`;
   if (err instanceof joseErrors.JWTExpired) return 'it has expired';
   if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim ${err.claim}: ${err.reason === 'missing' ? 'missing' : err.message}`;
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'its signature does not match identity.secret';
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'it must be signed with HS256';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return `its signature does not match ${keyName}`;
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return `it must be signed with ${algorithms.join(' or ')}`;
   if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return 'it is not a well-formed JWT';
   return 'it could not be checked';
 }

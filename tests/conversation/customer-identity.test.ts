@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { createIdentityVerifier } from '../../src/conversation/customer-identity.ts';
 import { IDENTITY_SECRET, identityToken } from '../http/test-app.ts';
@@ -55,6 +59,48 @@ describe('identity tokens from the bank\'s site', () => {
     expect((await refusal(await identityToken('A123456789'))).message).toMatch(/sub: must be an opaque id/);
     expect((await refusal(await identityToken('bank:x'))).message).toMatch(/sub: must be 1–128 letters/);
     expect((await refusal(await identityToken('c', { profile: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v'])) }))).message).toMatch(/profile/);
+  });
+
+  it("checks tokens the bank's site signs with its private key against the public half, and refuses one that picks another algorithm", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kefu-identity-'));
+    try {
+      const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const pem = ec.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      writeFileSync(join(dir, 'bank.pem'), pem);
+      const byKey = createIdentityVerifier({ publicKeyFile: join(dir, 'bank.pem'), audience: 'kefu', maxAgeMinutes: 15 });
+      const signed = await new SignJWT({ aud: 'kefu', name: '王○明' }).setProtectedHeader({ alg: 'ES256' }).setSubject('cust-9').setIssuedAt().setExpirationTime('5m').sign(ec.privateKey);
+      expect(await byKey(signed)).toMatchObject({ customerId: 'bank:cust-9', displayName: '王○明' });
+      // The public key used as an HMAC secret (the classic confusion): the key decides the algorithm, not the token.
+      const confused = await new SignJWT({ aud: 'kefu' }).setProtectedHeader({ alg: 'HS256' }).setSubject('cust-9').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(pem));
+      expect((await refusal(confused, byKey)).message).toContain('ES256');
+      const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const forged = await new SignJWT({ aud: 'kefu' }).setProtectedHeader({ alg: 'ES256' }).setSubject('cust-9').setIssuedAt().setExpirationTime('5m').sign(other.privateKey);
+      expect((await refusal(forged, byKey)).message).toContain('identity.publicKeyFile');
+      // RSA: RS256 (or PS256).
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      writeFileSync(join(dir, 'rsa.pem'), rsa.publicKey.export({ type: 'spki', format: 'pem' }));
+      const byRsa = createIdentityVerifier({ publicKeyFile: join(dir, 'rsa.pem'), audience: 'kefu', maxAgeMinutes: 15 });
+      const rs = await new SignJWT({ aud: 'kefu' }).setProtectedHeader({ alg: 'RS256' }).setSubject('c').setIssuedAt().setExpirationTime('5m').sign(rsa.privateKey);
+      expect(await byRsa(rs)).toMatchObject({ subject: 'c' });
+      // A key file that is missing, not a key, or too weak is named at start, as is asking for both kinds of key.
+      const start = (options: Parameters<typeof createIdentityVerifier>[0]): unknown => {
+        try {
+          createIdentityVerifier(options);
+        } catch (e) {
+          return e;
+        }
+        return 'started';
+      };
+      writeFileSync(join(dir, 'junk.pem'), 'not a key');
+      const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+      writeFileSync(join(dir, 'weak.pem'), weak.publicKey.export({ type: 'spki', format: 'pem' }));
+      for (const file of ['missing.pem', 'junk.pem', 'weak.pem']) {
+        expect(start({ publicKeyFile: join(dir, file), audience: 'kefu', maxAgeMinutes: 15 })).toMatchObject({ code: 'KEFU_CONFIG_INVALID', message: expect.stringContaining(file) });
+      }
+      expect(start({ secret: IDENTITY_SECRET, publicKeyFile: join(dir, 'bank.pem'), audience: 'kefu', maxAgeMinutes: 15 })).toMatchObject({ code: 'KEFU_CONFIG_INVALID' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses every token when no identity secret is set', async () => {
