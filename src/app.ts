@@ -176,8 +176,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
         return local.route(text, state);
       }),
   });
+  // One clock for every time kefu stores or compares with stored ones: the store's (PostgreSQL's, with several
+  // instances), so that an instance whose own clock is off closes nothing early and queues nobody out of turn.
+  const wallClock = (): number => store.clock();
+  const wallDate = (): Date => new Date(store.clock());
   const service = createConversationService({
     store,
+    now: wallClock,
     router: () => {
       if (!current) throw new KefuError('KEFU_NOT_READY', ['the model is still loading']);
       const threads = onThreads();
@@ -195,13 +200,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   const heartbeatMs = deps.clusterHeartbeatMs ?? 10_000;
   const clusterPresence = cluster !== null ? createClusterPresence(localPresence, { instance, heartbeatMs }) : null;
   const presence: AgentPresence = clusterPresence ?? localPresence;
-  const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
+  const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000, now: wallDate });
   const handoff = createHandoffService({
     // Read from the router in service at each request: a model put in service later suggests from its own FAQ brain.
-    store, service, presence, log, config, placeHandoff, suggest: () => current?.suggest ?? deps.suggest ?? null,
+    store, service, presence, log, config, placeHandoff, now: wallDate, suggest: () => current?.suggest ?? deps.suggest ?? null,
     knownGroups: () => (pack ? pack.domains.filter((d) => !config.handoff.sharedDomains.includes(d)) : []),
   });
-  const idleCloser = config.conversation.idleCloseMinutes > 0 ? startIdleCloser({ service, store, log, idleMinutes: config.conversation.idleCloseMinutes }) : null;
+  const idleCloser = config.conversation.idleCloseMinutes > 0 ? startIdleCloser({ service, store, log, idleMinutes: config.conversation.idleCloseMinutes, now: wallClock }) : null;
   // With several instances the allowances are kept in Redis, so a load balancer spreading a flood does not multiply them.
   const limiter = (name: string, perMinute: number): RateLimiter => {
     const local = createRateLimiter({ perMinute });

@@ -330,7 +330,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     },
     handleCustomerMessage(id, { text, clientMessageId, origin }) {
       const received = performance.now();
-      const receivedAt = new Date().toISOString();
+      const receivedAt = new Date(now()).toISOString();
       return track(
         mutex.run(id, async () => {
           const early = routeEarly(id, text, clientMessageId);

@@ -506,7 +506,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
             throw new KefuError('KEFU_GROUP_FORBIDDEN', [conversationId, open.group]);
           }
           r = await store.claimHandoff(open.id, agent.id).catch(claimLost(conversationId));
-          log.info({ conversationId, agentId: agent.id, group: open.group, waitSeconds: handoffTimers(r.handoff).waitSeconds }, 'agent claimed a conversation');
+          log.info({ conversationId, agentId: agent.id, group: open.group, waitSeconds: handoffTimers(r.handoff, now()).waitSeconds }, 'agent claimed a conversation');
         }
         await afterTakeover(agent, r, null);
         return r;
@@ -586,7 +586,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
         if (note) emit({ type: 'note', note: { ...(await store.addNote({ conversationId, agentId: agent.id, text: note })), agentName: agent.displayName } });
         await service.postMessage(conversationId, { author: 'system', text: handoffNotices.closed(conversation.locale) });
         const r = await store.endHandoff(handoff.id, { reason: 'closed', disposition, endedBy: agent.id, conversationState: 'closed' });
-        log.info({ conversationId, agentId: agent.id, disposition, ...handoffTimers(r.handoff) }, 'agent closed a conversation');
+        log.info({ conversationId, agentId: agent.id, disposition, ...handoffTimers(r.handoff, now()) }, 'agent closed a conversation');
         service.announceState(r.conversation);
         emit({ type: 'assigned', conversation: r.conversation, handoff: r.handoff, agentId: null, previousAgentId: handoff.agentId });
         refresh();

@@ -10,6 +10,7 @@ import type { ConversationPatch, HandoffChange, HandoffStore, NewHandoff, NewMes
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
 import { POSTGRES_SCHEMA_PATTERN } from './postgres-schema-name.ts';
 import { timeOrderedId } from './message-ids.ts';
+import { startDatabaseClock, type DatabaseClock } from './database-clock.ts';
 
 // The Store on PostgreSQL, for several kefu instances sharing one database. Every change that must be atomic is one
 // transaction whose UPDATE is conditional on the state it expects: under READ COMMITTED a second writer waits for
@@ -106,7 +107,10 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Connections in this instance's pool. */
   poolSize?: number;
+  /** Instead of the database's clock (tests). */
   now?: () => Date;
+  /** This instance's own clock, which the database's is kept as an offset from (tests skew it). */
+  localClock?: () => number;
   log?: Logger;
 }
 
@@ -162,8 +166,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   });
   // An idle connection the server dropped (a restart, a failover): the pool forgets it and opens another when needed.
   pool.on('error', (err) => options.log?.warn({ err }, 'PostgreSQL connection lost; the pool replaces it'));
-  const clock = options.now ?? (() => new Date());
-  const now = (): string => clock().toISOString();
 
   let client: pg.PoolClient;
   try {
@@ -187,6 +189,22 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     client.off('error', onMigrationError);
   }
   client.release();
+
+  // Times are the database's, whichever instance stamps them (see database-clock.ts); a test's clock wins.
+  let databaseClock: DatabaseClock | null = null;
+  if (options.now === undefined) {
+    try {
+      databaseClock = await startDatabaseClock(
+        async () => Number((await pool.query<{ ms: number }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms')).rows[0]!.ms),
+        { ...(options.log ? { log: options.log } : {}), ...(options.localClock ? { local: options.localClock } : {}) },
+      );
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw new KefuError('KEFU_STORE_FAILED', [`reading PostgreSQL's clock: ${(err as Error).message}`], { cause: err });
+    }
+  }
+  const clock = options.now ?? (() => new Date(databaseClock!.now()));
+  const now = (): string => clock().toISOString();
 
   let ending = false;
   let closing: Promise<void> | null = null;
@@ -443,6 +461,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
   const store: Store = {
     kind: 'postgres',
+    clock: () => clock().getTime(),
     createConversation: (input) =>
       guard(async () => {
         const at = now();
@@ -745,6 +764,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
     close() {
       ending = true;
+      databaseClock?.stop();
       closing ??= pool.end();
       return closing;
     },

@@ -303,6 +303,7 @@ export function openSqliteStore(
 
   return {
     kind: 'sqlite',
+    clock: () => (options.now ?? (() => new Date()))().getTime(),
     // The handoff queue, console accounts, notes and profiles: the same connection, so one transaction spans both.
     ...afterCommit(sqliteHandoffStore(db, { now, conversationSelect: CONVERSATION_SELECT, toConversation, toMessage })),
     createConversation(input: NewConversation) {

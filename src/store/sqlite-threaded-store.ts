@@ -94,6 +94,8 @@ export async function openSqliteStoreOnThread(
 
   const store: Record<string, unknown> = { kind };
   for (const name of methods) store[name] = (...args: unknown[]) => call(name, args);
+  // Asked at every turn, and answered without a trip to the thread: one process, one clock.
+  store.clock = () => Date.now();
   // The thread leaves out of these results the outcome the call sent: the caller's own object goes back in.
   for (const [method, echo] of Object.entries(ECHOED_OUTCOMES)) {
     store[method] = async (input: unknown) => {

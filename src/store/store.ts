@@ -182,6 +182,8 @@ export interface AgentStore {
  */
 export interface Store extends HandoffStore, AgentStore {
   readonly kind: 'sqlite' | 'postgres';
+  /** Now on the clock this store stamps times with (PostgreSQL: the database's, shared by every instance), ms since the epoch. */
+  clock(): number;
   createConversation(input: NewConversation): Promise<Conversation>;
   getConversation(id: string): Promise<Conversation | null>;
   /** Applies the patch and bumps updatedAt; closing sets closedAt. Throws KEFU_CONVERSATION_NOT_FOUND. */

@@ -65,6 +65,28 @@ describe('PostgreSQL store', () => {
     await expect(openPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/test' })).rejects.toMatchObject({ code: 'KEFU_STORE_FAILED' });
   });
 
+  it("stamps and compares times on the database's clock, so an instance whose own clock runs fast neither closes early nor queues out of turn", async () => {
+    const schema = testSchema();
+    const fast = await openPostgresStore({ url: POSTGRES_TEST_URL, schema, localClock: () => Date.now() + 5 * 60_000 });
+    const db = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+    await db.connect();
+    try {
+      const dbNow = async (): Promise<number> => Number((await db.query<{ ms: number }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms')).rows[0]!.ms);
+      const before = await dbNow();
+      expect(Math.abs(fast.clock() - before)).toBeLessThan(1000);
+      const c = await fast.createConversation({ channel: 'web', customerId: 'clock', locale: 'zh-TW' });
+      const after = await dbNow();
+      const at = Date.parse(c.createdAt);
+      expect(at).toBeGreaterThanOrEqual(before - 1000);
+      expect(at).toBeLessThanOrEqual(after + 1000);
+      // Idle "before now minus a minute" on this instance's clock would find it at once; on the store's it does not.
+      expect(await fast.listIdleConversations(new Date(fast.clock() - 60_000).toISOString(), 10)).toEqual([]);
+    } finally {
+      await db.end();
+      await fast.close();
+    }
+  });
+
   it('turns a database failure into KEFU_STORE_FAILED without the values involved', async () => {
     const store = await openPostgresStore({ url: POSTGRES_TEST_URL, schema: testSchema() });
     try {
