@@ -1,4 +1,6 @@
 // UI text in Traditional Chinese (default) and English. Messages from the bot keep the conversation's locale.
+// A button's label (its accessible name) contains the words it shows (WCAG 2.5.3): a speech-control user says
+// what they see ("click 大字"), and that must name the button.
 
 const TEXT = {
   'zh-TW': {
@@ -14,9 +16,9 @@ const TEXT = {
     handoffWaiting: '已轉接真人客服',
     end: '結束對話',
     switchLang: 'EN',
-    switchLangLabel: 'Switch to English',
+    switchLangLabel: 'EN: Switch to English',
     large: '大字',
-    largeLabel: '放大文字',
+    largeLabel: '大字（放大文字）',
     typing: '客服正在輸入…',
     author: { customer: '您', bot: '客服', agent: '專員', system: '系統通知' },
     helpful: '有幫助',
@@ -56,7 +58,7 @@ const TEXT = {
   en: {
     title: 'Customer service',
     launcher: 'Chat with us',
-    openChat: 'Open the chat',
+    openChat: 'Chat with us: open the chat',
     closeChat: 'Close the chat',
     greeting: 'Hello! I am the virtual assistant. How can I help you?',
     inputLabel: 'Type your question',
@@ -68,7 +70,7 @@ const TEXT = {
     switchLang: '中文',
     switchLangLabel: '切換成中文',
     large: 'A+',
-    largeLabel: 'Larger text',
+    largeLabel: 'A+ Larger text',
     typing: 'The assistant is typing…',
     author: { customer: 'You', bot: 'Assistant', agent: 'Agent', system: 'Notice' },
     helpful: 'Helpful',

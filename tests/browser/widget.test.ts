@@ -61,6 +61,23 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     return { page, errors, previous };
   };
 
+  // Buttons whose accessible name (their aria-label) leaves out what they show (WCAG 2.5.3, label in name): a speech
+  // user who says "click 大字" must reach the button. What is aria-hidden and symbols (×, 👍) are not words to say;
+  // a Latin word counts only whole ("EN" is not in "English").
+  const labelsHidingTheirText = (page: Page) =>
+    page.locator('button[aria-label]:visible').evaluateAll((buttons) => {
+      type Button = { getAttribute(name: string): string | null; cloneNode(deep: boolean): Button; querySelectorAll(s: string): Iterable<{ remove(): void }>; textContent: string | null };
+      return (buttons as unknown as Button[]).flatMap((b) => {
+        const shown = b.cloneNode(true);
+        for (const hidden of shown.querySelectorAll('[aria-hidden="true"]')) hidden.remove();
+        const text = (shown.textContent ?? '').trim();
+        const name = b.getAttribute('aria-label') ?? '';
+        const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        const whole = new RegExp(`(?<![a-z0-9])${escaped}(?![a-z0-9])`, 'i');
+        return /[\p{L}\p{N}]/u.test(text) && !whole.test(name) ? [`${text} → ${name}`] : [];
+      });
+    });
+
   // Role and text locators reach into the widget's (open) shadow root.
   // Customer messages the server has acknowledged (a pending one is shown too, marked .pending).
   const customerTexts = (page: Page) => page.locator('.msg-customer:not(.pending) .bubble').allTextContents();
@@ -190,10 +207,12 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(box.width).toBeLessThanOrEqual(360);
     expect(box.x).toBeGreaterThanOrEqual(0);
     await page.screenshot({ path: '/tmp/widget-360.png' });
+    expect(await labelsHidingTheirText(page)).toEqual([]);
 
     await page.getByRole('button', { name: 'Switch to English' }).click();
     await page.getByRole('button', { name: 'Send', exact: true }).waitFor();
     await page.getByRole('button', { name: 'End chat' }).waitFor();
+    expect(await labelsHidingTheirText(page)).toEqual([]);
     // Not only the widget's labels: the bot answers in English from now on, and says so to a screen reader. (An
     // earlier test may have left its conversation with the queue, where the bot is silent: this one starts afresh.)
     const previous = (await saved(page)).conversationId;
@@ -210,8 +229,8 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(await reply.textContent()).not.toMatch(/[\u3400-\u9fff]/);
     const inEnglish = (await saved(page)).conversationId;
     expect((await app.service.get(inEnglish)).locale).toBe('en');
-    await page.getByRole('button', { name: 'Larger text' }).click();
-    await poll(() => page.getByRole('button', { name: 'Larger text' }).getAttribute('aria-pressed')).toBe('true');
+    await page.getByRole('button', { name: 'A+ Larger text', exact: true }).click();
+    await poll(() => page.getByRole('button', { name: 'A+ Larger text', exact: true }).getAttribute('aria-pressed')).toBe('true');
     await page.screenshot({ path: '/tmp/widget-360-en-large.png' });
     await page.getByRole('button', { name: '切換成中文' }).click();
     await page.getByRole('button', { name: '結束對話' }).waitFor();
@@ -288,6 +307,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     const launcher = page.getByRole('button', { name: 'Open the chat' });
     await launcher.waitFor();
     await poll(() => page.locator('[data-kefu-widget]').count()).toBe(1);
+    expect(await labelsHidingTheirText(page)).toEqual([]);
     await launcher.click();
     // Closing with the × button gives the keyboard back to the launcher, as Escape does.
     await page.getByRole('button', { name: 'Close the chat', exact: true }).click();
