@@ -257,6 +257,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
         conversationId = c.id;
         callbackSent = false;
         setCallbackError(null);
+        rating.reset();
       }
       state = c.state;
       agentName = c.agentName ?? null;

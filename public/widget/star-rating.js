@@ -54,6 +54,12 @@ export function createStarRating(onRate) {
       submit.textContent = t.submitRating;
       thanks.textContent = t.rated;
     },
+    /** Empties the form (no star, no comment): each conversation is rated on its own. */
+    reset() {
+      for (const radio of radios) radio.checked = false;
+      paint(0);
+      comment.value = '';
+    },
     /** 'ask' shows the form, 'done' the thanks, 'none' neither. */
     show(mode) {
       form.hidden = mode !== 'ask';

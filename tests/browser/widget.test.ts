@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import Database from 'better-sqlite3';
 import type { KefuApp } from '../../src/app.ts';
 import { CHROMIUM, CHROMIUM_ARGS, hasChromium, startRealApp } from './browser-harness.ts';
@@ -59,6 +59,27 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await poll(() => handoff.isEnabled()).toBe(true);
     await handoff.click();
     return { page, errors, previous };
+  };
+
+  // A new visitor: nothing stored by earlier tests (no conversation, no language chosen), the panel opened by the
+  // customer. Page errors are collected for the test to check.
+  const visitAfresh = async (): Promise<{ page: Page; errors: string[]; input: Locator }> => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/`);
+    await page.evaluate(() => (globalThis as unknown as { localStorage: { clear(): void } }).localStorage.clear());
+    await page.reload();
+    await page.getByRole('button', { name: '開啟線上客服' }).click();
+    return { page, errors, input: page.getByRole('textbox', { name: '輸入您的問題' }) };
+  };
+  // The customer asks; resolves once the bot has answered (in whichever conversation the question went to).
+  const ask = async (page: Page, input: Locator, question: string): Promise<void> => {
+    const asked = (await customerTexts(page)).length;
+    await input.fill(question);
+    await input.press('Enter');
+    await poll(async () => (await customerTexts(page)).length).toBe(asked + 1);
+    await poll(() => page.locator('.log > li.msg').last().getAttribute('class')).toContain('msg-bot');
   };
 
   // Buttons whose accessible name (their aria-label) leaves out what they show (WCAG 2.5.3, label in name): a speech
@@ -453,6 +474,30 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.reload();
     await page.locator('.msg-agent .bubble', { hasText: '第 520 則' }).waitFor();
     expect(await page.locator('.msg-agent .bubble').count()).toBe(520);
+    await page.close();
+  });
+
+  it("starts a new conversation's rating empty, not with the stars and comment given to the last one", async () => {
+    const { page, errors, input } = await visitAfresh();
+    const end = page.getByRole('button', { name: '結束對話' });
+    const comment = page.getByRole('textbox', { name: '意見（選填）' });
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    await end.click();
+    await page.locator('label.star').nth(2).click();
+    await comment.fill('普通');
+    await page.getByRole('button', { name: '送出評分' }).click();
+    await page.getByText('感謝您的評分！').waitFor();
+    const first = (await saved(page)).conversationId;
+
+    // Writing again starts a new conversation; the customer ends that one too.
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    expect((await saved(page)).conversationId).not.toBe(first);
+    await end.click();
+    await page.getByRole('button', { name: '送出評分' }).waitFor();
+    expect(await page.locator('.star-input:checked').count()).toBe(0);
+    expect(await page.locator('label.star.on').count()).toBe(0);
+    expect(await comment.inputValue()).toBe('');
+    expect(errors).toEqual([]);
     await page.close();
   });
 });
