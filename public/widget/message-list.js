@@ -53,8 +53,19 @@ export function createMessageList(list, actions) {
     el.dataset.id = m.id;
     el.dataset.seq = String(m.seq);
     el.dataset.conversation = m.conversationId;
-    el.replaceChildren(...body(m).filter(Boolean));
+    patch(el, body(m).filter(Boolean));
     showFeedback(el, m);
+  }
+
+  // Puts `parts` in `el`, keeping each child that is already as it should be: one put back, even unchanged, is added
+  // to the live log again and read out a second time (a customer's message when it is acknowledged, say).
+  function patch(el, parts) {
+    parts.forEach((part, i) => {
+      const old = el.childNodes[i];
+      if (!old) el.append(part);
+      else if (!old.isEqualNode(part)) el.replaceChild(part, old);
+    });
+    while (el.childNodes.length > parts.length) el.lastChild.remove();
   }
 
   // Only the thumbs change on a stored message; the thanks is added (and so announced) once.
@@ -68,11 +79,12 @@ export function createMessageList(list, actions) {
 
   function fillPending(el, { entry, code }) {
     el.className = `msg msg-customer pending${code ? ' failed' : ''}`;
-    el.replaceChildren(
+    // The bubble as the acknowledged message will have it, so that it is kept then (see patch).
+    patch(el, [
       srOnly(`${t.author.customer}：`),
-      h('div', { class: 'bubble' }, entry.text),
+      h('div', { class: 'bubble', lang: textLang(entry.text) }, entry.text),
       h('p', { class: 'note' }, code ? `${t.failed}：${t.errors[code] ?? t.errors.default}` : t.sending),
-    );
+    ]);
   }
 
   // Messages still waiting for the server stay last; one that failed keeps its place in time.

@@ -82,6 +82,25 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await poll(() => page.locator('.log > li.msg').last().getAttribute('class')).toContain('msg-bot');
   };
 
+  // From now on, counts how often `text` is added to the widget's live log, as a screen reader hears it: a node added
+  // with its children counts once. Read the count with heardCount.
+  const countHeard = (page: Page, text: string): Promise<void> =>
+    page.evaluate((text) => {
+      type Added = { textContent: string | null; contains(other: Added): boolean };
+      const g = globalThis as unknown as {
+        document: { querySelector(s: string): { shadowRoot: { querySelector(s: string): unknown } } | null };
+        MutationObserver: new (callback: (records: { addedNodes: Iterable<Added> }[]) => void) => { observe(target: unknown, options: { childList: true; subtree: true }): void };
+        kefuHeard: number;
+      };
+      g.kefuHeard = 0;
+      const log = g.document.querySelector('[data-kefu-widget]')!.shadowRoot.querySelector('.log');
+      new g.MutationObserver((records) => {
+        const added = records.flatMap((r) => [...r.addedNodes]);
+        g.kefuHeard += added.filter((n) => n.textContent?.includes(text) && !added.some((o) => o !== n && o.contains(n))).length;
+      }).observe(log, { childList: true, subtree: true });
+    }, text);
+  const heardCount = (page: Page): Promise<number> => page.evaluate(() => (globalThis as unknown as { kefuHeard: number }).kefuHeard);
+
   // Buttons whose accessible name (their aria-label) leaves out what they show (WCAG 2.5.3, label in name): a speech
   // user who says "click 大字" must reach the button. What is aria-hidden and symbols (×, 👍) are not words to say;
   // a Latin word counts only whole ("EN" is not in "English").
@@ -497,6 +516,17 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(await page.locator('.star-input:checked').count()).toBe(0);
     expect(await page.locator('label.star.on').count()).toBe(0);
     expect(await comment.inputValue()).toBe('');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("adds the customer's message to the live log once: acknowledging it changes its note, not its bubble", async () => {
+    const { page, errors, input } = await visitAfresh();
+    await botBubbles(page).first().waitFor(); // the conversation has started (its greeting)
+    await countHeard(page, '信用卡遺失了怎麼辦');
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    expect(await page.locator('.msg-customer .note').count()).toBe(0); // no longer "sending"
+    expect(await heardCount(page)).toBe(1);
     expect(errors).toEqual([]);
     await page.close();
   });
