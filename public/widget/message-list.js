@@ -22,6 +22,7 @@ export function createMessageList(list, actions) {
   const pending = new Map(); // clientMessageId → { entry, code }
   const elements = new Map(); // message id, or 'c:' + clientMessageId while pending → <li>
   const dividers = [];
+  const answered = new Set(); // ids of messages one of whose quick replies the customer chose
   const greeting = h('li', { class: 'msg msg-bot greeting' });
   list.append(greeting);
 
@@ -42,10 +43,22 @@ export function createMessageList(list, actions) {
       m.outcome?.needsVerification ? h('p', { class: 'note' }, t.verify) : null,
       m.quickReplies.length > 0
         ? h('div', { class: 'quick-replies', role: 'group', 'aria-label': t.suggestions },
-            m.quickReplies.map((q) => h('button', { type: 'button', class: 'quick-reply', onclick: () => actions.quickReply(q.title) }, q.title)))
+            m.quickReplies.map((q) => h('button', {
+              type: 'button', class: 'quick-reply', 'aria-disabled': answered.has(m.id) ? 'true' : null,
+              onclick: (e) => choose(m, q.title, e.currentTarget),
+            }, q.title)))
         : null,
       canRate ? h('div', { class: 'thumbs' }, thumb('up', '👍', t.helpful), thumb('down', '👎', t.notHelpful)) : null,
     ];
+  }
+
+  // One choice per message: a double click, or Enter pressed twice, must not ask twice (each press would be a new
+  // message). aria-disabled, not disabled: a disabled button would drop the keyboard focus to the page.
+  function choose(m, title, button) {
+    if (answered.has(m.id)) return;
+    answered.add(m.id);
+    for (const b of button.parentElement.querySelectorAll('.quick-reply')) b.setAttribute('aria-disabled', 'true');
+    actions.quickReply(title);
   }
 
   function fill(el, m) {

@@ -61,6 +61,17 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     return { page, errors, previous };
   };
 
+  // A question vague enough to be answered with quick replies (a clarify, or a fallback with suggestions). Which words
+  // are vague depends on the trained pack, so the app's router picks one.
+  const vagueQuestion = (): string => {
+    const vague = ['信用卡', '帳戶', '保單', '卡'].find((q) => app.router()!.route(q).options.length > 0);
+    if (!vague) throw new Error('none of the vague questions gets quick replies from the default pack any more: add one that does');
+    return vague;
+  };
+  // Whether `el` has the keyboard focus (inside the widget's shadow root).
+  const hasFocus = (el: Locator): Promise<boolean> =>
+    el.evaluate((e) => (e.getRootNode() as unknown as { activeElement: unknown }).activeElement === e);
+
   // A new visitor: nothing stored by earlier tests (no conversation, no language chosen), the panel opened by the
   // customer. Page errors are collected for the test to check.
   const visitAfresh = async (): Promise<{ page: Page; errors: string[]; input: Locator }> => {
@@ -140,8 +151,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
 
     // A vague question gets buttons (a clarify, or a fallback with suggestions); pressing one sends its title as the
     // customer's next message. Which words are vague depends on the trained pack, so the app's router picks one.
-    const vague = ['信用卡', '帳戶', '保單', '卡'].find((q) => app.router()!.route(q).options.length > 0);
-    if (!vague) throw new Error('none of the vague questions gets quick replies from the default pack any more: add one that does');
+    const vague = vagueQuestion();
     await input.fill(vague);
     await input.press('Enter');
     const quickReply = page.locator('.quick-reply').first();
@@ -527,6 +537,31 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await ask(page, input, '信用卡遺失了怎麼辦');
     expect(await page.locator('.msg-customer .note').count()).toBe(0); // no longer "sending"
     expect(await heardCount(page)).toBe(1);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('sends a quick reply once, however often it (or another of the same message) is pressed, and keeps the focus on it', async () => {
+    const { page, errors, input } = await visitAfresh();
+    const vague = vagueQuestion();
+    await ask(page, input, vague);
+    // This answer's buttons (the next answer may bring its own).
+    const offer = await page.locator('.msg-bot', { has: page.locator('.quick-reply') }).last().getAttribute('data-id');
+    const quickReplies = page.locator(`.msg-bot[data-id="${offer}"] .quick-reply`);
+    const title = (await quickReplies.first().textContent())!;
+    await quickReplies.first().dblclick();
+    // With the keyboard too: the focus stays where the customer pressed, so Enter presses the same button again.
+    const last = quickReplies.last();
+    await last.focus();
+    await last.press('Enter');
+    await last.press('Enter');
+    expect(await hasFocus(last)).toBe(true);
+    await poll(() => customerTexts(page)).toEqual([vague, title]);
+    await poll(async () => (await saved(page)).outbox).toEqual([]);
+    const { conversationId } = await saved(page);
+    const asked = (await app.store.listMessages(conversationId)).filter((m) => m.author === 'customer').map((m) => m.text);
+    expect(asked).toEqual([vague, title]);
+    expect(await quickReplies.first().getAttribute('aria-disabled')).toBe('true');
     expect(errors).toEqual([]);
     await page.close();
   });
