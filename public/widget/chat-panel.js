@@ -258,6 +258,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
         callbackSent = false;
         setCallbackError(null);
         rating.reset();
+        messages.conversation(c.id);
       }
       state = c.state;
       agentName = c.agentName ?? null;

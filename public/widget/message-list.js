@@ -23,15 +23,20 @@ export function createMessageList(list, actions) {
   const elements = new Map(); // message id, or 'c:' + clientMessageId while pending → <li>
   const dividers = [];
   const answered = new Set(); // ids of messages one of whose quick replies the customer chose
+  let current = null; // the conversation the widget is in: only its answers can be rated
   const greeting = h('li', { class: 'msg msg-bot greeting' });
   list.append(greeting);
+
+  // The server takes a rating only with the token of the answer's own conversation, which the widget no longer holds
+  // once another has started: thumbs pressed there would fail unseen.
+  const isPast = (m) => current !== null && m.conversationId !== current;
 
   function body(m) {
     const canRate = m.author === 'bot' && m.outcome?.outcome === 'answer';
     const thumb = (feedback, icon, label) =>
       h('button', {
         type: 'button', class: 'thumb', 'data-feedback': feedback, 'aria-label': label, title: label,
-        'aria-pressed': String(m.feedback === feedback), onclick: () => actions.feedback(m.id, feedback),
+        'aria-pressed': String(m.feedback === feedback), disabled: isPast(m), onclick: () => actions.feedback(m.id, feedback),
       }, icon);
     // An agent's words come under their name (王小明：…), as a person's would; the bot and notices speak unnamed.
     const named = m.author === 'agent' && m.agentName;
@@ -158,6 +163,14 @@ export function createMessageList(list, actions) {
     failed(clientMessageId, code) {
       const p = pending.get(clientMessageId);
       if (p) this.pending(p.entry, code);
+    },
+    /** The conversation the widget is now in: earlier ones' answers can no longer be rated. */
+    conversation(id) {
+      current = id;
+      // Changed in place, not re-rendered, so that nothing is read out again.
+      for (const m of messages.values()) {
+        for (const b of elements.get(m.id)?.querySelectorAll('.thumb') ?? []) b.disabled = isPast(m);
+      }
     },
     /** Marks where a new conversation begins after an earlier one ended. */
     divider() {

@@ -565,4 +565,27 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it("offers 👍/👎 only on the current conversation's answers: an earlier one's token is gone, so the server would refuse them", async () => {
+    const { page, errors, input } = await visitAfresh();
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    const first = (await saved(page)).conversationId;
+    const thumbsOf = (conversationId: string) => page.locator(`.msg-bot[data-conversation="${conversationId}"] .thumb`);
+    await poll(() => thumbsOf(first).count()).toBeGreaterThan(0);
+    await page.getByRole('button', { name: '結束對話' }).click();
+    await page.getByRole('button', { name: '送出評分' }).waitFor();
+    // Ended but still the one shown: its answers can still be rated.
+    expect(await thumbsOf(first).first().isEnabled()).toBe(true);
+
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    const second = (await saved(page)).conversationId;
+    expect(second).not.toBe(first);
+    await poll(() => thumbsOf(second).count()).toBeGreaterThan(0);
+    for (const thumb of await thumbsOf(first).all()) expect(await thumb.isDisabled()).toBe(true);
+    for (const thumb of await thumbsOf(second).all()) expect(await thumb.isEnabled()).toBe(true);
+    await thumbsOf(second).first().click();
+    await poll(() => thumbsOf(second).first().getAttribute('aria-pressed')).toBe('true');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });
