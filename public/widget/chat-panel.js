@@ -16,6 +16,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   let t = uiText(lang);
   let currentLang = lang;
   let typingTimer = null;
+  let typingAuthor = 'bot'; // who the typing indicator shows: the bot or the agent
 
   const launcherText = h('span', { class: 'launcher-text' });
   const launcher = h('button', { type: 'button', class: 'launcher', 'aria-controls': 'kefu-panel', onclick: () => setOpen(panel.hidden) },
@@ -89,7 +90,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     largeButton.setAttribute('aria-label', t.largeLabel);
     closeButton.setAttribute('aria-label', t.closeChat);
     closeButton.title = t.closeChat;
-    typingLabel.textContent = t.typing;
+    typingLabel.textContent = typingAuthor === 'agent' ? t.agentTyping : t.typing;
     inputLabel.textContent = t.inputLabel;
     input.placeholder = t.placeholder;
     sendButton.textContent = t.send;
@@ -239,8 +240,9 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   return {
     messages(list) {
       for (const m of list) messages.upsert(m);
-      // The bot's answer ends its typing (the server sends no separate "stopped" for a turn that answered).
-      if (list.some((m) => m.author !== 'customer')) typing.hidden = true;
+      // A message ends its writer's typing (the server sends no separate "stopped" for a bot's turn that answered). A
+      // notice ends the bot's too, not the agent's: they may still be writing.
+      if (list.some((m) => (typingAuthor === 'agent' ? m.author === 'agent' : m.author !== 'customer'))) typing.hidden = true;
       scrollDown();
     },
     pending(entry) {
@@ -269,7 +271,8 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
       // Rated only once it is over: waiting for an agent, or talking to one, is the middle of the service.
       const over = c.state === 'closed';
       rating.show(c.rating ? (over ? 'done' : 'none') : over ? 'ask' : 'none');
-      if (c.state !== 'bot') typing.hidden = true;
+      // Only the one serving the conversation can be typing in it.
+      if (c.state !== (typingAuthor === 'agent' ? 'agent' : 'bot')) typing.hidden = true;
       scrollDown();
     },
     /** Where the queued conversation stands (QueuePosition), or null once it no longer waits. */
@@ -278,7 +281,11 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
       if (p?.kind === 'callback' && p.conversationId === conversationId) callbackSent = true;
       updateQueue();
     },
-    typing(on) {
+    /** The bot or the agent started (or stopped) typing. */
+    typing({ author, typing: on }) {
+      if (!on && author !== typingAuthor) return; // the other one is still typing
+      typingAuthor = author;
+      typingLabel.textContent = author === 'agent' ? t.agentTyping : t.typing;
       typing.hidden = !on;
       if (on) scrollDown();
     },

@@ -457,9 +457,17 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(await queueLine.isVisible()).toBe(false);
     expect(await rate.isVisible()).toBe(false);
     // The agent's words come under their name, once however often the console retries.
+    // Their typing shows as theirs; a notice meanwhile does not end it, their message does.
+    const typing = page.locator('.typing');
+    await app.handoff.agentTyping(agent, conversationId, true);
+    await typing.filter({ hasText: '專員正在輸入…' }).waitFor();
+    await app.service.postMessage(conversationId, { author: 'system', text: '對話已轉接' });
+    await page.locator('.msg-system .bubble', { hasText: '對話已轉接' }).waitFor();
+    expect(await typing.isVisible()).toBe(true);
     for (let i = 0; i < 2; i++) await app.handoff.sendMessage(agent, conversationId, { text: '您好，我是王小明，請問需要什麼協助？', clientMessageId: 'console-1' });
     const agentBubble = page.locator('.msg-agent .bubble');
     await agentBubble.filter({ hasText: '王小明：您好，我是王小明，請問需要什麼協助？' }).waitFor();
+    await typing.waitFor({ state: 'hidden' });
     await page.screenshot({ path: '/tmp/widget-agent.png' });
 
     // Over: the rating appears, the agent's line goes.
