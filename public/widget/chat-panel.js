@@ -30,7 +30,9 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const typingLabel = h('span', { class: 'typing-label' });
   const typing = h('div', { class: 'typing', hidden: true }, h('span', { class: 'dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), typingLabel);
   const rating = createStarRating((stars, comment) => actions.rate(stars, comment));
-  const ended = h('p', { class: 'ended', hidden: true });
+  // Focusable by script, as are the queue and agent lines: where the keyboard goes when the button it was on goes (see
+  // rescueFocus).
+  const ended = h('p', { class: 'ended', tabindex: '-1', hidden: true });
   const handoffButton = h('button', { type: 'button', class: 'handoff', onclick: () => actions.handoff() });
   const endButton = h('button', { type: 'button', class: 'end', disabled: true, onclick: () => actions.end() });
   const inputLabel = h('label', { for: 'kefu-input', class: 'sr-only' });
@@ -39,9 +41,9 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const composer = h('form', { class: 'composer', onsubmit: submit }, inputLabel, input, sendButton);
 
   // While queued: where the customer stands (live from queue:position), just above the composer.
-  const queueLine = h('p', { class: 'queue-status', role: 'status', hidden: true });
+  const queueLine = h('p', { class: 'queue-status', role: 'status', tabindex: '-1', hidden: true });
   // While an agent serves the conversation: who it is, in the same place.
-  const agentLine = h('p', { class: 'agent-status', role: 'status', hidden: true });
+  const agentLine = h('p', { class: 'agent-status', role: 'status', tabindex: '-1', hidden: true });
   // Nobody on duty (the position says callbackOffered): leave a message for a call back.
   const callbackHeading = h('h3', { id: 'kefu-callback-title' });
   const callbackTextLabel = h('label', { for: 'kefu-callback-text' });
@@ -120,12 +122,14 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const errorText = (code) => (code === 'EMPTY' ? t.callbackEmpty : t.errors[code] ?? t.errors.default);
   function updateQueue() {
     const queued = state === 'queued' && position !== null && position.conversationId === conversationId;
-    const waiting = queued && position.kind === 'chat' && position.position > 0;
+    // Waiting for a live chat: the line shows at once, saying the customer is being put through until the server says
+    // where they stand (the queue's place comes after the new state), so that the focus has somewhere to go.
+    const waiting = state === 'queued' && !callbackSent && (!queued || (position.kind === 'chat' && position.position > 0));
     queueLine.hidden = !waiting;
-    if (waiting) {
+    if (waiting && queued) {
       const minutes = Math.max(1, Math.ceil((position.expectedWaitSeconds ?? 0) / 60));
       queueLine.textContent = t.queuePosition(position.position, minutes);
-    }
+    } else if (waiting) queueLine.textContent = t.queueConnecting;
     agentLine.hidden = !(state === 'agent' && agentName);
     if (!agentLine.hidden) agentLine.textContent = t.withAgent(agentName);
     const wasHidden = callbackForm.hidden;
@@ -177,6 +181,21 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     // The form is gone with the keyboard focus in it: move the focus to the confirmation.
     callbackDone.focus();
     scrollDown();
+  }
+
+  // The keyboard focus must not fall to the page when what has it is disabled or hidden (the button just pressed, a
+  // status line that went): Escape, handled on the widget's root, would stop working and a screen reader would say
+  // nothing. It moves to what now says where the conversation stands. `had`: what had the focus before the change;
+  // `disabling`: it is about to be disabled (called before, so that it keeps the focus until then). Hidden, it has
+  // lost the focus already (Chrome gives it to the page at once), which is why losing it counts too.
+  function rescueFocus(had, disabling = false) {
+    if (!had) return;
+    const now = shadow.activeElement;
+    if (now === null || (now === had && (disabling || had.closest('[hidden]')))) statusTarget().focus();
+  }
+  function statusTarget() {
+    if (state === 'closed') return rating.entry() ?? ended;
+    return [agentLine, queueLine, callbackDone].find((el) => !el.hidden) ?? input;
   }
 
   let state = null;
@@ -262,24 +281,29 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
         rating.reset();
         messages.conversation(c.id);
       }
+      const had = shadow.activeElement;
       state = c.state;
       agentName = c.agentName ?? null;
-      updateHandoff();
       updateQueue();
-      endButton.disabled = c.state === 'closed';
       ended.hidden = c.state !== 'closed';
       // Rated only once it is over: waiting for an agent, or talking to one, is the middle of the service.
       const over = c.state === 'closed';
       rating.show(c.rating ? (over ? 'done' : 'none') : over ? 'ask' : 'none');
+      // What now shows where it stands is in place: the focus can move there before its button is disabled.
+      rescueFocus(had, (had === handoffButton && (state === 'queued' || state === 'agent')) || (had === endButton && over));
+      updateHandoff();
+      endButton.disabled = over;
       // Only the one serving the conversation can be typing in it.
       if (c.state !== (typingAuthor === 'agent' ? 'agent' : 'bot')) typing.hidden = true;
       scrollDown();
     },
     /** Where the queued conversation stands (QueuePosition), or null once it no longer waits. */
     queue(p) {
+      const had = shadow.activeElement;
       position = p;
       if (p?.kind === 'callback' && p.conversationId === conversationId) callbackSent = true;
       updateQueue();
+      rescueFocus(had);
     },
     /** The bot or the agent started (or stopped) typing. */
     typing({ author, typing: on }) {

@@ -60,6 +60,10 @@ export function createStarRating(onRate) {
       paint(0);
       comment.value = '';
     },
+    /** Where the keyboard enters the form (its chosen star, else the first); null while it is not shown. */
+    entry() {
+      return form.hidden ? null : radios.find((r) => r.checked) ?? radios[0];
+    },
     /** 'ask' shows the form, 'done' the thanks, 'none' neither. */
     show(mode) {
       form.hidden = mode !== 'ask';

@@ -596,4 +596,39 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('keeps the keyboard in the widget when 轉真人客服 or 結束對話, pressed, is disabled: on where the conversation stands, then on the rating', async () => {
+    const { page, errors } = await visitAfresh();
+    const panel = page.getByRole('dialog');
+    const launcher = page.getByRole('button', { name: '開啟線上客服' });
+
+    // 轉真人客服 with the keyboard: the focus goes to the line saying where the customer stands, before a place is known.
+    await page.getByRole('button', { name: '轉真人客服', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: '已轉接真人客服' }).waitFor();
+    const { conversationId } = await saved(page);
+    const queueLine = page.locator('.queue-status');
+    await poll(() => hasFocus(queueLine)).toBe(true);
+    await queueLine.filter({ hasText: /目前排在第 \d+ 位/ }).waitFor();
+    expect(await hasFocus(queueLine)).toBe(true);
+    // An agent takes the customer: the queue line goes, and the focus moves on to the agent's.
+    const agent = await app.accounts.create({ username: 'lin', displayName: '林小華', role: 'agent', groups: [], password: 'Correct-Horse-42' });
+    await app.handoff.claim(agent, conversationId);
+    const agentLine = page.locator('.agent-status');
+    await poll(() => hasFocus(agentLine)).toBe(true);
+    // Escape, handled on the widget's root, still closes the panel.
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'hidden' });
+    expect(await hasFocus(launcher)).toBe(true);
+
+    // 結束對話 with the keyboard: the focus goes to the rating's first star.
+    await launcher.click();
+    await page.getByRole('button', { name: '結束對話' }).focus();
+    await page.keyboard.press('Enter');
+    await poll(() => hasFocus(page.locator('#kefu-star-1'))).toBe(true);
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'hidden' });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });
