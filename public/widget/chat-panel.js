@@ -33,8 +33,10 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   // Focusable by script, as are the queue and agent lines: where the keyboard goes when the button it was on goes (see
   // rescueFocus).
   const ended = h('p', { class: 'ended', tabindex: '-1', hidden: true });
-  const handoffButton = h('button', { type: 'button', class: 'handoff', onclick: () => actions.handoff() });
-  const endButton = h('button', { type: 'button', class: 'end', disabled: true, onclick: () => actions.end() });
+  const handoffButton = h('button', { type: 'button', class: 'handoff', onclick: () => runAction(actions.handoff) });
+  const endButton = h('button', { type: 'button', class: 'end', disabled: true, onclick: () => runAction(actions.end) });
+  // Why 轉真人客服 or 結束對話 did nothing (offline, refused), where the customer sees it and a screen reader says it.
+  const actionError = h('p', { class: 'action-error', role: 'alert', hidden: true });
   const inputLabel = h('label', { for: 'kefu-input', class: 'sr-only' });
   const input = h('input', { id: 'kefu-input', type: 'text', autocomplete: 'off', enterkeyhint: 'send', maxlength: 2000, oninput: onInput });
   const sendButton = h('button', { type: 'submit', class: 'primary send' });
@@ -65,6 +67,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const panel = h('section', { class: 'panel', id: 'kefu-panel', role: 'dialog', 'aria-labelledby': 'kefu-title', hidden: true },
     h('header', {}, heading, h('div', { class: 'tools' }, langButton, largeButton, closeButton)),
     status, body,
+    actionError,
     h('div', { class: 'actions' }, handoffButton, endButton),
     queueLine,
     agentLine,
@@ -109,6 +112,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     callbackSubmit.textContent = callbackBusy ? t.callbackSending : t.callbackSubmit;
     callbackDone.textContent = t.callbackDone;
     if (callbackErrorCode) callbackError.textContent = errorText(callbackErrorCode);
+    if (actionErrorCode) actionError.textContent = errorText(actionErrorCode);
     updateQueue();
   }
 
@@ -119,6 +123,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   let callbackSent = false; // this conversation's message for a call back was taken
   let callbackBusy = false;
   let callbackErrorCode = null;
+  let actionErrorCode = null;
   const errorText = (code) => (code === 'EMPTY' ? t.callbackEmpty : t.errors[code] ?? t.errors.default);
   function updateQueue() {
     const queued = state === 'queued' && position !== null && position.conversationId === conversationId;
@@ -196,6 +201,24 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   function statusTarget() {
     if (state === 'closed') return rating.entry() ?? ended;
     return [agentLine, queueLine, callbackDone].find((el) => !el.hidden) ?? input;
+  }
+
+  // The client answers null when it could not even ask (offline, or not yet back in the conversation after a reconnect).
+  async function runAction(action) {
+    setActionError(null);
+    let r = null;
+    try {
+      r = await action();
+    } catch {
+      r = { ok: false, error: { code: 'default' } };
+    }
+    if (!r) setActionError('OFFLINE');
+    else if (!r.ok) setActionError(r.error?.code ?? 'default');
+  }
+  function setActionError(code) {
+    actionErrorCode = code;
+    actionError.hidden = !code;
+    actionError.textContent = code ? errorText(code) : '';
   }
 
   let state = null;
@@ -315,6 +338,8 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     },
     connection(online) {
       status.hidden = online;
+      // Back online: "try again in a moment" no longer holds.
+      if (online && actionErrorCode === 'OFFLINE') setActionError(null);
     },
     /** The customer chose a language or text size in another tab: this one shows it too (nothing is sent or saved). */
     prefsChanged({ lang: next, large: nextLarge }) {

@@ -631,4 +631,49 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('says so when 轉真人客服, 結束對話 or a rating cannot be sent while offline, and lets the customer try again', async () => {
+    const { page, errors, input } = await visitAfresh();
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    const { conversationId } = await saved(page);
+    const offlineNote = page.getByText('連線中斷，正在重新連線…');
+    const offlineAlert = page.getByRole('alert').filter({ hasText: '連線中斷，請稍候再試。' });
+    // The network goes: the server drops the connection, and the page cannot reach it again until let through.
+    const goOffline = async () => {
+      await page.route('**/socket.io/**', (route) => route.abort());
+      for (const socket of app.io.of('/chat').sockets.values()) socket.conn.close();
+      await offlineNote.waitFor();
+    };
+    const goOnline = async () => {
+      await page.unroute('**/socket.io/**');
+      await offlineNote.waitFor({ state: 'hidden' });
+    };
+
+    await goOffline();
+    await page.getByRole('button', { name: '轉真人客服', exact: true }).click();
+    await offlineAlert.waitFor();
+    // Back online, the alert goes (it no longer holds).
+    await goOnline();
+    await offlineAlert.waitFor({ state: 'hidden' });
+    await goOffline();
+    await page.getByRole('button', { name: '結束對話' }).click();
+    await offlineAlert.waitFor();
+    expect((await app.service.get(conversationId)).state).toBe('bot');
+    await goOnline();
+    await page.getByRole('button', { name: '結束對話' }).click();
+    const send = page.getByRole('button', { name: '送出評分' });
+    await send.waitFor();
+
+    await goOffline();
+    await page.locator('label.star').nth(3).click();
+    await send.click();
+    await page.locator('.rating').getByRole('alert').filter({ hasText: '連線中斷，請稍候再試。' }).waitFor();
+    expect(await hasFocus(send)).toBe(true); // still there to press again
+    await goOnline();
+    await send.click();
+    await page.getByText('感謝您的評分！').waitFor();
+    expect((await app.service.get(conversationId)).rating).toMatchObject({ stars: 4 });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });
