@@ -21,7 +21,8 @@ const CONVERSATION_GONE = new Set(['KEFU_CONVERSATION_NOT_FOUND', 'KEFU_CONVERSA
 /**
  * Connects to the kefu server. `emit(type, data)` reports: 'connection' (online|offline), 'conversation'
  * (a conversation, with fresh: true when a new one replaced an older one), 'messages' (a list to merge),
- * 'pending' / 'failed' (an outbox entry and why it failed), 'typing' (the bot is answering), 'queue' (the
+ * 'pending' / 'failed' (an outbox entry and why it failed), 'typing' ({ author: 'bot'|'agent', typing }: the bot
+ * working out a slow answer, or the agent writing), 'queue' (the
  * customer's QueuePosition while the conversation waits for an agent, null when it no longer does).
  */
 export function createChatClient({ server, locale, storage, emit, identityToken = null, identityUrl = null }) {
@@ -265,9 +266,11 @@ export function createChatClient({ server, locale, storage, emit, identityToken 
   socket.on('queue:position', ({ conversationId, position: p }) => {
     if (conversation && conversationId === conversation.id && conversation.state === 'queued') showPosition(p);
   });
-  socket.on('bot:typing', ({ conversationId, typing }) => {
-    if (conversation && conversationId === conversation.id) emit('typing', typing);
-  });
+  for (const author of ['bot', 'agent']) {
+    socket.on(`${author}:typing`, ({ conversationId, typing }) => {
+      if (conversation && conversationId === conversation.id) emit('typing', { author, typing });
+    });
+  }
 
   // Actions that need a conversation first (asking for a person can be the very first thing a customer does).
   const act = async (event, extra) => {

@@ -16,6 +16,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   let t = uiText(lang);
   let currentLang = lang;
   let typingTimer = null;
+  let typingAuthor = 'bot'; // who the typing indicator shows: the bot or the agent
 
   const launcherText = h('span', { class: 'launcher-text' });
   const launcher = h('button', { type: 'button', class: 'launcher', 'aria-controls': 'kefu-panel', onclick: () => setOpen(panel.hidden) },
@@ -29,18 +30,22 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const typingLabel = h('span', { class: 'typing-label' });
   const typing = h('div', { class: 'typing', hidden: true }, h('span', { class: 'dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), typingLabel);
   const rating = createStarRating((stars, comment) => actions.rate(stars, comment));
-  const ended = h('p', { class: 'ended', hidden: true });
-  const handoffButton = h('button', { type: 'button', class: 'handoff', onclick: () => actions.handoff() });
-  const endButton = h('button', { type: 'button', class: 'end', disabled: true, onclick: () => actions.end() });
+  // Focusable by script, as are the queue and agent lines: where the keyboard goes when the button it was on goes (see
+  // rescueFocus).
+  const ended = h('p', { class: 'ended', tabindex: '-1', hidden: true });
+  const handoffButton = h('button', { type: 'button', class: 'handoff', onclick: () => runAction(actions.handoff) });
+  const endButton = h('button', { type: 'button', class: 'end', disabled: true, onclick: () => runAction(actions.end) });
+  // Why 轉真人客服 or 結束對話 did nothing (offline, refused), where the customer sees it and a screen reader says it.
+  const actionError = h('p', { class: 'action-error', role: 'alert', hidden: true });
   const inputLabel = h('label', { for: 'kefu-input', class: 'sr-only' });
   const input = h('input', { id: 'kefu-input', type: 'text', autocomplete: 'off', enterkeyhint: 'send', maxlength: 2000, oninput: onInput });
   const sendButton = h('button', { type: 'submit', class: 'primary send' });
   const composer = h('form', { class: 'composer', onsubmit: submit }, inputLabel, input, sendButton);
 
   // While queued: where the customer stands (live from queue:position), just above the composer.
-  const queueLine = h('p', { class: 'queue-status', role: 'status', hidden: true });
+  const queueLine = h('p', { class: 'queue-status', role: 'status', tabindex: '-1', hidden: true });
   // While an agent serves the conversation: who it is, in the same place.
-  const agentLine = h('p', { class: 'agent-status', role: 'status', hidden: true });
+  const agentLine = h('p', { class: 'agent-status', role: 'status', tabindex: '-1', hidden: true });
   // Nobody on duty (the position says callbackOffered): leave a message for a call back.
   const callbackHeading = h('h3', { id: 'kefu-callback-title' });
   const callbackTextLabel = h('label', { for: 'kefu-callback-text' });
@@ -62,6 +67,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const panel = h('section', { class: 'panel', id: 'kefu-panel', role: 'dialog', 'aria-labelledby': 'kefu-title', hidden: true },
     h('header', {}, heading, h('div', { class: 'tools' }, langButton, largeButton, closeButton)),
     status, body,
+    actionError,
     h('div', { class: 'actions' }, handoffButton, endButton),
     queueLine,
     agentLine,
@@ -89,7 +95,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     largeButton.setAttribute('aria-label', t.largeLabel);
     closeButton.setAttribute('aria-label', t.closeChat);
     closeButton.title = t.closeChat;
-    typingLabel.textContent = t.typing;
+    typingLabel.textContent = typingAuthor === 'agent' ? t.agentTyping : t.typing;
     inputLabel.textContent = t.inputLabel;
     input.placeholder = t.placeholder;
     sendButton.textContent = t.send;
@@ -106,6 +112,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     callbackSubmit.textContent = callbackBusy ? t.callbackSending : t.callbackSubmit;
     callbackDone.textContent = t.callbackDone;
     if (callbackErrorCode) callbackError.textContent = errorText(callbackErrorCode);
+    if (actionErrorCode) actionError.textContent = errorText(actionErrorCode);
     updateQueue();
   }
 
@@ -116,15 +123,18 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   let callbackSent = false; // this conversation's message for a call back was taken
   let callbackBusy = false;
   let callbackErrorCode = null;
+  let actionErrorCode = null;
   const errorText = (code) => (code === 'EMPTY' ? t.callbackEmpty : t.errors[code] ?? t.errors.default);
   function updateQueue() {
     const queued = state === 'queued' && position !== null && position.conversationId === conversationId;
-    const waiting = queued && position.kind === 'chat' && position.position > 0;
+    // Waiting for a live chat: the line shows at once, saying the customer is being put through until the server says
+    // where they stand (the queue's place comes after the new state), so that the focus has somewhere to go.
+    const waiting = state === 'queued' && !callbackSent && (!queued || (position.kind === 'chat' && position.position > 0));
     queueLine.hidden = !waiting;
-    if (waiting) {
+    if (waiting && queued) {
       const minutes = Math.max(1, Math.ceil((position.expectedWaitSeconds ?? 0) / 60));
       queueLine.textContent = t.queuePosition(position.position, minutes);
-    }
+    } else if (waiting) queueLine.textContent = t.queueConnecting;
     agentLine.hidden = !(state === 'agent' && agentName);
     if (!agentLine.hidden) agentLine.textContent = t.withAgent(agentName);
     const wasHidden = callbackForm.hidden;
@@ -176,6 +186,39 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     // The form is gone with the keyboard focus in it: move the focus to the confirmation.
     callbackDone.focus();
     scrollDown();
+  }
+
+  // The keyboard focus must not fall to the page when what has it is disabled or hidden (the button just pressed, a
+  // status line that went): Escape, handled on the widget's root, would stop working and a screen reader would say
+  // nothing. It moves to what now says where the conversation stands. `had`: what had the focus before the change;
+  // `disabling`: it is about to be disabled (called before, so that it keeps the focus until then). Hidden, it has
+  // lost the focus already (Chrome gives it to the page at once), which is why losing it counts too.
+  function rescueFocus(had, disabling = false) {
+    if (!had) return;
+    const now = shadow.activeElement;
+    if (now === null || (now === had && (disabling || had.closest('[hidden]')))) statusTarget().focus();
+  }
+  function statusTarget() {
+    if (state === 'closed') return rating.entry() ?? ended;
+    return [agentLine, queueLine, callbackDone].find((el) => !el.hidden) ?? input;
+  }
+
+  // The client answers null when it could not even ask (offline, or not yet back in the conversation after a reconnect).
+  async function runAction(action) {
+    setActionError(null);
+    let r = null;
+    try {
+      r = await action();
+    } catch {
+      r = { ok: false, error: { code: 'default' } };
+    }
+    if (!r) setActionError('OFFLINE');
+    else if (!r.ok) setActionError(r.error?.code ?? 'default');
+  }
+  function setActionError(code) {
+    actionErrorCode = code;
+    actionError.hidden = !code;
+    actionError.textContent = code ? errorText(code) : '';
   }
 
   let state = null;
@@ -239,8 +282,9 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   return {
     messages(list) {
       for (const m of list) messages.upsert(m);
-      // The bot's answer ends its typing (the server sends no separate "stopped" for a turn that answered).
-      if (list.some((m) => m.author !== 'customer')) typing.hidden = true;
+      // A message ends its writer's typing (the server sends no separate "stopped" for a bot's turn that answered). A
+      // notice ends the bot's too, not the agent's: they may still be writing.
+      if (list.some((m) => (typingAuthor === 'agent' ? m.author === 'agent' : m.author !== 'customer'))) typing.hidden = true;
       scrollDown();
     },
     pending(entry) {
@@ -257,31 +301,45 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
         conversationId = c.id;
         callbackSent = false;
         setCallbackError(null);
+        rating.reset();
+        messages.conversation(c.id);
       }
+      const had = shadow.activeElement;
       state = c.state;
       agentName = c.agentName ?? null;
-      updateHandoff();
       updateQueue();
-      endButton.disabled = c.state === 'closed';
       ended.hidden = c.state !== 'closed';
       // Rated only once it is over: waiting for an agent, or talking to one, is the middle of the service.
       const over = c.state === 'closed';
       rating.show(c.rating ? (over ? 'done' : 'none') : over ? 'ask' : 'none');
-      if (c.state !== 'bot') typing.hidden = true;
+      // What now shows where it stands is in place: the focus can move there before its button is disabled.
+      rescueFocus(had, (had === handoffButton && (state === 'queued' || state === 'agent')) || (had === endButton && over));
+      updateHandoff();
+      endButton.disabled = over;
+      // Only the one serving the conversation can be typing in it.
+      if (c.state !== (typingAuthor === 'agent' ? 'agent' : 'bot')) typing.hidden = true;
       scrollDown();
     },
     /** Where the queued conversation stands (QueuePosition), or null once it no longer waits. */
     queue(p) {
+      const had = shadow.activeElement;
       position = p;
       if (p?.kind === 'callback' && p.conversationId === conversationId) callbackSent = true;
       updateQueue();
+      rescueFocus(had);
     },
-    typing(on) {
+    /** The bot or the agent started (or stopped) typing. */
+    typing({ author, typing: on }) {
+      if (!on && author !== typingAuthor) return; // the other one is still typing
+      typingAuthor = author;
+      typingLabel.textContent = author === 'agent' ? t.agentTyping : t.typing;
       typing.hidden = !on;
       if (on) scrollDown();
     },
     connection(online) {
       status.hidden = online;
+      // Back online: "try again in a moment" no longer holds.
+      if (online && actionErrorCode === 'OFFLINE') setActionError(null);
     },
     /** The customer chose a language or text size in another tab: this one shows it too (nothing is sent or saved). */
     prefsChanged({ lang: next, large: nextLarge }) {

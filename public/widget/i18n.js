@@ -1,4 +1,6 @@
 // UI text in Traditional Chinese (default) and English. Messages from the bot keep the conversation's locale.
+// A button's label (its accessible name) contains the words it shows (WCAG 2.5.3): a speech-control user says
+// what they see ("click 大字"), and that must name the button.
 
 const TEXT = {
   'zh-TW': {
@@ -14,10 +16,11 @@ const TEXT = {
     handoffWaiting: '已轉接真人客服',
     end: '結束對話',
     switchLang: 'EN',
-    switchLangLabel: 'Switch to English',
+    switchLangLabel: 'EN: Switch to English',
     large: '大字',
-    largeLabel: '放大文字',
+    largeLabel: '大字（放大文字）',
     typing: '客服正在輸入…',
+    agentTyping: '專員正在輸入…',
     author: { customer: '您', bot: '客服', agent: '專員', system: '系統通知' },
     helpful: '有幫助',
     notHelpful: '沒有幫助',
@@ -34,6 +37,7 @@ const TEXT = {
     offline: '連線中斷，正在重新連線…訊息會在恢復連線後送出。',
     sending: '傳送中…',
     failed: '未送出',
+    queueConnecting: '正在為您轉接真人客服…',
     queuePosition: (n, m) => `目前排在第 ${n} 位，預估等候約 ${m} 分鐘`,
     withAgent: (name) => `專員 ${name} 正在為您服務`,
     callbackTitle: '留言給專員，我們將回電',
@@ -56,7 +60,7 @@ const TEXT = {
   en: {
     title: 'Customer service',
     launcher: 'Chat with us',
-    openChat: 'Open the chat',
+    openChat: 'Chat with us: open the chat',
     closeChat: 'Close the chat',
     greeting: 'Hello! I am the virtual assistant. How can I help you?',
     inputLabel: 'Type your question',
@@ -68,8 +72,9 @@ const TEXT = {
     switchLang: '中文',
     switchLangLabel: '切換成中文',
     large: 'A+',
-    largeLabel: 'Larger text',
+    largeLabel: 'A+ Larger text',
     typing: 'The assistant is typing…',
+    agentTyping: 'The agent is typing…',
     author: { customer: 'You', bot: 'Assistant', agent: 'Agent', system: 'Notice' },
     helpful: 'Helpful',
     notHelpful: 'Not helpful',
@@ -86,6 +91,7 @@ const TEXT = {
     offline: 'Connection lost, reconnecting… Your messages will be sent once we are back.',
     sending: 'Sending…',
     failed: 'Not sent',
+    queueConnecting: 'Connecting you to an agent…',
     queuePosition: (n, m) => `You are number ${n} in the queue, about ${m} min`,
     withAgent: (name) => `${name} is helping you`,
     callbackTitle: 'Leave a message and we will call you back',

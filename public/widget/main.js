@@ -35,7 +35,7 @@ export function mountWidget({ server, locale = 'zh-TW', title = '', identityToke
       handoff: () => client.requestHuman(),
       end: () => client.end(),
       callback: (text, contactTime) => client.requestCallback(text, contactTime),
-      rate: async (stars, comment) => (await client.rate(stars, comment))?.ok === true,
+      rate: (stars, comment) => client.rate(stars, comment),
       typing: (on) => client.typing(on),
       prefs: (patch) => storage.savePrefs(patch),
       lang: () => void client.setLocale(chatLocale()),

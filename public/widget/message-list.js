@@ -22,15 +22,21 @@ export function createMessageList(list, actions) {
   const pending = new Map(); // clientMessageId → { entry, code }
   const elements = new Map(); // message id, or 'c:' + clientMessageId while pending → <li>
   const dividers = [];
+  const answered = new Set(); // ids of messages one of whose quick replies the customer chose
+  let current = null; // the conversation the widget is in: only its answers can be rated
   const greeting = h('li', { class: 'msg msg-bot greeting' });
   list.append(greeting);
+
+  // The server takes a rating only with the token of the answer's own conversation, which the widget no longer holds
+  // once another has started: thumbs pressed there would fail unseen.
+  const isPast = (m) => current !== null && m.conversationId !== current;
 
   function body(m) {
     const canRate = m.author === 'bot' && m.outcome?.outcome === 'answer';
     const thumb = (feedback, icon, label) =>
       h('button', {
         type: 'button', class: 'thumb', 'data-feedback': feedback, 'aria-label': label, title: label,
-        'aria-pressed': String(m.feedback === feedback), onclick: () => actions.feedback(m.id, feedback),
+        'aria-pressed': String(m.feedback === feedback), disabled: isPast(m), onclick: () => actions.feedback(m.id, feedback),
       }, icon);
     // An agent's words come under their name (王小明：…), as a person's would; the bot and notices speak unnamed.
     const named = m.author === 'agent' && m.agentName;
@@ -42,10 +48,22 @@ export function createMessageList(list, actions) {
       m.outcome?.needsVerification ? h('p', { class: 'note' }, t.verify) : null,
       m.quickReplies.length > 0
         ? h('div', { class: 'quick-replies', role: 'group', 'aria-label': t.suggestions },
-            m.quickReplies.map((q) => h('button', { type: 'button', class: 'quick-reply', onclick: () => actions.quickReply(q.title) }, q.title)))
+            m.quickReplies.map((q) => h('button', {
+              type: 'button', class: 'quick-reply', 'aria-disabled': answered.has(m.id) ? 'true' : null,
+              onclick: (e) => choose(m, q.title, e.currentTarget),
+            }, q.title)))
         : null,
       canRate ? h('div', { class: 'thumbs' }, thumb('up', '👍', t.helpful), thumb('down', '👎', t.notHelpful)) : null,
     ];
+  }
+
+  // One choice per message: a double click, or Enter pressed twice, must not ask twice (each press would be a new
+  // message). aria-disabled, not disabled: a disabled button would drop the keyboard focus to the page.
+  function choose(m, title, button) {
+    if (answered.has(m.id)) return;
+    answered.add(m.id);
+    for (const b of button.parentElement.querySelectorAll('.quick-reply')) b.setAttribute('aria-disabled', 'true');
+    actions.quickReply(title);
   }
 
   function fill(el, m) {
@@ -53,8 +71,19 @@ export function createMessageList(list, actions) {
     el.dataset.id = m.id;
     el.dataset.seq = String(m.seq);
     el.dataset.conversation = m.conversationId;
-    el.replaceChildren(...body(m).filter(Boolean));
+    patch(el, body(m).filter(Boolean));
     showFeedback(el, m);
+  }
+
+  // Puts `parts` in `el`, keeping each child that is already as it should be: one put back, even unchanged, is added
+  // to the live log again and read out a second time (a customer's message when it is acknowledged, say).
+  function patch(el, parts) {
+    parts.forEach((part, i) => {
+      const old = el.childNodes[i];
+      if (!old) el.append(part);
+      else if (!old.isEqualNode(part)) el.replaceChild(part, old);
+    });
+    while (el.childNodes.length > parts.length) el.lastChild.remove();
   }
 
   // Only the thumbs change on a stored message; the thanks is added (and so announced) once.
@@ -68,11 +97,12 @@ export function createMessageList(list, actions) {
 
   function fillPending(el, { entry, code }) {
     el.className = `msg msg-customer pending${code ? ' failed' : ''}`;
-    el.replaceChildren(
+    // The bubble as the acknowledged message will have it, so that it is kept then (see patch).
+    patch(el, [
       srOnly(`${t.author.customer}：`),
-      h('div', { class: 'bubble' }, entry.text),
+      h('div', { class: 'bubble', lang: textLang(entry.text) }, entry.text),
       h('p', { class: 'note' }, code ? `${t.failed}：${t.errors[code] ?? t.errors.default}` : t.sending),
-    );
+    ]);
   }
 
   // Messages still waiting for the server stay last; one that failed keeps its place in time.
@@ -133,6 +163,14 @@ export function createMessageList(list, actions) {
     failed(clientMessageId, code) {
       const p = pending.get(clientMessageId);
       if (p) this.pending(p.entry, code);
+    },
+    /** The conversation the widget is now in: earlier ones' answers can no longer be rated. */
+    conversation(id) {
+      current = id;
+      // Changed in place, not re-rendered, so that nothing is read out again.
+      for (const m of messages.values()) {
+        for (const b of elements.get(m.id)?.querySelectorAll('.thumb') ?? []) b.disabled = isPast(m);
+      }
     },
     /** Marks where a new conversation begins after an earlier one ended. */
     divider() {

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import Database from 'better-sqlite3';
 import type { KefuApp } from '../../src/app.ts';
 import { CHROMIUM, CHROMIUM_ARGS, hasChromium, startRealApp } from './browser-harness.ts';
@@ -61,6 +61,74 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     return { page, errors, previous };
   };
 
+  // A question vague enough to be answered with quick replies (a clarify, or a fallback with suggestions). Which words
+  // are vague depends on the trained pack, so the app's router picks one.
+  const vagueQuestion = (): string => {
+    const vague = ['信用卡', '帳戶', '保單', '卡'].find((q) => app.router()!.route(q).options.length > 0);
+    if (!vague) throw new Error('none of the vague questions gets quick replies from the default pack any more: add one that does');
+    return vague;
+  };
+  // Whether `el` has the keyboard focus (inside the widget's shadow root).
+  const hasFocus = (el: Locator): Promise<boolean> =>
+    el.evaluate((e) => (e.getRootNode() as unknown as { activeElement: unknown }).activeElement === e);
+
+  // A new visitor: nothing stored by earlier tests (no conversation, no language chosen), the panel opened by the
+  // customer. Page errors are collected for the test to check.
+  const visitAfresh = async (): Promise<{ page: Page; errors: string[]; input: Locator }> => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/`);
+    await page.evaluate(() => (globalThis as unknown as { localStorage: { clear(): void } }).localStorage.clear());
+    await page.reload();
+    await page.getByRole('button', { name: '開啟線上客服' }).click();
+    return { page, errors, input: page.getByRole('textbox', { name: '輸入您的問題' }) };
+  };
+  // The customer asks; resolves once the bot has answered (in whichever conversation the question went to).
+  const ask = async (page: Page, input: Locator, question: string): Promise<void> => {
+    const asked = (await customerTexts(page)).length;
+    await input.fill(question);
+    await input.press('Enter');
+    await poll(async () => (await customerTexts(page)).length).toBe(asked + 1);
+    await poll(() => page.locator('.log > li.msg').last().getAttribute('class')).toContain('msg-bot');
+  };
+
+  // From now on, counts how often `text` is added to the widget's live log, as a screen reader hears it: a node added
+  // with its children counts once. Read the count with heardCount.
+  const countHeard = (page: Page, text: string): Promise<void> =>
+    page.evaluate((text) => {
+      type Added = { textContent: string | null; contains(other: Added): boolean };
+      const g = globalThis as unknown as {
+        document: { querySelector(s: string): { shadowRoot: { querySelector(s: string): unknown } } | null };
+        MutationObserver: new (callback: (records: { addedNodes: Iterable<Added> }[]) => void) => { observe(target: unknown, options: { childList: true; subtree: true }): void };
+        kefuHeard: number;
+      };
+      g.kefuHeard = 0;
+      const log = g.document.querySelector('[data-kefu-widget]')!.shadowRoot.querySelector('.log');
+      new g.MutationObserver((records) => {
+        const added = records.flatMap((r) => [...r.addedNodes]);
+        g.kefuHeard += added.filter((n) => n.textContent?.includes(text) && !added.some((o) => o !== n && o.contains(n))).length;
+      }).observe(log, { childList: true, subtree: true });
+    }, text);
+  const heardCount = (page: Page): Promise<number> => page.evaluate(() => (globalThis as unknown as { kefuHeard: number }).kefuHeard);
+
+  // Buttons whose accessible name (their aria-label) leaves out what they show (WCAG 2.5.3, label in name): a speech
+  // user who says "click 大字" must reach the button. What is aria-hidden and symbols (×, 👍) are not words to say;
+  // a Latin word counts only whole ("EN" is not in "English").
+  const labelsHidingTheirText = (page: Page) =>
+    page.locator('button[aria-label]:visible').evaluateAll((buttons) => {
+      type Button = { getAttribute(name: string): string | null; cloneNode(deep: boolean): Button; querySelectorAll(s: string): Iterable<{ remove(): void }>; textContent: string | null };
+      return (buttons as unknown as Button[]).flatMap((b) => {
+        const shown = b.cloneNode(true);
+        for (const hidden of shown.querySelectorAll('[aria-hidden="true"]')) hidden.remove();
+        const text = (shown.textContent ?? '').trim();
+        const name = b.getAttribute('aria-label') ?? '';
+        const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        const whole = new RegExp(`(?<![a-z0-9])${escaped}(?![a-z0-9])`, 'i');
+        return /[\p{L}\p{N}]/u.test(text) && !whole.test(name) ? [`${text} → ${name}`] : [];
+      });
+    });
+
   // Role and text locators reach into the widget's (open) shadow root.
   // Customer messages the server has acknowledged (a pending one is shown too, marked .pending).
   const customerTexts = (page: Page) => page.locator('.msg-customer:not(.pending) .bubble').allTextContents();
@@ -83,8 +151,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
 
     // A vague question gets buttons (a clarify, or a fallback with suggestions); pressing one sends its title as the
     // customer's next message. Which words are vague depends on the trained pack, so the app's router picks one.
-    const vague = ['信用卡', '帳戶', '保單', '卡'].find((q) => app.router()!.route(q).options.length > 0);
-    if (!vague) throw new Error('none of the vague questions gets quick replies from the default pack any more: add one that does');
+    const vague = vagueQuestion();
     await input.fill(vague);
     await input.press('Enter');
     const quickReply = page.locator('.quick-reply').first();
@@ -190,10 +257,12 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(box.width).toBeLessThanOrEqual(360);
     expect(box.x).toBeGreaterThanOrEqual(0);
     await page.screenshot({ path: '/tmp/widget-360.png' });
+    expect(await labelsHidingTheirText(page)).toEqual([]);
 
     await page.getByRole('button', { name: 'Switch to English' }).click();
     await page.getByRole('button', { name: 'Send', exact: true }).waitFor();
     await page.getByRole('button', { name: 'End chat' }).waitFor();
+    expect(await labelsHidingTheirText(page)).toEqual([]);
     // Not only the widget's labels: the bot answers in English from now on, and says so to a screen reader. (An
     // earlier test may have left its conversation with the queue, where the bot is silent: this one starts afresh.)
     const previous = (await saved(page)).conversationId;
@@ -210,8 +279,8 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(await reply.textContent()).not.toMatch(/[\u3400-\u9fff]/);
     const inEnglish = (await saved(page)).conversationId;
     expect((await app.service.get(inEnglish)).locale).toBe('en');
-    await page.getByRole('button', { name: 'Larger text' }).click();
-    await poll(() => page.getByRole('button', { name: 'Larger text' }).getAttribute('aria-pressed')).toBe('true');
+    await page.getByRole('button', { name: 'A+ Larger text', exact: true }).click();
+    await poll(() => page.getByRole('button', { name: 'A+ Larger text', exact: true }).getAttribute('aria-pressed')).toBe('true');
     await page.screenshot({ path: '/tmp/widget-360-en-large.png' });
     await page.getByRole('button', { name: '切換成中文' }).click();
     await page.getByRole('button', { name: '結束對話' }).waitFor();
@@ -288,6 +357,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     const launcher = page.getByRole('button', { name: 'Open the chat' });
     await launcher.waitFor();
     await poll(() => page.locator('[data-kefu-widget]').count()).toBe(1);
+    expect(await labelsHidingTheirText(page)).toEqual([]);
     await launcher.click();
     // Closing with the × button gives the keyboard back to the launcher, as Escape does.
     await page.getByRole('button', { name: 'Close the chat', exact: true }).click();
@@ -387,9 +457,17 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(await queueLine.isVisible()).toBe(false);
     expect(await rate.isVisible()).toBe(false);
     // The agent's words come under their name, once however often the console retries.
+    // Their typing shows as theirs; a notice meanwhile does not end it, their message does.
+    const typing = page.locator('.typing');
+    await app.handoff.agentTyping(agent, conversationId, true);
+    await typing.filter({ hasText: '專員正在輸入…' }).waitFor();
+    await app.service.postMessage(conversationId, { author: 'system', text: '對話已轉接' });
+    await page.locator('.msg-system .bubble', { hasText: '對話已轉接' }).waitFor();
+    expect(await typing.isVisible()).toBe(true);
     for (let i = 0; i < 2; i++) await app.handoff.sendMessage(agent, conversationId, { text: '您好，我是王小明，請問需要什麼協助？', clientMessageId: 'console-1' });
     const agentBubble = page.locator('.msg-agent .bubble');
     await agentBubble.filter({ hasText: '王小明：您好，我是王小明，請問需要什麼協助？' }).waitFor();
+    await typing.waitFor({ state: 'hidden' });
     await page.screenshot({ path: '/tmp/widget-agent.png' });
 
     // Over: the rating appears, the agent's line goes.
@@ -433,6 +511,169 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.reload();
     await page.locator('.msg-agent .bubble', { hasText: '第 520 則' }).waitFor();
     expect(await page.locator('.msg-agent .bubble').count()).toBe(520);
+    await page.close();
+  });
+
+  it("starts a new conversation's rating empty, not with the stars and comment given to the last one", async () => {
+    const { page, errors, input } = await visitAfresh();
+    const end = page.getByRole('button', { name: '結束對話' });
+    const comment = page.getByRole('textbox', { name: '意見（選填）' });
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    await end.click();
+    await page.locator('label.star').nth(2).click();
+    await comment.fill('普通');
+    await page.getByRole('button', { name: '送出評分' }).click();
+    await page.getByText('感謝您的評分！').waitFor();
+    const first = (await saved(page)).conversationId;
+
+    // Writing again starts a new conversation; the customer ends that one too.
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    expect((await saved(page)).conversationId).not.toBe(first);
+    await end.click();
+    await page.getByRole('button', { name: '送出評分' }).waitFor();
+    expect(await page.locator('.star-input:checked').count()).toBe(0);
+    expect(await page.locator('label.star.on').count()).toBe(0);
+    expect(await comment.inputValue()).toBe('');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("adds the customer's message to the live log once: acknowledging it changes its note, not its bubble", async () => {
+    const { page, errors, input } = await visitAfresh();
+    await botBubbles(page).first().waitFor(); // the conversation has started (its greeting)
+    await countHeard(page, '信用卡遺失了怎麼辦');
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    expect(await page.locator('.msg-customer .note').count()).toBe(0); // no longer "sending"
+    expect(await heardCount(page)).toBe(1);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('sends a quick reply once, however often it (or another of the same message) is pressed, and keeps the focus on it', async () => {
+    const { page, errors, input } = await visitAfresh();
+    const vague = vagueQuestion();
+    await ask(page, input, vague);
+    // This answer's buttons (the next answer may bring its own).
+    const offer = await page.locator('.msg-bot', { has: page.locator('.quick-reply') }).last().getAttribute('data-id');
+    const quickReplies = page.locator(`.msg-bot[data-id="${offer}"] .quick-reply`);
+    const title = (await quickReplies.first().textContent())!;
+    await quickReplies.first().dblclick();
+    // With the keyboard too: the focus stays where the customer pressed, so Enter presses the same button again.
+    const last = quickReplies.last();
+    await last.focus();
+    await last.press('Enter');
+    await last.press('Enter');
+    expect(await hasFocus(last)).toBe(true);
+    await poll(() => customerTexts(page)).toEqual([vague, title]);
+    await poll(async () => (await saved(page)).outbox).toEqual([]);
+    const { conversationId } = await saved(page);
+    const asked = (await app.store.listMessages(conversationId)).filter((m) => m.author === 'customer').map((m) => m.text);
+    expect(asked).toEqual([vague, title]);
+    expect(await quickReplies.first().getAttribute('aria-disabled')).toBe('true');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("offers 👍/👎 only on the current conversation's answers: an earlier one's token is gone, so the server would refuse them", async () => {
+    const { page, errors, input } = await visitAfresh();
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    const first = (await saved(page)).conversationId;
+    const thumbsOf = (conversationId: string) => page.locator(`.msg-bot[data-conversation="${conversationId}"] .thumb`);
+    await poll(() => thumbsOf(first).count()).toBeGreaterThan(0);
+    await page.getByRole('button', { name: '結束對話' }).click();
+    await page.getByRole('button', { name: '送出評分' }).waitFor();
+    // Ended but still the one shown: its answers can still be rated.
+    expect(await thumbsOf(first).first().isEnabled()).toBe(true);
+
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    const second = (await saved(page)).conversationId;
+    expect(second).not.toBe(first);
+    await poll(() => thumbsOf(second).count()).toBeGreaterThan(0);
+    for (const thumb of await thumbsOf(first).all()) expect(await thumb.isDisabled()).toBe(true);
+    for (const thumb of await thumbsOf(second).all()) expect(await thumb.isEnabled()).toBe(true);
+    await thumbsOf(second).first().click();
+    await poll(() => thumbsOf(second).first().getAttribute('aria-pressed')).toBe('true');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps the keyboard in the widget when 轉真人客服 or 結束對話, pressed, is disabled: on where the conversation stands, then on the rating', async () => {
+    const { page, errors } = await visitAfresh();
+    const panel = page.getByRole('dialog');
+    const launcher = page.getByRole('button', { name: '開啟線上客服' });
+
+    // 轉真人客服 with the keyboard: the focus goes to the line saying where the customer stands, before a place is known.
+    await page.getByRole('button', { name: '轉真人客服', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: '已轉接真人客服' }).waitFor();
+    const { conversationId } = await saved(page);
+    const queueLine = page.locator('.queue-status');
+    await poll(() => hasFocus(queueLine)).toBe(true);
+    await queueLine.filter({ hasText: /目前排在第 \d+ 位/ }).waitFor();
+    expect(await hasFocus(queueLine)).toBe(true);
+    // An agent takes the customer: the queue line goes, and the focus moves on to the agent's.
+    const agent = await app.accounts.create({ username: 'lin', displayName: '林小華', role: 'agent', groups: [], password: 'Correct-Horse-42' });
+    await app.handoff.claim(agent, conversationId);
+    const agentLine = page.locator('.agent-status');
+    await poll(() => hasFocus(agentLine)).toBe(true);
+    // Escape, handled on the widget's root, still closes the panel.
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'hidden' });
+    expect(await hasFocus(launcher)).toBe(true);
+
+    // 結束對話 with the keyboard: the focus goes to the rating's first star.
+    await launcher.click();
+    await page.getByRole('button', { name: '結束對話' }).focus();
+    await page.keyboard.press('Enter');
+    await poll(() => hasFocus(page.locator('#kefu-star-1'))).toBe(true);
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'hidden' });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('says so when 轉真人客服, 結束對話 or a rating cannot be sent while offline, and lets the customer try again', async () => {
+    const { page, errors, input } = await visitAfresh();
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    const { conversationId } = await saved(page);
+    const offlineNote = page.getByText('連線中斷，正在重新連線…');
+    const offlineAlert = page.getByRole('alert').filter({ hasText: '連線中斷，請稍候再試。' });
+    // The network goes: the server drops the connection, and the page cannot reach it again until let through.
+    const goOffline = async () => {
+      await page.route('**/socket.io/**', (route) => route.abort());
+      for (const socket of app.io.of('/chat').sockets.values()) socket.conn.close();
+      await offlineNote.waitFor();
+    };
+    const goOnline = async () => {
+      await page.unroute('**/socket.io/**');
+      await offlineNote.waitFor({ state: 'hidden' });
+    };
+
+    await goOffline();
+    await page.getByRole('button', { name: '轉真人客服', exact: true }).click();
+    await offlineAlert.waitFor();
+    // Back online, the alert goes (it no longer holds).
+    await goOnline();
+    await offlineAlert.waitFor({ state: 'hidden' });
+    await goOffline();
+    await page.getByRole('button', { name: '結束對話' }).click();
+    await offlineAlert.waitFor();
+    expect((await app.service.get(conversationId)).state).toBe('bot');
+    await goOnline();
+    await page.getByRole('button', { name: '結束對話' }).click();
+    const send = page.getByRole('button', { name: '送出評分' });
+    await send.waitFor();
+
+    await goOffline();
+    await page.locator('label.star').nth(3).click();
+    await send.click();
+    await page.locator('.rating').getByRole('alert').filter({ hasText: '連線中斷，請稍候再試。' }).waitFor();
+    expect(await hasFocus(send)).toBe(true); // still there to press again
+    await goOnline();
+    await send.click();
+    await page.getByText('感謝您的評分！').waitFor();
+    expect((await app.service.get(conversationId)).rating).toMatchObject({ stars: 4 });
+    expect(errors).toEqual([]);
     await page.close();
   });
 });

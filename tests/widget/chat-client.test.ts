@@ -341,4 +341,24 @@ describe('widget chat client', () => {
     expect(socket.sent.filter((s) => s.event === 'queue:position')).toHaveLength(1);
     expect(shown.at(-1)).toMatchObject({ position: 1 });
   });
+
+  it("reports the agent's typing as well as the bot's, for its own conversation only, saying whose it is", async () => {
+    const storage = memoryStorage();
+    storage.saveConversation('c1', 't');
+    socket.answer = (event) =>
+      event === 'conversation:resume'
+        ? { ok: true, conversation: { id: 'c1', state: 'agent', locale: 'zh-TW' }, messages: [] }
+        : { ok: false, error: { code: 'KEFU_NOT_FOUND', message: '' } };
+    const typing: unknown[] = [];
+    createChatClient({ server: 'http://kefu.test', locale: () => 'zh-TW', storage, emit: (type: string, data: unknown) => (type === 'typing' ? typing.push(data) : undefined) });
+    socket.connected = true;
+    socket.fire('connect');
+    await vi.advanceTimersByTimeAsync(0);
+    // As the server pushes them (channels/web/web-chat.ts): { conversationId, typing }.
+    socket.fire('agent:typing', { conversationId: 'c1', typing: true });
+    socket.fire('agent:typing', { conversationId: 'c2', typing: true }); // another conversation's room
+    socket.fire('agent:typing', { conversationId: 'c1', typing: false });
+    socket.fire('bot:typing', { conversationId: 'c1', typing: true });
+    expect(typing).toEqual([{ author: 'agent', typing: true }, { author: 'agent', typing: false }, { author: 'bot', typing: true }]);
+  });
 });
