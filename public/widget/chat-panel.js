@@ -165,7 +165,9 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     }
     setCallbackError(null);
     callbackBusy = true;
-    callbackSubmit.disabled = true;
+    // aria-disabled, not disabled: a disabled button would drop the keyboard focus to the page (callbackBusy already
+    // ignores a second press).
+    callbackSubmit.setAttribute('aria-disabled', 'true');
     callbackSubmit.textContent = t.callbackSending;
     let r = null;
     try {
@@ -174,7 +176,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
       r = { ok: false, error: { code: 'default' } };
     } finally {
       callbackBusy = false;
-      callbackSubmit.disabled = false;
+      callbackSubmit.removeAttribute('aria-disabled');
       callbackSubmit.textContent = t.callbackSubmit;
     }
     if (!r) return setCallbackError('OFFLINE');

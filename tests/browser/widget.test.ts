@@ -48,11 +48,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${base}/`);
-    const launcher = page.getByRole('button', { name: '開啟線上客服' });
-    const panel = page.getByRole('dialog');
-    await Promise.race([panel.waitFor(), launcher.waitFor()]);
-    if (!(await panel.isVisible())) await launcher.click();
+    await openPanel(page);
     const previous = (await saved(page)).conversationId;
     if (previous && (await app.service.get(previous)).state !== 'closed') await app.service.close(previous);
     const handoff = page.getByRole('button', { name: '轉真人客服', exact: true });
@@ -69,6 +65,15 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     return vague;
   };
   // Whether `el` has the keyboard focus (inside the widget's shadow root).
+  // A returning visitor finds the panel as they left it: opened here if it was closed.
+  const openPanel = async (page: Page): Promise<void> => {
+    await page.goto(`${base}/`);
+    const panel = page.getByRole('dialog');
+    const launcher = page.getByRole('button', { name: '開啟線上客服' });
+    await Promise.race([panel.waitFor(), launcher.waitFor()]);
+    if (!(await panel.isVisible())) await launcher.click();
+    await panel.waitFor();
+  };
   const hasFocus = (el: Locator): Promise<boolean> =>
     el.evaluate((e) => (e.getRootNode() as unknown as { activeElement: unknown }).activeElement === e);
 
@@ -246,13 +251,8 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
   it('fits a 360px phone screen, switches to English and to large text', async () => {
     const page = await browser.newPage();
     await page.setViewportSize({ width: 360, height: 740 });
-    await page.goto(`${base}/`);
+    await openPanel(page);
     const panel = page.getByRole('dialog');
-    const launcher = page.getByRole('button', { name: '開啟線上客服' });
-    // A returning visitor finds the panel as they left it; open it if it was closed.
-    await Promise.race([panel.waitFor(), launcher.waitFor()]);
-    if (!(await panel.isVisible())) await launcher.click();
-    await panel.waitFor();
     const box = (await panel.boundingBox())!;
     expect(box.width).toBeLessThanOrEqual(360);
     expect(box.x).toBeGreaterThanOrEqual(0);
@@ -289,16 +289,8 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
   });
 
   it('answers in the language the customer chose last in any tab: a tab left open in Chinese follows it, and does not switch the conversation back when it reconnects', async () => {
-    const open = async (page: Page) => {
-      await page.goto(`${base}/`);
-      const panel = page.getByRole('dialog');
-      const launcher = page.getByRole('button', { name: '開啟線上客服' });
-      await Promise.race([panel.waitFor(), launcher.waitFor()]);
-      if (!(await panel.isVisible())) await launcher.click();
-      await panel.waitFor();
-    };
     const older = await browser.newPage();
-    await open(older);
+    await openPanel(older);
     const previous = (await saved(older)).conversationId;
     if (previous && (await app.service.get(previous)).state !== 'closed') await app.service.close(previous);
     const before = await botBubbles(older).count();
@@ -311,7 +303,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
 
     // A second tab of the same site, where the customer switches to English.
     const newer = await browser.newPage();
-    await open(newer);
+    await openPanel(newer);
     await newer.getByRole('button', { name: 'Switch to English' }).click();
     await poll(async () => (await app.service.get(id)).locale).toBe('en');
     // The older tab shows English too, without a reload.
@@ -429,6 +421,15 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await form.getByRole('textbox', { name: '想詢問的內容' }).fill('請回電說明房貸轉貸');
     await form.getByRole('textbox', { name: '方便聯絡的時間（選填）' }).fill('平日下午');
     await form.getByRole('textbox', { name: '方便聯絡的時間（選填）' }).press('Tab');
+    // Offline the first time: the customer is told, and the keyboard stays on the button to send again.
+    await page.route('**/socket.io/**', (route) => route.abort());
+    for (const socket of app.io.of('/chat').sockets.values()) socket.conn.close();
+    await page.getByText('連線中斷，正在重新連線…').waitFor();
+    await page.keyboard.press('Enter');
+    await form.getByRole('alert').filter({ hasText: '連線中斷，請稍候再試。' }).waitFor();
+    expect(await hasFocus(form.getByRole('button', { name: '送出留言' }))).toBe(true);
+    await page.unroute('**/socket.io/**');
+    await page.getByText('連線中斷，正在重新連線…').waitFor({ state: 'hidden' });
     await page.keyboard.press('Enter');
     await page.getByText('已收到您的留言，專員將盡快與您聯繫。').waitFor();
     await form.waitFor({ state: 'hidden' });
@@ -485,11 +486,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
 
   it('starts clean on a shared computer once the last conversation has been over for a while, keeps a recent one to rate, and brings a long chat back whole', async () => {
     const page = await browser.newPage();
-    await page.goto(`${base}/`);
-    const panel = page.getByRole('dialog');
-    const launcher = page.getByRole('button', { name: '開啟線上客服' });
-    await Promise.race([panel.waitFor(), launcher.waitFor()]);
-    if (!(await panel.isVisible())) await launcher.click();
+    await openPanel(page);
     // The last test's conversation, closed by its agent just now: still shown after a reload, so it can be rated.
     const { conversationId } = await saved(page);
     expect((await app.service.get(conversationId)).state).toBe('closed');
