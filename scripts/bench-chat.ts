@@ -341,7 +341,7 @@ async function runDriver(): Promise<void> {
           if (!c.socket.connected) return;
           continue;
         }
-        const ms = performance.now() - due;
+        const ms = Math.max(0, performance.now() - due); // a timer may fire a hair before the slot it was set for
         if (!ack.ok) {
           fail(ack.error?.code ?? 'unknown');
           continue;
