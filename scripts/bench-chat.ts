@@ -229,6 +229,8 @@ interface DriverInit {
 
 interface PhaseResult {
   latencies: number[];
+  /** The same replies timed from the send instead of the due time (equal in the max phase). */
+  sendLatencies: number[];
   /** Messages acknowledged with a reply. */
   replied: number;
   errors: Record<string, number>;
@@ -303,7 +305,7 @@ async function runDriver(): Promise<void> {
   send({ type: 'ready', failed });
 
   const runPhase = async (phase: PhaseName): Promise<PhaseResult> => {
-    const result: PhaseResult = { latencies: [], replied: 0, errors: {}, handoffs: 0, outcomes: {}, cpuMs: 0, elapsedMs: 0 };
+    const result: PhaseResult = { latencies: [], sendLatencies: [], replied: 0, errors: {}, handoffs: 0, outcomes: {}, cpuMs: 0, elapsedMs: 0 };
     const fail = (code: string): void => void (result.errors[code] = (result.errors[code] ?? 0) + 1);
     const count = phase === 'warmup' ? init.warmup : init.messages;
     const start = performance.now();
@@ -329,6 +331,7 @@ async function runDriver(): Promise<void> {
         }
         const text = UTTERANCES[(c.n * 7 + c.sent) % UTTERANCES.length]!;
         c.sent++;
+        const sentAt = performance.now();
         let ack: SendAck;
         try {
           ack = (await c.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('message:send', {
@@ -353,6 +356,7 @@ async function runDriver(): Promise<void> {
           continue;
         }
         result.latencies.push(ms);
+        result.sendLatencies.push(performance.now() - sentAt);
         result.replied++;
         const outcome = ack.reply.outcome?.outcome ?? 'reply';
         result.outcomes[outcome] = (result.outcomes[outcome] ?? 0) + 1;
@@ -659,6 +663,8 @@ interface PhaseSummary {
   p90_ms: number;
   p99_ms: number;
   max_ms: number;
+  /** p99 of the replies timed from their send: what the server and the network took, without sends held back. */
+  p99_from_send_ms: number;
   errors: Record<string, number>;
   handoffs: number;
   /** Replies by the bot's decision (answer, clarify, fallback, handoff), as the customer saw them. */
@@ -740,6 +746,7 @@ async function runSystem(system: System, args: Args, tmp: string): Promise<Syste
       if (phase === 'warmup') continue;
       const after = system === 'kefu' ? await scrape(server.url) : null;
       const latencies = done.flatMap((m) => m.result.latencies).sort((a, b) => a - b);
+      const fromSend = done.flatMap((m) => m.result.sendLatencies).sort((a, b) => a - b);
       const replied = done.reduce((s, m) => s + m.result.replied, 0);
       const errors: Record<string, number> = {};
       const outcomes: Record<string, number> = {};
@@ -754,6 +761,7 @@ async function runSystem(system: System, args: Args, tmp: string): Promise<Syste
         p90_ms: percentile(latencies, 0.9),
         p99_ms: percentile(latencies, 0.99),
         max_ms: latencies[latencies.length - 1] ?? NaN,
+        p99_from_send_ms: percentile(fromSend, 0.99),
         errors,
         handoffs: done.reduce((s, m) => s + m.result.handoffs, 0),
         reply_outcomes: outcomes,
@@ -811,6 +819,7 @@ function printTable(args: Args, echo: SystemReport | null, kefu: SystemReport | 
     console.log(cols('  messages/s', f(e?.msgs_per_s, 0), f(k?.msgs_per_s, 0), name === 'max' ? ratio(e?.msgs_per_s, k?.msgs_per_s, 'rate') : ''));
     console.log(cols('  reply p50 / p99 ms', e ? `${f(e.p50_ms)} / ${f(e.p99_ms)}` : '—', k ? `${f(k.p50_ms)} / ${f(k.p99_ms)}` : '—'));
     console.log(cols('  reply p90 / max ms', e ? `${f(e.p90_ms)} / ${f(e.max_ms, 0)}` : '—', k ? `${f(k.p90_ms)} / ${f(k.max_ms, 0)}` : '—'));
+    if (name === 'paced') console.log(cols('  reply p99 from the send ms', f(e?.p99_from_send_ms), f(k?.p99_from_send_ms), 'not the due time'));
     console.log(cols('  server CPU % of a core', f(e?.server_cpu_pct, 0), f(k?.server_cpu_pct, 0)));
     console.log(cols('  server CPU ms per message', f(e?.server_cpu_ms_per_msg, 3), f(k?.server_cpu_ms_per_msg, 3), ratio(e?.server_cpu_ms_per_msg, k?.server_cpu_ms_per_msg, 'cost')));
     console.log(cols('  server disk writes KiB per message', f(e?.server_disk_kb_per_msg, 1), f(k?.server_disk_kb_per_msg, 1), 'WAL, checkpoints, logs'));
