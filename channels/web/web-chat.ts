@@ -182,12 +182,14 @@ export function attachWebChat(io: Server, deps: WebChatDeps): () => void {
       authorise(p.conversationId, p.token, socket);
       // In the room before the read: a message stored meanwhile is then pushed, read, or both, never neither.
       const room = conversationRoom(p.conversationId);
+      const wasIn = socket.rooms.has(room); // a resync, or the next page of a long history
       await socket.join(room);
       try {
         const { conversation, messages } = await service.history(p.conversationId, p.afterSeq);
         return { conversation: publicConversation(conversation), messages: messages.map(publicMessage) };
       } catch (err) {
-        await socket.leave(room);
+        // Only what this call joined is undone: a failed read must not cut a joined tab off its pushes.
+        if (!wasIn) await socket.leave(room);
         throw err;
       }
     },

@@ -1,4 +1,5 @@
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
+import { KefuError } from '../../../src/errors.ts';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -433,6 +434,20 @@ describe('web chat channel (socket.io /chat)', () => {
     };
     expect(await between('conversation:resume', { conversationId: id, token }, '剛說的一')).toContain('剛說的一');
     expect(await between('conversation:start', { customerId: 'browser-race', resume: true, token }, '剛說的二')).toContain('剛說的二');
+  });
+
+  it('keeps a joined tab in its room when a resume (a resync, the next page) fails to read', async () => {
+    const socket = await open();
+    const { id, token } = await start(socket, 'browser-resync');
+    const pushed = collect(socket);
+    const real = store.listMessages.bind(store);
+    store.listMessages = async () => {
+      throw new KefuError('KEFU_STORE_FAILED', ['the database is failing over']);
+    };
+    expect(await ask(socket, 'conversation:resume', { conversationId: id, token })).toMatchObject({ ok: false, error: { code: 'KEFU_INTERNAL' } }); // storage details stay in the log
+    store.listMessages = real;
+    await service.postMessage(id, { author: 'system', text: '仍在線上' });
+    expect((await pushed.until(1)).map((m) => m.text)).toEqual(['仍在線上']);
   });
 
   it('pushes every message and state change to a second tab in the same conversation', async () => {
