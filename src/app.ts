@@ -9,7 +9,7 @@ import { Server as SocketServer } from 'socket.io';
 import { routingWorkers, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { assertWellFormedText } from './text/well-formed.ts';
-import { maskPersonalData } from './text/mask-personal-data.ts';
+import { maskUrl } from './text/mask-personal-data.ts';
 import { settlesWithin } from './time-limit.ts';
 import { KefuError, isKefuError } from './errors.ts';
 import type { Router } from './router/router.ts';
@@ -110,7 +110,7 @@ const requestForLog = (req: FastifyRequest | Record<string, unknown>): unknown =
   // Anything else logged as `req` (a hand-built object) goes through as it is, to the redaction paths.
   if (!('raw' in req) || typeof req.url !== 'string') return req;
   const r = req as FastifyRequest;
-  return { method: r.method, url: maskPersonalData(r.url), host: r.host, remoteAddress: r.ip, remotePort: r.socket?.remotePort };
+  return { method: r.method, url: maskUrl(r.url), host: r.host, remoteAddress: r.ip, remotePort: r.socket?.remotePort };
 };
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -362,7 +362,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     stopped ??= (async () => {
       stopping = true;
       log.info('shutting down');
-      if (config.server.drainSeconds > 0) {
+      // Only an instance that was serving has customers to move: a start that failed, or a stop while the model was
+      // still loading, has nothing to drain.
+      if (config.server.drainSeconds > 0 && current !== null && fastify.server.listening) {
         // Still serving, while /readyz says "stopping": the load balancer takes this instance out before it closes.
         log.info({ drainSeconds: config.server.drainSeconds }, 'draining: /readyz says stopping');
         await new Promise((resolve) => setTimeout(resolve, config.server.drainSeconds * 1000));
@@ -414,11 +416,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     },
     loadModel,
     async start() {
-      await fastify.listen({ host: config.server.host, port: config.server.port });
-      const { port } = fastify.server.address() as AddressInfo;
+      let port: number;
       try {
+        await fastify.listen({ host: config.server.host, port: config.server.port });
+        ({ port } = fastify.server.address() as AddressInfo);
         await loadModel();
       } catch (err) {
+        // A port taken or a model that will not load: the store, timers and threads opened so far are closed too.
         await stop();
         throw err;
       }

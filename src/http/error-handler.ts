@@ -50,7 +50,8 @@ export function sendKefuError(reply: FastifyReply, e: KefuError): FastifyReply {
 export function installErrorHandling(fastify: FastifyInstance): void {
   fastify.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const e = toKefuError(err, req.id);
-    if (e.status >= 500) req.log.error({ err, code: e.code }, 'request failed');
+    // Not ready (loading, shutting down) is expected and says so to the client: no stack for every such request.
+    if (e.status >= 500 && e.code !== 'KEFU_NOT_READY') req.log.error({ err, code: e.code }, 'request failed');
     // Messages can echo what the customer typed (a field path, an option); masked like every other log line.
     else req.log.info({ code: e.code, status: e.status }, maskPersonalData(e.message));
     return sendKefuError(reply, e);

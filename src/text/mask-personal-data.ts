@@ -38,3 +38,18 @@ export function maskPersonalData(text: string): string {
   for (const [re, label] of RULES) out = out.replace(re, label);
   return out.replace(GROUPED_DIGITS, groupedNumber);
 }
+
+/**
+ * A URL as a log may show it: percent-encoding undone first (a browser sends an e-mail's @ as %40, a Chinese word as
+ * %E8…, and the masking patterns read text), then personal data masked; shown decoded.
+ */
+export function maskUrl(url: string): string {
+  const decoded = url.replace(/\+/g, ' ').replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run; // not UTF-8: left as sent
+    }
+  });
+  return maskPersonalData(decoded);
+}

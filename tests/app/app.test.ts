@@ -137,6 +137,19 @@ describe('app', () => {
     await inner.close();
   });
 
+  it('closes what it opened when start fails (a port taken, a pack that will not load), without waiting out a drain it never needed', async () => {
+    const first = await createApp(testConfig(), { router: scriptedRouter(), log: silent });
+    apps.push(first);
+    const { port } = await first.start();
+    // The port is taken: the store it opened is closed again, not left behind.
+    const clash = await createApp(testConfig({ server: { port, drainSeconds: 300 } }), { router: scriptedRouter(), log: silent });
+    await expect(clash.start()).rejects.toThrow();
+    await expect(clash.store.getConversation('x')).rejects.toMatchObject({ code: 'KEFU_STORE_FAILED' });
+    // No model and a pack that does not exist: refused at once, though drainSeconds is 300 (this test's time limit is 5 s).
+    const broken = await createApp(testConfig({ packDir: join(tmp(), 'no-pack'), server: { drainSeconds: 300 } }), { log: silent });
+    await expect(broken.start()).rejects.toThrow();
+  });
+
   it('with a drain time, keeps serving on stop while /readyz says stopping, so a load balancer can move customers first', async () => {
     const app = await createApp(testConfig({ server: { drainSeconds: 1 } }), { router: scriptedRouter(), log: silent });
     const { port } = await app.start();

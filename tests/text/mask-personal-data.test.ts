@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { maskPersonalData } from '../../src/text/mask-personal-data.ts';
+import { maskPersonalData, maskUrl } from '../../src/text/mask-personal-data.ts';
 
 describe('maskPersonalData', () => {
   it('masks a Taiwanese national ID and resident certificate number', () => {
@@ -12,6 +12,15 @@ describe('maskPersonalData', () => {
     expect(maskPersonalData('身分證 11010519491231002x')).toBe('身分證 [ID]');
     expect(maskPersonalData('ID 110105194912310021 please')).toBe('ID [ID] please');
     expect(maskPersonalData('ORDER-11010519491231002X')).toBe('ORDER-11010519491231002X');
+  });
+
+  it('masks a URL after undoing its percent-encoding, as a browser sends an e-mail, a spaced number or Chinese text', () => {
+    expect(maskUrl('/api/v1/nope?email=wang%40example.com')).toBe('/api/v1/nope?email=[EMAIL]');
+    expect(maskUrl('/x?phone=0912%20345%20678&q=0912+345+678')).toBe('/x?phone=[PHONE]&q=[PHONE]');
+    expect(maskUrl('/x?q=%E8%BA%AB%E5%88%86A123456789')).toBe('/x?q=身分[ID]');
+    // Broken encoding is left as sent around what can be read.
+    expect(maskUrl('/x/%E0%A4%A/A123456789')).toBe('/x/%E0%A4%A/[ID]');
+    expect(maskUrl('/api/v1/conversations/0194f3a2-7c1b-7d2e-9f00-123456789abc/messages')).toBe('/api/v1/conversations/0194f3a2-7c1b-7d2e-9f00-123456789abc/messages');
   });
 
   it('masks mobile and landline numbers, also in full-width', () => {
