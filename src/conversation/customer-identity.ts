@@ -62,14 +62,17 @@ function algorithmsFor(key: KeyObject): string[] {
   if (key.asymmetricKeyType === 'ec' && curve === 'prime256v1') return ['ES256'];
   if (key.asymmetricKeyType === 'ec' && curve === 'secp384r1') return ['ES384'];
   if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return ['RS256', 'PS256'];
-  if (key.asymmetricKeyType === 'ed25519') return ['EdDSA'];
+  if (key.asymmetricKeyType === 'ed25519') return ['EdDSA', 'Ed25519'];
   throw new Error(`a ${key.asymmetricKeyType ?? 'unknown'} key${curve ? ` on ${curve}` : ''} is not one kefu takes (EC P-256 or P-384, RSA of 2048 bits or more, Ed25519)`);
 }
 
 /** Reads the bank's public key; throws KEFU_CONFIG_INVALID naming the file and what is wrong with it. */
 export function readIdentityPublicKey(file: string): { key: KeyObject; algorithms: string[] } {
   try {
-    const key = createPublicKey(readFileSync(file, 'utf8'));
+    const pem = readFileSync(file, 'utf8');
+    // createPublicKey would take a private key and derive its public half: kefu must never hold what signs tokens.
+    if (/PRIVATE KEY/.test(pem)) throw new Error('holds a private key: give kefu only the public key (openssl pkey -pubout), and keep the private one on the bank\'s side');
+    const key = createPublicKey(pem);
     return { key, algorithms: algorithmsFor(key) };
   } catch (err) {
     throw new KefuError('KEFU_CONFIG_INVALID', [`identity.publicKeyFile ${file}: ${(err as Error).message}`], { cause: err });

@@ -36,6 +36,7 @@ export async function startDatabaseClock(read: ReadDatabaseTime, options: Databa
   const warnOverMs = options.warnOverMs ?? 1000;
   let offset = 0;
   let warned = false;
+  let stopped = false;
 
   const measure = async (): Promise<void> => {
     let best: { rtt: number; offset: number } | null = null;
@@ -54,13 +55,19 @@ export async function startDatabaseClock(read: ReadDatabaseTime, options: Databa
 
   await measure();
   const timer = setInterval(() => {
-    measure().catch((err: unknown) => options.log?.warn({ err }, "could not read the database's clock; keeping the last offset"));
+    measure().catch((err: unknown) => {
+      // A reading under way when the store closed fails with the pool: nothing to say then.
+      if (!stopped) options.log?.warn({ err }, "could not read the database's clock; keeping the last offset");
+    });
   }, options.refreshMs ?? 60_000);
   timer.unref();
   return {
     now: () => local() + offset,
     offsetMs: () => offset,
     measure,
-    stop: () => clearInterval(timer),
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
   };
 }

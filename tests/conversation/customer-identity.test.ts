@@ -92,6 +92,9 @@ describe('identity tokens from the bank\'s site', () => {
         return 'started';
       };
       writeFileSync(join(dir, 'junk.pem'), 'not a key');
+      // The private key by mistake: refused, though its public half could be derived from it.
+      writeFileSync(join(dir, 'private.pem'), ec.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      expect(start({ publicKeyFile: join(dir, 'private.pem'), audience: 'kefu', maxAgeMinutes: 15 })).toMatchObject({ code: 'KEFU_CONFIG_INVALID', message: expect.stringMatching(/private\.pem: holds a private key/) });
       const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
       writeFileSync(join(dir, 'weak.pem'), weak.publicKey.export({ type: 'spki', format: 'pem' }));
       for (const file of ['missing.pem', 'junk.pem', 'weak.pem']) {
