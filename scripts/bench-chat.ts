@@ -323,12 +323,11 @@ async function runDriver(): Promise<void> {
           if (performance.now() >= deadline) break;
         }
         // Paced: latency counts from when the message was due, so a stall that holds sends back is not hidden by the
-        // closed loop (coordinated omission).
+        // closed loop (coordinated omission). The schedule is kept through a stall: the messages due meanwhile are
+        // sent as soon as the conversation may (one at a time), each timed from its own due time, as customers who
+        // kept typing would be.
         const due = interval > 0 ? next : performance.now();
-        if (interval > 0) {
-          // Behind schedule (the server is slower than the rate): send now, without bursting to catch up.
-          next = Math.max(next + interval, performance.now());
-        }
+        if (interval > 0) next += interval;
         const text = UTTERANCES[(c.n * 7 + c.sent) % UTTERANCES.length]!;
         c.sent++;
         const sentAt = performance.now();
@@ -909,7 +908,7 @@ async function main(): Promise<void> {
   const onSignal = (): void => {
     killAll();
     rmSync(tmp, { recursive: true, force: true });
-    process.exit(130);
+    void (args.postgres ? dropBenchSchema(args.postgres) : Promise.resolve()).finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
