@@ -29,6 +29,9 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const log = h('ol', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-labelledby': 'kefu-title' });
   const typingLabel = h('span', { class: 'typing-label' });
   const typing = h('div', { class: 'typing', hidden: true }, h('span', { class: 'dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), typingLabel);
+  // Said to a screen reader when someone starts typing: a live region already in the page, since one that appears
+  // (the indicator above) is not read out by every screen reader.
+  const typingNews = h('p', { class: 'sr-only', role: 'status' });
   const rating = createStarRating((stars, comment) => actions.rate(stars, comment));
   // Focusable by script, as are the queue and agent lines: where the keyboard goes when the button it was on goes (see
   // rescueFocus).
@@ -66,7 +69,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
   const body = h('div', { class: 'body', tabindex: '0', role: 'region', 'aria-labelledby': 'kefu-title' }, log, typing, callbackForm, callbackDone, rating.el, ended);
   const panel = h('section', { class: 'panel', id: 'kefu-panel', role: 'dialog', 'aria-labelledby': 'kefu-title', hidden: true },
     h('header', {}, heading, h('div', { class: 'tools' }, langButton, largeButton, closeButton)),
-    status, body,
+    status, body, typingNews,
     actionError,
     h('div', { class: 'actions' }, handoffButton, endButton),
     queueLine,
@@ -274,6 +277,11 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
     typingTimer = null;
     actions.typing(false);
   }
+  function showTyping(on) {
+    if (on && typing.hidden) typingNews.textContent = typingLabel.textContent;
+    if (!on) typingNews.textContent = '';
+    typing.hidden = !on;
+  }
   function scrollDown() {
     body.scrollTop = body.scrollHeight;
   }
@@ -286,7 +294,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
       for (const m of list) messages.upsert(m);
       // A message ends its writer's typing (the server sends no separate "stopped" for a bot's turn that answered). A
       // notice ends the bot's too, not the agent's: they may still be writing.
-      if (list.some((m) => (typingAuthor === 'agent' ? m.author === 'agent' : m.author !== 'customer'))) typing.hidden = true;
+      if (list.some((m) => (typingAuthor === 'agent' ? m.author === 'agent' : m.author !== 'customer'))) showTyping(false);
       scrollDown();
     },
     pending(entry) {
@@ -319,7 +327,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
       updateHandoff();
       endButton.disabled = over;
       // Only the one serving the conversation can be typing in it.
-      if (c.state !== (typingAuthor === 'agent' ? 'agent' : 'bot')) typing.hidden = true;
+      if (c.state !== (typingAuthor === 'agent' ? 'agent' : 'bot')) showTyping(false);
       scrollDown();
     },
     /** Where the queued conversation stands (QueuePosition), or null once it no longer waits. */
@@ -335,7 +343,7 @@ export function createChatPanel(shadow, { lang, large, open, title, actions }) {
       if (!on && author !== typingAuthor) return; // the other one is still typing
       typingAuthor = author;
       typingLabel.textContent = author === 'agent' ? t.agentTyping : t.typing;
-      typing.hidden = !on;
+      showTyping(on);
       if (on) scrollDown();
     },
     connection(online) {

@@ -462,6 +462,9 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     const typing = page.locator('.typing');
     await app.handoff.agentTyping(agent, conversationId, true);
     await typing.filter({ hasText: '專員正在輸入…' }).waitFor();
+    // Said to a screen reader too, in a live region that was there before (one that appears is not read by all).
+    const news = page.getByRole('status').filter({ hasText: '專員正在輸入…' });
+    expect(await news.count()).toBe(1);
     await app.service.postMessage(conversationId, { author: 'system', text: '對話已轉接' });
     await page.locator('.msg-system .bubble', { hasText: '對話已轉接' }).waitFor();
     expect(await typing.isVisible()).toBe(true);
@@ -469,6 +472,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     const agentBubble = page.locator('.msg-agent .bubble');
     await agentBubble.filter({ hasText: '王小明：您好，我是王小明，請問需要什麼協助？' }).waitFor();
     await typing.waitFor({ state: 'hidden' });
+    expect(await news.count()).toBe(0);
     await page.screenshot({ path: '/tmp/widget-agent.png' });
 
     // Over: the rating appears, the agent's line goes.
