@@ -103,7 +103,10 @@ function pushLatinChars(run: string, min: number, max: number, out: string[]): v
 function pushHanChars(run: readonly string[], min: number, max: number, pairWindow: number, out: string[]): void {
   const len = run.length;
   for (let n = min; n <= max && n <= len; n++) {
-    for (let i = 0; i + n <= len; i++) out.push('h' + run.slice(i, i + n).join(''));
+    // Unigrams and bigrams (the default) without an array per term: this runs for every message routed.
+    if (n === 1) for (let i = 0; i < len; i++) out.push('h' + run[i]);
+    else if (n === 2) for (let i = 0; i + 1 < len; i++) out.push('h' + run[i] + run[i + 1]);
+    else for (let i = 0; i + n <= len; i++) out.push('h' + run.slice(i, i + n).join(''));
   }
   for (let i = 0; i < len; i++) {
     for (let j = i + 2; j <= i + pairWindow && j < len; j++) out.push('q' + run[i] + run[j]);
@@ -118,7 +121,7 @@ export function extractTerms(normalised: string, options: Readonly<FeatureOption
   if (options.wordNgramMax > 0) {
     const ws = segmentWords(text);
     for (let n = 1; n <= options.wordNgramMax; n++) {
-      for (let i = 0; i + n <= ws.length; i++) words.push('w' + (n === 1 ? ws[i] : ws.slice(i, i + n).join(' ')));
+      for (let i = 0; i + n <= ws.length; i++) words.push('w' + (n === 1 ? ws[i] : n === 2 ? ws[i] + ' ' + ws[i + 1] : ws.slice(i, i + n).join(' ')));
     }
     for (let i = 0; i < ws.length; i++) {
       for (let j = i + 2; j <= i + options.wordPairWindow && j < ws.length; j++) words.push('p' + ws[i] + ' ' + ws[j]);
