@@ -151,7 +151,7 @@ describe('app', () => {
   });
 
   it('with a drain time, keeps serving on stop while /readyz says stopping, so a load balancer can move customers first', async () => {
-    const app = await createApp(testConfig({ server: { drainSeconds: 1 } }), { router: scriptedRouter(), log: silent });
+    const app = await createApp(testConfig({ server: { drainSeconds: 2 } }), { router: scriptedRouter(), log: silent });
     const { port } = await app.start();
     const c = await startConversation(app);
     const base = `http://127.0.0.1:${port}`;
