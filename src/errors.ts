@@ -34,6 +34,7 @@ export const ERRORS = {
   KEFU_LOGIN_FAILED: { status: 401, message: 'Wrong username or password' },
   KEFU_ROLE_FORBIDDEN: { status: 403, message: 'The %s role cannot %s' },
   KEFU_GROUP_FORBIDDEN: { status: 403, message: 'Conversation %s waits for group %s, which you do not serve' },
+  KEFU_CONVERSATION_FORBIDDEN: { status: 403, message: 'Conversation %s belongs to group %s, which you do not serve' },
   KEFU_NOT_CONVERSATION_OWNER: { status: 403, message: 'Conversation %s is not yours: %s' },
   KEFU_ALREADY_CLAIMED: { status: 409, message: 'Conversation %s is already taken by %s' },
   KEFU_CONVERSATION_STATE: { status: 409, message: 'Conversation %s is %s: %s' },

@@ -108,6 +108,8 @@ export interface HandoffService {
   /** Conversations the agent holds. */
   mine(agent: Agent): Promise<QueueItem[]>;
   detail(agent: Agent, conversationId: string): Promise<ConversationDetail>;
+  /** Throws unless `agent` may read the conversation (KEFU_CONVERSATION_FORBIDDEN, KEFU_NOT_CONVERSATION_OWNER, not found). */
+  checkAccess(agent: Agent, conversationId: string): Promise<void>;
   /** Takes a conversation: from the queue (claim) or from the bot (pull). Exactly one agent wins; the others get KEFU_ALREADY_CLAIMED. */
   claim(agent: Agent, conversationId: string): Promise<HandoffResult>;
   /**
@@ -424,6 +426,40 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     refresh();
   }
 
+  /**
+   * The group a conversation belongs to, as far as who may read it goes: the one it waits or is served in (or was last,
+   * once closed), or, with the bot, the one a request for a person would place it in.
+   */
+  async function groupOf(conversation: Conversation): Promise<{ group: string; handoffs: Handoff[] }> {
+    const handoffs = conversation.state === 'bot' ? [] : await store.listHandoffs(conversation.id);
+    const last = handoffs.at(-1);
+    return { group: last ? last.group : (await opts.placeHandoff({ conversation, topic: null })).group, handoffs };
+  }
+  /**
+   * The conversation, if `agent` may read it and act on it: an admin; whoever holds it, held it or was sent it; one who
+   * serves its group. Agents of one group (a bank's cards team) do not read another's customers (its insurers').
+   */
+  async function accessible(agent: Agent, conversationId: string): Promise<Conversation> {
+    const conversation = await mustConversation(conversationId);
+    if (agent.role === 'admin') return conversation;
+    const { group, handoffs } = await groupOf(conversation);
+    if (handoffs.some((h) => h.agentId === agent.id || h.targetAgentId === agent.id)) return conversation;
+    const open = handoffs.find((h) => h.status !== 'ended');
+    if (open?.targetAgentId) throw new KefuError('KEFU_NOT_CONVERSATION_OWNER', [conversationId, `it was transferred to ${await agentName(open.targetAgentId)}`]);
+    if (!servesGroup(agent, group)) throw new KefuError('KEFU_CONVERSATION_FORBIDDEN', [conversationId, group]);
+    return conversation;
+  }
+
+  async function directory(): Promise<Awaited<ReturnType<HandoffService['directory']>>> {
+    const online = new Map(presence.list().map((o) => [o.agent.id, o.status]));
+    const agents = (await store.listAgents()).filter((a) => !a.disabled && canServeCustomers(a.role));
+    const groups = new Set([DEFAULT_GROUP, ...(opts.knownGroups?.() ?? []), ...agents.flatMap((a) => a.groups)]);
+    return {
+      agents: agents.map((a) => ({ id: a.id, username: a.username, displayName: a.displayName, role: a.role, groups: a.groups, status: online.get(a.id) ?? 'offline' })),
+      groups: [...groups].sort(),
+    };
+  }
+
   return {
     async queue(agent) {
       requireConsole(agent);
@@ -442,16 +478,19 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       const since = new Date(now().getTime() - config.handoff.liveWindowMinutes * 60_000).toISOString();
       const conversations = await store.listConversationsByState('bot', { updatedAfter: since, limit: 100 });
       const latest = await store.latestMessagesOf(conversations.map((c) => c.id), 10);
-      const out = conversations.map((conversation): LiveConversation | null => {
+      const served = servedGroups(agent);
+      const out = await Promise.all(conversations.map(async (conversation): Promise<LiveConversation | null> => {
         const recent = latest[conversation.id] ?? [];
         const p = preview(recent);
         if (!p) return null; // only the greeting so far: nothing to help with
         const lastBot = [...recent].reverse().find((m) => m.outcome);
+        // Only the conversations of groups this agent serves (placed as a request for a person would be).
+        if (served !== null && !served.includes((await opts.placeHandoff({ conversation, topic: lastBot?.outcome?.topic ?? null })).group)) return null;
         return {
           conversation, preview: p, messageCount: recent.at(-1)?.seq ?? 0,
           lastOutcome: lastBot?.outcome ? { outcome: lastBot.outcome.outcome, topic: lastBot.outcome.topic } : null,
         };
-      });
+      }));
       return out.filter((x): x is LiveConversation => x !== null);
     },
 
@@ -460,9 +499,14 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       return itemsFor(await store.listClaimed(agent.id));
     },
 
+    async checkAccess(agent, conversationId) {
+      requireConsole(agent);
+      await accessible(agent, conversationId);
+    },
+
     async detail(agent, conversationId) {
       requireConsole(agent);
-      const conversation = await mustConversation(conversationId);
+      const conversation = await accessible(agent, conversationId);
       const [messages, notes, handoffs, profile, agents] = await Promise.all([
         store.listMessages(conversationId, { limit: 1000 }), store.listNotes(conversationId), store.listHandoffs(conversationId),
         // Anyone can claim a customer id; only one the bank vouched for (its identity token) brings their profile.
@@ -497,6 +541,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
         let r: HandoffResult;
         if (conversation.state === 'bot') {
           const placement = await opts.placeHandoff({ conversation, topic: null });
+          if (!servesGroup(agent, placement.group)) throw new KefuError('KEFU_GROUP_FORBIDDEN', [conversationId, placement.group]);
           r = await store.pullConversation({ conversationId, kind: 'chat', trigger: 'pull', topic: null, group: placement.group, priority: 0, agentId: agent.id }).catch(claimLost(conversationId));
           log.info({ conversationId, agentId: agent.id, group: r.handoff.group }, 'agent pulled a conversation from the bot');
         } else {
@@ -529,7 +574,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
 
     async addNote(agent, conversationId, text) {
       requireConsole(agent);
-      await mustConversation(conversationId);
+      await accessible(agent, conversationId);
       const note = { ...(await store.addNote({ conversationId, agentId: agent.id, text })), agentName: agent.displayName };
       emit({ type: 'note', note });
       return note;
@@ -538,6 +583,10 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     async transfer(agent, conversationId, to) {
       requireConsole(agent);
       if ((to.group === undefined) === (to.agentId === undefined)) throw new KefuError('KEFU_VALIDATION', ['give either group or agentId']);
+      // A group nobody works (a typo) would leave the customer waiting in a queue no console shows.
+      if (to.group !== undefined && !(await directory()).groups.includes(to.group)) {
+        throw new KefuError('KEFU_VALIDATION', [`group: ${to.group} is not a group kefu knows (the pack's domains and the agents' groups)`]);
+      }
       let target: Agent | null = null;
       if (to.agentId !== undefined) {
         target = await store.getAgent(to.agentId);
@@ -596,7 +645,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
 
     async suggestions(agent, conversationId, k) {
       requireConsole(agent);
-      const conversation = await mustConversation(conversationId);
+      const conversation = await accessible(agent, conversationId);
       const suggest = opts.suggest();
       if (!suggest) throw new KefuError('KEFU_NOT_READY', ['the model is still loading, retry shortly']);
       const recent = await store.latestMessages(conversationId, 50);
@@ -604,15 +653,7 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       return { message, suggestions: message ? suggest(message.text, k, conversation.locale) : [] };
     },
 
-    async directory() {
-      const online = new Map(presence.list().map((o) => [o.agent.id, o.status]));
-      const agents = (await store.listAgents()).filter((a) => !a.disabled && canServeCustomers(a.role));
-      const groups = new Set([DEFAULT_GROUP, ...(opts.knownGroups?.() ?? []), ...agents.flatMap((a) => a.groups)]);
-      return {
-        agents: agents.map((a) => ({ id: a.id, username: a.username, displayName: a.displayName, role: a.role, groups: a.groups, status: online.get(a.id) ?? 'offline' })),
-        groups: [...groups].sort(),
-      };
-    },
+    directory,
 
     async agentTyping(agent, conversationId, typing) {
       requireConsole(agent);

@@ -111,9 +111,10 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   });
 
   const handlers: Record<string, Handler> = {
-    async 'conversation:watch'(payload, socket) {
+    async 'conversation:watch'(payload, socket, data) {
       const p = parse(schema.watch, payload);
-      if (!(await store.getConversation(p.conversationId))) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [p.conversationId]);
+      // Only a conversation the agent may read (their group's, one they hold or held): its pushes carry its messages.
+      await handoff.checkAccess(data.agent, p.conversationId);
       await socket.join(watchRoom(p.conversationId));
       // The console reads the conversation once this answers: only after every instance knows to push it here.
       await deps.rooms?.settled(watchRoom(p.conversationId));

@@ -160,6 +160,39 @@ describe('agent console API', () => {
       expect((await customerHistory(c)).messages.filter((m) => m.text.startsWith('專員')).length).toBe(1);
     });
 
+    it("keeps another group's customers from an agent: no history, notes, suggestions, watching, pulling or live list; a transfer only to a known group", async () => {
+      const life = await signIn(app, 'life1', { groups: ['life'] });
+      const bank = await signIn(app, 'bank1', { groups: ['bank'] });
+      const admin = await signIn(app, 'boss', { role: 'admin', groups: [] });
+      const c = await startConversation(app);
+      await say(c, '卡被盜刷');
+      for (const [method, url, payload] of [
+        ['GET', `/conversations/${c.id}`, undefined], ['POST', `/conversations/${c.id}/notes`, { text: 'was here' }], ['GET', `/conversations/${c.id}/suggestions`, undefined],
+      ] as const) {
+        const res = await as(life, method, url, payload);
+        expect([url, res.statusCode, res.json().error?.code]).toEqual([url, 403, 'KEFU_CONVERSATION_FORBIDDEN']);
+      }
+      expect((await as(bank, 'GET', `/conversations/${c.id}`)).statusCode).toBe(200);
+      expect((await as(admin, 'GET', `/conversations/${c.id}`)).statusCode).toBe(200);
+      expect(await app.store.listNotes(c.id)).toEqual([]);
+      // Held by the bank's agent: still not the life agent's to read; the holder's, and (once transferred on) still theirs.
+      expect((await claim(bank, c)).statusCode).toBe(200);
+      expect((await as(life, 'GET', `/conversations/${c.id}`)).statusCode).toBe(403);
+      expect((await as(bank, 'POST', `/conversations/${c.id}/transfer`, { group: 'no-such-group' })).json().error.code).toBe('KEFU_VALIDATION');
+      expect((await as(bank, 'POST', `/conversations/${c.id}/transfer`, { group: 'life' })).statusCode).toBe(200);
+      expect((await as(bank, 'GET', `/conversations/${c.id}`)).statusCode).toBe(200);
+      expect((await as(life, 'GET', `/conversations/${c.id}`)).statusCode).toBe(200);
+
+      // With the bot: a bank question is not in the life agent's live list, nor theirs to pull.
+      const withBot = await startConversation(app, { customerId: 'bot-customer' });
+      await say(withBot, '信用卡遺失了怎麼辦');
+      const liveOf = async (agent: SignedInAgent) => ((await as(agent, 'GET', '/conversations/live')).json().conversations as { conversation: { id: string } }[]).map((l) => l.conversation.id);
+      expect(await liveOf(bank)).toContain(withBot.id);
+      expect(await liveOf(life)).not.toContain(withBot.id);
+      expect((await claim(life, withBot)).json().error.code).toBe('KEFU_GROUP_FORBIDDEN');
+      expect((await as(life, 'GET', `/conversations/${withBot.id}`)).statusCode).toBe(403);
+    });
+
     it("refuses a claim from outside the conversation's group, and one of a transfer addressed to someone else", async () => {
       const life = await signIn(app, 'life1', { groups: ['life'] });
       const bank = await signIn(app, 'bank1', { groups: ['bank'] });

@@ -170,6 +170,15 @@ describe('agent console socket (/agent)', () => {
     expect(await ask(other, 'message:send', { ...payload, clientMessageId: 'other-1' })).toMatchObject({ ok: false, error: { code: 'KEFU_NOT_CONVERSATION_OWNER' } });
   });
 
+  it("lets an agent watch only a conversation of a group they serve (its pushes carry the customer's words)", async () => {
+    const c = await startConversation(app, { channel: 'web', customerId: 'browser-watch-group' });
+    await say(c, '卡被盜刷');
+    const life = await agentSocket(await signIn(app, 'life-w', { groups: ['life'] }));
+    expect(await ask(life, 'conversation:watch', { conversationId: c.id })).toMatchObject({ ok: false, error: { code: 'KEFU_CONVERSATION_FORBIDDEN' } });
+    const bank = await agentSocket(await signIn(app, 'bank-w', { groups: ['bank'] }));
+    expect(await ask(bank, 'conversation:watch', { conversationId: c.id })).toMatchObject({ ok: true });
+  });
+
   it("shows agents the bot's traces and notes, and the customer neither", async () => {
     const agent = await signIn(app, 'a1');
     const console_ = await agentSocket(agent);
