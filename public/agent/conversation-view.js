@@ -9,7 +9,8 @@ import { traceDetails } from './trace-details.js';
 export function createConversationView(id, { me, socket, onEnded, toast }) {
   let detail = null;
   const seen = new Set();
-  const history = h('ol', { class: 'history', 'aria-label': '對話紀錄', tabindex: 0 });
+  // New messages are read out here, and only here (not the whole console, whose timers tick every few seconds).
+  const history = h('ol', { class: 'history', 'aria-label': '對話紀錄', tabindex: 0, role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions' });
   const notes = h('ul', { class: 'notes', 'aria-label': '內部備註' });
   const header = h('header', { class: 'conv-header' });
   const customer = h('section', { class: 'card customer', 'aria-label': '客戶資料' });

@@ -98,6 +98,9 @@ describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? ''
     // The conversation opens in a tab: history with the bot turn's trace, and suggestions for the latest question.
     const view = agent.locator('.panel:not([hidden]) .conversation');
     await view.locator('.history .msg-customer', { hasText: '信用卡遺失了怎麼辦' }).waitFor();
+    // A screen reader hears the conversation's new messages, not the whole console (its timers tick every few seconds).
+    expect(await agent.locator('#app').getAttribute('aria-live')).toBeNull();
+    expect(await view.getByRole('log', { name: '對話紀錄' }).count()).toBe(1);
     await view.locator('.history .msg-bot .trace summary').first().click();
     await view.locator('.history .msg-bot .trace dl').first().waitFor();
     await customer.locator('.msg-system .bubble', { hasText: '小美' }).waitFor();
