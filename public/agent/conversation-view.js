@@ -268,6 +268,8 @@ export function createConversationView(id, { me, socket, onEnded, toast }) {
     load,
     catchUp,
     focus: () => (composer.disabled ? history : composer).focus(),
+    /** Whether I hold this conversation now. */
+    holds: () => holding(),
     message(m) {
       addMessage(m);
       if (m.author === 'customer') typing.textContent = '';

@@ -26,8 +26,14 @@ function startConsole(me) {
     toastTimer = setTimeout(() => { toastEl.className = 'toast'; }, 4000);
   };
 
+  // Conversations I still hold whose tab I closed: the customer's next message brings the tab back (in the
+  // background, marked unread), so nothing they write is missed. Its room is still watched: closing never unwatches.
+  const closedButHeld = new Map(); // id → tab label
   const tabs = createConversationTabs({
     createView: (id) => createConversationView(id, { me, socket, toast, onEnded: (cid) => tabs.close(cid) }),
+    onUserClose: (id, view, label) => {
+      if (view.holds()) closedButHeld.set(id, label);
+    },
   });
 
   async function claim(id, label) {
@@ -76,6 +82,11 @@ function startConsole(me) {
     refreshLists();
     socket.emit('live:watch', {}, (r) => r?.ok && queue.setLive(r.conversations));
     for (const view of tabs.views()) void view.catchUp().catch(() => null);
+    // Back after a break: a held conversation whose tab was closed is no longer watched, and may have news.
+    for (const [id, label] of closedButHeld) {
+      closedButHeld.delete(id);
+      void tabs.open(id, label, { background: true }).catch(() => null);
+    }
   }
   socket.on('connect', () => {
     connection.textContent = '已連線';
@@ -110,7 +121,14 @@ function startConsole(me) {
   socket.on('live:state', ({ conversation }) => queue.liveState(conversation));
   socket.on('conversation:message', ({ conversationId, message }) => {
     const view = tabs.view(conversationId);
-    if (!view) return;
+    if (!view) {
+      const label = closedButHeld.get(conversationId);
+      if (label && message.author === 'customer') {
+        closedButHeld.delete(conversationId);
+        void tabs.open(conversationId, label, { background: true }).catch(() => null);
+      }
+      return;
+    }
     view.message(message);
     if (message.author === 'customer') tabs.unread(conversationId);
   });
@@ -122,6 +140,7 @@ function startConsole(me) {
     if (!tabs.has(conversation.id)) void tabs.open(conversation.id, `客戶 ${conversation.customerId.slice(-6)}`).catch(() => null);
   });
   socket.on('conversation:released', ({ conversation }) => {
+    closedButHeld.delete(conversation.id);
     if (tabs.has(conversation.id)) {
       tabs.close(conversation.id);
       toast(`客戶 ${conversation.customerId.slice(-6)} 的對話已離開您手上`);

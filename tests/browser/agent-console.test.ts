@@ -265,6 +265,22 @@ describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? ''
     await page.getByRole('tab').first().click();
     await page.getByRole('tab').first().press('ArrowRight');
     await expect.poll(() => page.getByRole('tab').nth(1).getAttribute('aria-selected')).toBe('true');
+    // Closing the tab of a customer she still holds: the keyboard goes to the other tab, and the customer's next
+    // message brings the tab back, in the background and marked unread, rather than vanishing.
+    const closing = await page.getByRole('tab', { selected: true }).getAttribute('aria-controls');
+    const closedId = closing!.replace(/^panel-/, '');
+    const closeButton = page.locator(`#tab-${closedId}`).locator('xpath=..').locator('.tab-close');
+    await closeButton.focus();
+    await page.keyboard.press('Enter');
+    await page.locator(`.conversation[data-conversation-id="${closedId}"]`).waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('tab');
+    await app.service.handleCustomerMessage(closedId, { text: '還在嗎？' });
+    const back = page.locator(`#tab-${closedId}`);
+    await back.waitFor();
+    expect(await back.getAttribute('aria-selected')).toBe('false');
+    expect(await back.locator('.unread').isVisible()).toBe(true);
+    await back.click();
+    await page.locator(`.conversation[data-conversation-id="${closedId}"] .history`, { hasText: '還在嗎？' }).waitFor();
     await page.getByRole('button', { name: '登出' }).click();
     await page.getByRole('button', { name: '登入' }).waitFor();
     await page.reload();
