@@ -8,6 +8,7 @@ import { traceDetails } from './trace-details.js';
 /** Creates the view of conversation `id` for `me`; `onEnded(id)` when it leaves my hands (returned, closed, transferred). */
 export function createConversationView(id, { me, socket, onEnded, toast }) {
   let detail = null;
+  let readAt = 0; // performance.now() when `detail` was read: its timers are as of then
   const seen = new Set();
   // New messages are read out here, and only here (not the whole console, whose timers tick every few seconds).
   const history = h('ol', { class: 'history', 'aria-label': '對話紀錄', tabindex: 0, role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions' });
@@ -104,8 +105,15 @@ export function createConversationView(id, { me, socket, onEnded, toast }) {
       h('span', { class: 'meta' }, `${CHANNEL[c.channel] ?? c.channel} · ${c.locale}`,
         ho ? ` · ${TRIGGER[ho.trigger] ?? ho.trigger} · 群組 ${ho.group}` : '',
         ho?.timers.waitSeconds != null ? ` · 等候 ${duration(ho.timers.waitSeconds)}` : '',
-        ho?.timers.handlingSeconds != null ? ` · 處理 ${duration(ho.timers.handlingSeconds)}` : ''));
+        ho?.timers.handlingSeconds != null ? ` · 處理 ${duration(handlingNow(ho))}` : ''));
   }
+  // While someone serves it, handling time runs on between reads (the server counted it when it was read).
+  const handlingNow = (ho) =>
+    ho.timers.handlingSeconds + (detail.conversation.state === 'agent' && ho.status === 'claimed' ? Math.floor((performance.now() - readAt) / 1000) : 0);
+  const ticker = setInterval(() => {
+    if (!el.isConnected && detail) return clearInterval(ticker); // the tab was closed
+    if (detail && detail.conversation.state === 'agent') renderHeader();
+  }, 5000);
 
   function renderCustomer() {
     const { customer: cu } = detail;
@@ -240,6 +248,7 @@ export function createConversationView(id, { me, socket, onEnded, toast }) {
     for (const note of d.notes) addNote(note);
     const before = detail;
     detail = d;
+    readAt = performance.now();
     renderHeader();
     renderCustomer();
     return { before };

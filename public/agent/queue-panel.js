@@ -36,7 +36,8 @@ export function createQueuePanel({ onClaim }) {
           `${TRIGGER[handoff.trigger] ?? handoff.trigger} · ${groupLabel(handoff.group)}${handoff.topic ? ` · ${handoff.topic}` : ''} · ${CHANNEL[conversation.channel] ?? conversation.channel}`,
           handoff.kind === 'callback' ? ' · 留言回電' : ''),
         preview ? h('p', { class: 'preview' }, preview.text) : null,
-        h('button', { type: 'button', class: 'primary small', onClick: () => onClaim(conversation.id, name) }, '接手'));
+        // Named with the customer: a screen reader's list of buttons is otherwise "接手, 接手, 接手…".
+        h('button', { type: 'button', class: 'primary small', 'aria-label': `接手 ${name}`, onClick: () => onClaim(conversation.id, name) }, '接手'));
     }));
   }
 
@@ -51,7 +52,7 @@ export function createQueuePanel({ onClaim }) {
           lastOutcome ? h('span', { class: `badge outcome-${lastOutcome.outcome}` }, OUTCOME[lastOutcome.outcome] ?? lastOutcome.outcome) : null),
         preview ? h('p', { class: 'preview' }, preview.text) : null,
         lastOutcome?.topic ? h('div', { class: 'item-meta' }, lastOutcome.topic) : null,
-        h('button', { type: 'button', class: 'small', onClick: () => onClaim(conversation.id, name) }, '接管對話'));
+        h('button', { type: 'button', class: 'small', 'aria-label': `接管對話 ${name}`, onClick: () => onClaim(conversation.id, name) }, '接管對話'));
     }));
   }
 
