@@ -37,7 +37,7 @@ import type { Pack } from './pack/pack-loader.ts';
 import type { SuggestReplies } from './router/suggested-replies.ts';
 import { createAgentAccounts, type AgentAccounts } from './handoff/agent-accounts.ts';
 import { createAgentPresence, type AgentPresence } from './handoff/agent-presence.ts';
-import { createHandoffPlacement } from './handoff/handoff-placement.ts';
+import { createHandoffPlacement, topicGroups } from './handoff/handoff-placement.ts';
 import { createHandoffService, type HandoffService } from './handoff/handoff-service.ts';
 import { authApi } from './http/auth-api.ts';
 import { agentApi } from './http/agent-api.ts';
@@ -321,6 +321,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   });
   const detachAgentSocket = attachAgentSocket(io, {
     accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength, localRooms, ...(consoleRooms ? { rooms: consoleRooms } : {}),
+    topicGroup: topicGroups({ topicDomain, sharedDomains: config.handoff.sharedDomains }),
   });
 
   let loading: Promise<void> | null = null;

@@ -119,6 +119,7 @@ function startConsole(me) {
   socket.on('queue', ({ items }) => queue.setQueue(items));
   socket.on('live:message', ({ conversation, message }) => queue.liveMessage(conversation, message));
   socket.on('live:state', ({ conversation }) => queue.liveState(conversation));
+  socket.on('live:gone', ({ conversationId }) => queue.liveGone(conversationId));
   socket.on('conversation:message', ({ conversationId, message }) => {
     const view = tabs.view(conversationId);
     if (!view) {

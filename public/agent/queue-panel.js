@@ -94,6 +94,10 @@ export function createQueuePanel({ onClaim }) {
       else if (live.has(conversation.id)) live.get(conversation.id).conversation = conversation;
       renderLive();
     },
+    /** A conversation now belongs to a group I do not serve. */
+    liveGone(conversationId) {
+      if (live.delete(conversationId)) renderLive();
+    },
     dispose: () => clearInterval(ticker),
   };
 }

@@ -12,6 +12,16 @@ export interface HandoffPlacementOptions {
   sharedDomains: readonly string[];
 }
 
+/** The group a topic's questions belong to (its pack domain), or null for a shared domain or an unknown topic. */
+export function topicGroups(opts: Pick<HandoffPlacementOptions, 'topicDomain' | 'sharedDomains'>): (topic: string | null | undefined) => string | null {
+  const shared = new Set(opts.sharedDomains);
+  return (topic) => {
+    if (!topic) return null;
+    const domain = opts.topicDomain(topic);
+    return domain && !shared.has(domain) && GROUP_PATTERN.test(domain) ? domain : null;
+  };
+}
+
 // How far back to look for what the conversation is about when the handoff itself does not say.
 const HISTORY = 30;
 
@@ -22,12 +32,7 @@ const HISTORY = 30;
  * Priority comes from the topic alone (fraud.report and complaint.file by default).
  */
 export function createHandoffPlacement(opts: HandoffPlacementOptions): (request: Pick<HandoffRequest, 'conversation' | 'topic'>) => Promise<HandoffPlacement> {
-  const shared = new Set(opts.sharedDomains);
-  const groupOf = (topic: string | null | undefined): string | null => {
-    if (!topic) return null;
-    const domain = opts.topicDomain(topic);
-    return domain && !shared.has(domain) && GROUP_PATTERN.test(domain) ? domain : null;
-  };
+  const groupOf = topicGroups(opts);
   return async ({ conversation, topic }) => {
     const priority = topic ? (opts.priorityTopics[topic] ?? 0) : 0;
     let group = groupOf(topic);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
-import type { Agent } from '../domain/agent.ts';
+import { DEFAULT_GROUP, servedGroups, type Agent } from '../domain/agent.ts';
 import type { Message } from '../domain/conversation.ts';
 import { KefuError, isKefuError, type KefuErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -25,7 +25,14 @@ const sessionRoom = (tokenHash: string): string => `session:${tokenHash}`;
 const WATCH_ROOM_PREFIX = 'conv:';
 export const watchRoom = (conversationId: string): string => `${WATCH_ROOM_PREFIX}${conversationId}`;
 /** Consoles showing the live list of bot-held conversations. */
-const LIVE_ROOM = 'live';
+// The live list (the bot's conversations, to pull one) by group: an agent sees only their groups' customers. Admins,
+// who serve every group, are in LIVE_EVERY_GROUP.
+const LIVE_ROOM_PREFIX = 'live:';
+const LIVE_EVERY_GROUP = 'live:*';
+const liveRoom = (group: string): string => `${LIVE_ROOM_PREFIX}${group}`;
+const liveRoomsOf = (agent: Agent): string[] => servedGroups(agent)?.map(liveRoom) ?? [LIVE_EVERY_GROUP];
+// Conversations whose group is remembered for the live list's pushes (the rest count as the default group's).
+const LIVE_GROUPS_KEPT = 10_000;
 
 // How often every connected console's session is checked again, for sessions ended from another process (the
 // user CLI disabling an account) or simply expired.
@@ -47,10 +54,12 @@ export interface AgentSocketDeps {
   localRooms?: boolean;
   /** With an adapter shared between instances: which of the consoles' views have a console anywhere (see sharedViewRoom). */
   rooms?: Pick<RoomDirectory, 'anyoneIn' | 'settled'>;
+  /** The group a topic's conversations belong to (its pack domain), or null (see handoff-placement's topicGroups). */
+  topicGroup?: (topic: string | null | undefined) => string | null;
 }
 
 /** The rooms of what consoles show (the live list, a conversation): the ones worth knowing across instances whether anyone is in. */
-export const sharedViewRoom = (room: string): boolean => room === LIVE_ROOM || room.startsWith(WATCH_ROOM_PREFIX);
+export const sharedViewRoom = (room: string): boolean => room.startsWith(LIVE_ROOM_PREFIX) || room.startsWith(WATCH_ROOM_PREFIX);
 
 interface SocketData {
   agent: Agent;
@@ -141,12 +150,13 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
       return { status: p.status };
     },
     async 'live:watch'(_payload, socket, data) {
-      await socket.join(LIVE_ROOM);
-      await deps.rooms?.settled(LIVE_ROOM); // as for a watch: read once every instance pushes here
+      const rooms = liveRoomsOf(data.agent);
+      await socket.join(rooms);
+      await Promise.all(rooms.map((r) => deps.rooms?.settled(r))); // as for a watch: read once every instance pushes here
       return { conversations: await handoff.live(data.agent) };
     },
     async 'live:unwatch'(_payload, socket) {
-      await socket.leave(LIVE_ROOM);
+      for (const room of [...socket.rooms]) if (room.startsWith(LIVE_ROOM_PREFIX)) await socket.leave(room);
       return {};
     },
     async 'queue:refresh'(_payload, _socket, data) {
@@ -203,6 +213,27 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   const push = (room: string, event: string, data: unknown): void => {
     if (anyoneIn(room)) nsp.to(room).emit(event, data);
   };
+  // The group of each bot conversation, as its answers' topics say (the latest one with a group of its own), for the
+  // live list's pushes; placed as a request for a person would be (handoff-placement).
+  const liveGroups = new Map<string, string>();
+  const liveGroupOf = (id: string, message: Message | null): string => {
+    const fromTopic = deps.topicGroup?.(message?.outcome?.topic) ?? null;
+    const group = fromTopic ?? liveGroups.get(id) ?? DEFAULT_GROUP;
+    if (fromTopic !== null && liveGroups.get(id) !== fromTopic) {
+      liveGroups.delete(id); // most recent last, so the oldest goes first
+      liveGroups.set(id, fromTopic);
+      if (liveGroups.size > LIVE_GROUPS_KEPT) liveGroups.delete(liveGroups.keys().next().value!);
+    }
+    return group;
+  };
+  const pushLive = (id: string, message: Message | null, event: string, data: unknown): void => {
+    const before = liveGroups.get(id) ?? DEFAULT_GROUP;
+    const group = liveGroupOf(id, message);
+    // Moved to another group (a card question after a greeting): gone from the lists of those who no longer serve it.
+    if (group !== before && anyoneIn(liveRoom(before))) nsp.to(liveRoom(before)).except(liveRoom(group)).except(LIVE_EVERY_GROUP).emit('live:gone', { conversationId: id });
+    const rooms = [liveRoom(group), LIVE_EVERY_GROUP].filter(anyoneIn);
+    if (rooms.length > 0) nsp.to(rooms).emit(event, data);
+  };
   const onConversation = (e: ConversationEvent): void => {
     const id = e.conversation.id;
     if (e.type === 'message') {
@@ -210,10 +241,11 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
       // (a claim on one instance, the consoles on others): always pushed. The bot's, only where someone looks.
       if (e.conversation.state === 'bot' || deps.localRooms) push(watchRoom(id), 'conversation:message', { conversationId: id, message: e.message });
       else nsp.to(watchRoom(id)).emit('conversation:message', { conversationId: id, message: e.message });
-      if (e.conversation.state === 'bot') push(LIVE_ROOM, 'live:message', { conversation: e.conversation, message: livePreview(e.message) });
+      if (e.conversation.state === 'bot') pushLive(id, e.message, 'live:message', { conversation: e.conversation, message: livePreview(e.message) });
     } else if (e.type === 'state') {
       push(watchRoom(id), 'conversation:state', { conversation: e.conversation });
-      push(LIVE_ROOM, 'live:state', { conversation: e.conversation });
+      pushLive(id, null, 'live:state', { conversation: e.conversation });
+      if (e.conversation.state === 'closed') liveGroups.delete(id);
     }
   };
 

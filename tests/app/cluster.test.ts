@@ -207,15 +207,15 @@ describe('several instances on one PostgreSQL and one Redis', () => {
       broadcast(packet, opts);
     };
     await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '你好' } });
-    expect(broadcasts.filter((r) => r === 'live' || r.startsWith('conv:'))).toEqual([]);
-    const agent = await signIn(b, 'watcher', { name: '看板' });
+    expect(broadcasts.filter((r) => r.startsWith('live:') || r.startsWith('conv:'))).toEqual([]);
+    const agent = await signIn(b, 'watcher', { name: '看板', groups: ['bank'] });
     const console_ = await socket(b, '/agent', { token: agent.token });
     const live = recorder<{ conversation: { id: string }; message: { text: string } }>(console_, 'live:message');
     expect(await ask(console_, 'live:watch', {})).toMatchObject({ ok: true });
     // At once: A pushes the live list's news to B's console, though no console on A shows it.
     await a.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text: '信用卡掉了' } });
     await live.next((m) => m.conversation.id === c.id && m.message.text === '信用卡掉了');
-    expect(broadcasts).toContain('live'); // now someone looks
+    expect(broadcasts).toContain('live:bank'); // now someone looks (in the group of the card question)
     // The list's preview, without the router's trace (every watching console gets every turn).
     const botTurn = await live.next((m) => m.conversation.id === c.id && (m.message as { author?: string }).author === 'bot');
     expect(botTurn.message).toMatchObject({ outcome: { outcome: 'answer', topic: 'card.lost' } });

@@ -273,7 +273,7 @@ describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? ''
     await closeButton.focus();
     await page.keyboard.press('Enter');
     await page.locator(`.conversation[data-conversation-id="${closedId}"]`).waitFor({ state: 'detached' });
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('tab');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }).document.activeElement?.getAttribute('role'))).toBe('tab');
     await app.service.handleCustomerMessage(closedId, { text: '還在嗎？' });
     const back = page.locator(`#tab-${closedId}`);
     await back.waitFor();

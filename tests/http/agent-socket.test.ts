@@ -170,6 +170,25 @@ describe('agent console socket (/agent)', () => {
     expect(await ask(other, 'message:send', { ...payload, clientMessageId: 'other-1' })).toMatchObject({ ok: false, error: { code: 'KEFU_NOT_CONVERSATION_OWNER' } });
   });
 
+  it("pushes the live list's news only to agents of the conversation's group, and takes it off the others' lists when it moves", async () => {
+    type LivePush = { conversation: { id: string }; message: { text: string; author?: string } };
+    const life = await agentSocket(await signIn(app, 'live-life', { groups: ['life'] }));
+    const bank = await agentSocket(await signIn(app, 'live-bank', { groups: ['bank'] }));
+    const lifeNews = recorder<LivePush>(life, 'live:message');
+    const bankNews = recorder<LivePush>(bank, 'live:message');
+    const gone = recorder<{ conversationId: string }>(life, 'live:gone');
+    expect(await ask(life, 'live:watch', {})).toMatchObject({ ok: true });
+    expect(await ask(bank, 'live:watch', {})).toMatchObject({ ok: true });
+    const c = await startConversation(app, { channel: 'web', customerId: 'browser-live-groups' });
+    await say(c, '保單怎麼查'); // the life team's
+    await lifeNews.next((m) => m.conversation.id === c.id && m.message.text === '回覆:保單怎麼查');
+    await say(c, '信用卡掉了'); // now the bank's: off the life agent's list, on the bank agent's
+    await gone.next((g) => g.conversationId === c.id);
+    await bankNews.next((m) => m.conversation.id === c.id && m.message.text === '回覆:信用卡掉了');
+    expect(lifeNews.seen.map((m) => m.message.text)).not.toContain('回覆:信用卡掉了');
+    expect(bankNews.seen.map((m) => m.message.text)).not.toContain('回覆:保單怎麼查');
+  });
+
   it("lets an agent watch only a conversation of a group they serve (its pushes carry the customer's words)", async () => {
     const c = await startConversation(app, { channel: 'web', customerId: 'browser-watch-group' });
     await say(c, '卡被盜刷');
