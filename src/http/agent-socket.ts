@@ -219,20 +219,35 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   const liveGroupOf = (id: string, message: Message | null): string => {
     const fromTopic = deps.topicGroup?.(message?.outcome?.topic) ?? null;
     const group = fromTopic ?? liveGroups.get(id) ?? DEFAULT_GROUP;
-    if (fromTopic !== null && liveGroups.get(id) !== fromTopic) {
+    // Remembered from the bot's first answer on, even one of no group's (the default group's, then).
+    const remember = fromTopic ?? (message?.author === 'bot' && !liveGroups.has(id) ? DEFAULT_GROUP : null);
+    if (remember !== null && liveGroups.get(id) !== remember) {
       liveGroups.delete(id); // most recent last, so the oldest goes first
-      liveGroups.set(id, fromTopic);
+      liveGroups.set(id, remember);
       if (liveGroups.size > LIVE_GROUPS_KEPT) liveGroups.delete(liveGroups.keys().next().value!);
     }
     return group;
   };
+  // A customer's words wait for the bot's answer, a moment later in the same turn, which says whose they are: the
+  // question "信用卡掉了" is the card team's, not every group's to read first.
+  const heldBack = new Map<string, unknown>();
   const pushLive = (id: string, message: Message | null, event: string, data: unknown): void => {
+    if (message?.author === 'customer') {
+      heldBack.delete(id);
+      heldBack.set(id, data);
+      if (heldBack.size > LIVE_GROUPS_KEPT) heldBack.delete(heldBack.keys().next().value!); // answers that never came
+      return;
+    }
     const before = liveGroups.get(id) ?? DEFAULT_GROUP;
     const group = liveGroupOf(id, message);
+    const question = message ? heldBack.get(id) : undefined;
+    heldBack.delete(id);
     // Moved to another group (a card question after a greeting): gone from the lists of those who no longer serve it.
     if (group !== before && anyoneIn(liveRoom(before))) nsp.to(liveRoom(before)).except(liveRoom(group)).except(LIVE_EVERY_GROUP).emit('live:gone', { conversationId: id });
     const rooms = [liveRoom(group), LIVE_EVERY_GROUP].filter(anyoneIn);
-    if (rooms.length > 0) nsp.to(rooms).emit(event, data);
+    if (rooms.length === 0) return;
+    if (question !== undefined) nsp.to(rooms).emit('live:message', question);
+    nsp.to(rooms).emit(event, data);
   };
   const onConversation = (e: ConversationEvent): void => {
     const id = e.conversation.id;

@@ -185,6 +185,9 @@ describe('agent console socket (/agent)', () => {
     await say(c, '信用卡掉了'); // now the bank's: off the life agent's list, on the bank agent's
     await gone.next((g) => g.conversationId === c.id);
     await bankNews.next((m) => m.conversation.id === c.id && m.message.text === '回覆:信用卡掉了');
+    // Nor the customer's question: it waits for the bot's answer to say whose it is.
+    await bankNews.next((m) => m.conversation.id === c.id && m.message.text === '信用卡掉了');
+    expect(lifeNews.seen.map((m) => m.message.text)).not.toContain('信用卡掉了');
     expect(lifeNews.seen.map((m) => m.message.text)).not.toContain('回覆:信用卡掉了');
     expect(bankNews.seen.map((m) => m.message.text)).not.toContain('回覆:保單怎麼查');
   });
