@@ -5,6 +5,9 @@ export type Locale = (typeof LOCALES)[number];
 /** What the router decided to do with one customer message. */
 export type OutcomeKind = 'answer' | 'clarify' | 'fallback' | 'handoff';
 
+/** The topic of "let me talk to a person" (我要找真人): a handoff that says nothing of what the customer needs. */
+export const HUMAN_TOPIC = 'human.agent';
+
 /** Which brain produced the decision; null when none was confident. */
 export type BrainName = 'faq' | 'nlu';
 

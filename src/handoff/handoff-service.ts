@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import type { Conversation, Message } from '../domain/conversation.ts';
-import type { OutcomeKind } from '../domain/types.ts';
+import { HUMAN_TOPIC, type OutcomeKind } from '../domain/types.ts';
 import type { Agent } from '../domain/agent.ts';
 import { canServeCustomers, DEFAULT_GROUP, servedGroups, servesGroup } from '../domain/agent.ts';
 import type {
@@ -649,7 +649,15 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
       const suggest = opts.suggest();
       if (!suggest) throw new KefuError('KEFU_NOT_READY', ['the model is still loading, retry shortly']);
       const recent = await store.latestMessages(conversationId, 50);
-      const message = [...recent].reverse().find((m) => m.author === 'customer') ?? null;
+      // The latest thing the customer needs: not "我要找真人", nor what the bot could not make out (suggestions for
+      // those would be about nothing), unless nothing else was said.
+      const answers = new Map(recent.filter((m) => m.replyTo !== null).map((m) => [m.replyTo, m.outcome]));
+      const saysNothing = (m: Message): boolean => {
+        const o = answers.get(m.id);
+        return o !== undefined && o !== null && (o.topic === HUMAN_TOPIC || o.outcome === 'fallback');
+      };
+      const customers = recent.filter((m) => m.author === 'customer').reverse();
+      const message = customers.find((m) => !saysNothing(m)) ?? customers[0] ?? null;
       return { message, suggestions: message ? suggest(message.text, k, conversation.locale) : [] };
     },
 

@@ -1,4 +1,4 @@
-import type { BrainName, Candidate, Locale, Outcome, OutcomeKind, Trace } from '../domain/types.ts';
+import { HUMAN_TOPIC, type BrainName, type Candidate, type Locale, type Outcome, type OutcomeKind, type Trace } from '../domain/types.ts';
 import type { Brand, Thresholds } from '../config.ts';
 import type { Topic } from '../pack/pack-loader.ts';
 import type { FaqIndex } from '../brains/faq/faq-index.ts';
@@ -58,7 +58,7 @@ const round = (x: number): number => Math.round(x * 10_000) / 10_000;
 export function createRouter(opts: RouterOptions): Router {
   const topics = new Map(opts.topics.map((t) => [t.id, t]));
   const th = opts.thresholds;
-  const humanTopic = opts.humanTopic ?? 'human.agent';
+  const humanTopic = opts.humanTopic ?? HUMAN_TOPIC;
   const maxLen = opts.maxTextLength ?? 2000;
 
   const router: Router = {

@@ -392,6 +392,20 @@ describe('agent console API', () => {
       expect((await as(agent, 'GET', `/conversations/${c.id}/suggestions?k=99`)).statusCode).toBe(400);
     });
 
+    it('suggests for what the customer needs, not for "我要找真人" or what the bot could not make out', async () => {
+      const agent = await signIn(app, 'a2');
+      const c = await startConversation(app, { customerId: 'suggest-what-matters' });
+      await say(c, '卡片昨天在捷運上掉的');
+      await say(c, '???');
+      await say(c, '我要找真人');
+      expect((await claim(agent, c)).statusCode).toBe(200);
+      const r = (await as(agent, 'GET', `/conversations/${c.id}/suggestions?k=1`)).json();
+      expect(r.message).toMatchObject({ text: '卡片昨天在捷運上掉的' });
+      // Said after the handoff (no bot answer to it), it is what the customer needs now.
+      await say(c, '我的卡被人盜刷');
+      expect((await as(agent, 'GET', `/conversations/${c.id}/suggestions?k=1`)).json().message).toMatchObject({ text: '我的卡被人盜刷' });
+    });
+
     it('transfers to another group: back in the queue for that group, the customer told, the first agent out', async () => {
       const bank = await signIn(app, 'bank1', { groups: ['bank'] });
       const life = await signIn(app, 'life1', { groups: ['life'] });
