@@ -285,9 +285,6 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     // Instances on SQLite each have a database of their own: sharing their sockets would mix conversations up.
     throw new KefuError('KEFU_CONFIG_INVALID', ['redis.url: several instances need one shared database: set database.kind to postgres (KEFU_DB_KIND)']);
   }
-  if (c.identity.secret !== undefined && c.identity.publicKeyFile !== undefined) {
-    throw new KefuError('KEFU_CONFIG_INVALID', ['identity: set secret (KEFU_IDENTITY_SECRET) or publicKeyFile (KEFU_IDENTITY_PUBLIC_KEY_FILE), not both']);
-  }
   if (c.identity.secret !== undefined && c.identity.secret === c.server.secret) {
     // The bank's web servers hold the identity secret; with it they could also make any conversation's token.
     throw new KefuError('KEFU_CONFIG_INVALID', ['identity.secret: must differ from server.secret (the bank\'s site holds it)']);

@@ -87,7 +87,7 @@ export function readIdentityPublicKey(file: string): { key: KeyObject; algorithm
  */
 export function createIdentityVerifier(options: IdentityOptions, log?: Logger): IdentityVerifier {
   if (options.secret !== undefined && options.publicKeyFile !== undefined) {
-    throw new KefuError('KEFU_CONFIG_INVALID', ['identity: set secret or publicKeyFile, not both']);
+    throw new KefuError('KEFU_CONFIG_INVALID', ['identity: set secret (KEFU_IDENTITY_SECRET) or publicKeyFile (KEFU_IDENTITY_PUBLIC_KEY_FILE), not both']);
   }
   const publicKey = options.publicKeyFile === undefined ? null : readIdentityPublicKey(options.publicKeyFile);
   const key = publicKey?.key ?? (options.secret === undefined ? null : new TextEncoder().encode(options.secret));

@@ -6,8 +6,6 @@ export type ReadDatabaseTime = () => Promise<number>;
 export interface DatabaseClock {
   /** Now, on the database's clock (this instance's clock corrected by the last measured offset), ms since the epoch. */
   now(): number;
-  /** How far the database's clock is ahead of this instance's, ms (negative: behind), as last measured. */
-  offsetMs(): number;
   /** Measures the offset again; a failed measurement keeps the last one. */
   measure(): Promise<void>;
   stop(): void;
@@ -63,7 +61,6 @@ export async function startDatabaseClock(read: ReadDatabaseTime, options: Databa
   timer.unref();
   return {
     now: () => local() + offset,
-    offsetMs: () => offset,
     measure,
     stop: () => {
       stopped = true;

@@ -203,8 +203,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       throw new KefuError('KEFU_STORE_FAILED', [`reading PostgreSQL's clock: ${(err as Error).message}`], { cause: err });
     }
   }
-  const clock = options.now ?? (() => new Date(databaseClock!.now()));
-  const now = (): string => clock().toISOString();
+  const nowOption = options.now;
+  const clockMs = nowOption ? () => nowOption().getTime() : () => databaseClock!.now();
+  const now = (): string => new Date(clockMs()).toISOString();
 
   let ending = false;
   let closing: Promise<void> | null = null;
@@ -461,7 +462,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
   const store: Store = {
     kind: 'postgres',
-    clock: () => clock().getTime(),
+    clock: clockMs,
     createConversation: (input) =>
       guard(async () => {
         const at = now();
