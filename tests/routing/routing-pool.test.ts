@@ -44,6 +44,25 @@ describe('routing pool (routers on worker threads)', () => {
     expect(remote[0]).toMatchObject({ outcome: 'answer', topic: 'card.lost' });
   });
 
+  it('answers a large batch in parts, so the first answers do not wait for the last to be routed', async () => {
+    pool = createRoutingPool({ size: 1, log });
+    await pool.load(spec);
+    // Event-loop turns on this thread, counted while the batch is routed: answers that come in one message all
+    // settle in the same turn.
+    let turn = 0;
+    let counting = true;
+    const count = (): void => {
+      turn++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const texts = Array.from({ length: 1500 }, (_, i) => (i % 2 ? '信用卡遺失了要怎麼掛失' : '今天美金匯率多少'));
+    const turns = await Promise.all(texts.map((t) => pool!.route(t, state).then((o) => (expect(o.topic).not.toBeNull(), turn))));
+    counting = false;
+    expect(turns[0]).toBeLessThan(turns[turns.length - 1]!);
+    expect(new Set(turns).size).toBeGreaterThan(1);
+  });
+
   it("gives back the router's own errors as coded errors, and keeps serving", async () => {
     pool = createRoutingPool({ size: 1, log });
     await pool.load(spec);
