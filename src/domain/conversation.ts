@@ -43,6 +43,13 @@ export interface Conversation {
   agentId: string | null;
   /** That agent's display name, shown to the customer ("專員 小美 為您服務"). */
   agentName: string | null;
+  /**
+   * The group its answers place it in: that of the latest bot answer whose topic has a group (its pack domain),
+   * DEFAULT_GROUP until one has. Kept with the conversation, not worked out by each process from what it happened to
+   * see, so that every instance (and one just restarted) shows it on the same group's live list. Null for a
+   * conversation begun before kefu kept it: its messages say (see handoff-placement).
+   */
+  topicGroup: string | null;
 }
 
 /** The router's decision as stored with a bot turn. */

@@ -127,4 +127,10 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
     name: 'whether the bank vouched for a conversation\'s customer id (a signed identity token)',
     sql: `ALTER TABLE conversations ADD COLUMN customer_verified boolean NOT NULL DEFAULT false;`,
   },
+  {
+    version: 3,
+    name: 'the group a conversation\'s answers place it in, kept with it',
+    // As SQLite's migration 7: NULL for conversations from before (not recorded); new ones start in 'default'.
+    sql: `ALTER TABLE conversations ADD COLUMN topic_group text;`,
+  },
 ];

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Conversation, ConversationState, Message } from '../domain/conversation.ts';
 import type { Locale } from '../domain/types.ts';
-import type { Agent, AgentRole, AgentSession } from '../domain/agent.ts';
+import { DEFAULT_GROUP, type Agent, type AgentRole, type AgentSession } from '../domain/agent.ts';
 import type { ConversationNote, CustomerProfile, Disposition, Handoff, HandoffEndReason, HandoffKind, HandoffStatus, HandoffTrigger } from '../domain/handoff.ts';
 import { KefuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -24,7 +24,7 @@ type Row = Record<string, unknown>;
 interface ConversationRow {
   id: string; channel: string; customer_id: string; state: string; locale: string; created_at: Date; updated_at: Date;
   closed_at: Date | null; customer_verified: boolean; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null;
-  rated_at: Date | null; holder_id?: string | null; holder_name?: string | null;
+  rated_at: Date | null; topic_group: string | null; holder_id?: string | null; holder_name?: string | null;
 }
 interface MessageRow {
   id: string; conversation_id: string; seq: number; author: string; text: string; quick_replies: Message['quickReplies'];
@@ -51,6 +51,7 @@ const toConversation = (r: ConversationRow): Conversation => ({
   consecutiveFallbacks: r.consecutive_fallbacks,
   rating: r.rating_stars === null ? null : { stars: r.rating_stars, comment: r.rating_comment, at: iso(r.rated_at ?? r.updated_at) },
   agentId: r.state === 'agent' ? (r.holder_id ?? null) : null, agentName: r.state === 'agent' ? (r.holder_name ?? null) : null,
+  topicGroup: r.topic_group,
 });
 const toMessage = (r: MessageRow): Message => ({
   id: r.id, conversationId: r.conversation_id, seq: r.seq, author: r.author as Message['author'], text: r.text,
@@ -85,7 +86,7 @@ const CONVERSATION_SELECT = `SELECT c.*, h.agent_id AS holder_id, a.display_name
   LEFT JOIN handoffs h ON h.conversation_id = c.id AND h.status = 'claimed'
   LEFT JOIN agents a ON a.id = h.agent_id`;
 /** The conversation's columns, named: a prepared statement returning `*` fails once a migration adds a column. */
-const CONVERSATION_COLUMNS = 'id, channel, customer_id, customer_verified, state, locale, created_at, updated_at, closed_at, consecutive_fallbacks, last_seq, rating_stars, rating_comment, rated_at';
+const CONVERSATION_COLUMNS = 'id, channel, customer_id, customer_verified, state, locale, created_at, updated_at, closed_at, consecutive_fallbacks, last_seq, rating_stars, rating_comment, rated_at, topic_group';
 const MESSAGE_COLUMNS = '(id, conversation_id, seq, author, text, quick_replies, outcome, client_message_id, reply_to, agent_id, agent_name, created_at)';
 // See the SQLite store: a released customer goes to the front of their priority; `ord` keeps insertion order.
 const QUEUE_ORDER = `ORDER BY priority DESC, CASE kind WHEN 'chat' THEN 0 ELSE 1 END, CASE trigger WHEN 'release' THEN 0 ELSE 1 END, queued_at, ord`;
@@ -318,7 +319,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // it sees any commit that raced it; a retry rolls the bump back.
   const append = async (db: pg.PoolClient, input: NewMessage): Promise<{ message: Message; duplicate: false; conversation: Conversation }> => {
     const at = now();
-    const bumped = await one<ConversationRow>(db, 'UPDATE conversations SET last_seq = last_seq + 1, updated_at = $1 WHERE id = $2 RETURNING *', [at, input.conversationId]);
+    // An answer's group goes in the same update; null leaves the conversation's as it was.
+    const bumped = await one<ConversationRow>(db, 'UPDATE conversations SET last_seq = last_seq + 1, updated_at = $1, topic_group = coalesce($3::text, topic_group) WHERE id = $2 RETURNING *',
+      [at, input.conversationId, input.topicGroup ?? null]);
     if (!bumped) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
     if (input.clientMessageId) {
       const existing = await byClientId(db, input.conversationId, input.clientMessageId);
@@ -349,8 +352,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return { customer: r.message, duplicate: false, reply: null, conversation: r.conversation };
     }
     const at = now();
-    const bumped = (await one<ConversationRow>(db, 'UPDATE conversations SET last_seq = last_seq + 2, consecutive_fallbacks = $1, updated_at = $2 WHERE id = $3 RETURNING *',
-      [input.consecutiveFallbacks, at, input.conversationId]))!;
+    const bumped = (await one<ConversationRow>(db, `UPDATE conversations SET last_seq = last_seq + 2, consecutive_fallbacks = $1, updated_at = $2,
+        topic_group = coalesce($4::text, topic_group) WHERE id = $3 RETURNING *`, [input.consecutiveFallbacks, at, input.conversationId, input.reply.topicGroup ?? null]))!;
     const customer = newMessage(customerInput, bumped.last_seq - 1, input.customer.receivedAt ?? at);
     const reply = newMessage(
       { conversationId: input.conversationId, author: 'bot', text: input.reply.text, quickReplies: input.reply.quickReplies, outcome: input.reply.outcome, replyTo: customer.id },
@@ -369,7 +372,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const TURN_SQL = `WITH cur AS (SELECT id, state, consecutive_fallbacks, locale FROM conversations WHERE id = $1 FOR NO KEY UPDATE),
     ok AS (SELECT cur.id FROM cur WHERE cur.state = 'bot' AND cur.consecutive_fallbacks = $3 AND cur.locale = $4
       AND ($2::text IS NULL OR NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND client_message_id = $2))),
-    bumped AS (UPDATE conversations c SET last_seq = c.last_seq + 2, consecutive_fallbacks = $5, updated_at = $6 FROM ok WHERE c.id = ok.id
+    bumped AS (UPDATE conversations c SET last_seq = c.last_seq + 2, consecutive_fallbacks = $5, updated_at = $6, topic_group = coalesce($14::text, c.topic_group)
+      FROM ok WHERE c.id = ok.id
       RETURNING ${CONVERSATION_COLUMNS.replace(/\b(\w+)\b/g, 'c.$1')}),
     inserted AS (INSERT INTO messages ${MESSAGE_COLUMNS}
       SELECT v.id, bumped.id, bumped.last_seq + v.seq_offset, v.author, v.text, v.quick_replies::json, v.outcome::json, v.client_message_id, v.reply_to, NULL, NULL, v.created_at::timestamptz
@@ -388,7 +392,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       bumped = (await pool.query<ConversationRow>({ name: 'kefu-turn', text: TURN_SQL, values: [
         input.conversationId, input.customer.clientMessageId ?? null, input.routedOn.consecutiveFallbacks, input.routedOn.locale,
         input.consecutiveFallbacks, at, customerId, input.customer.text, receivedAt, replyId, input.reply.text,
-        JSON.stringify(input.reply.quickReplies), JSON.stringify(input.reply.outcome),
+        JSON.stringify(input.reply.quickReplies), JSON.stringify(input.reply.outcome), input.reply.topicGroup ?? null,
       ] })).rows[0] ?? null;
     } catch (err) {
       const e = err as { constraint?: string; code?: string };
@@ -466,8 +470,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     createConversation: (input) =>
       guard(async () => {
         const at = now();
-        const r = await one<ConversationRow>(pool, `INSERT INTO conversations (id, channel, customer_id, customer_verified, state, locale, created_at, updated_at)
-          VALUES ($1, $2, $3, $4, 'bot', $5, $6, $6) RETURNING *`, [randomUUID(), input.channel, input.customerId, input.customerVerified ?? false, input.locale, at]);
+        const r = await one<ConversationRow>(pool, `INSERT INTO conversations (id, channel, customer_id, customer_verified, state, locale, created_at, updated_at, topic_group)
+          VALUES ($1, $2, $3, $4, 'bot', $5, $6, $6, $7) RETURNING *`, [randomUUID(), input.channel, input.customerId, input.customerVerified ?? false, input.locale, at, DEFAULT_GROUP]);
         return toConversation(r!);
       }),
     getConversation: (id) => guard(() => conv(pool, id)),
@@ -481,6 +485,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         }
         if (patch.locale !== undefined) (params.push(patch.locale), sets.push(`locale = $${params.length}`));
         if (patch.consecutiveFallbacks !== undefined) (params.push(patch.consecutiveFallbacks), sets.push(`consecutive_fallbacks = $${params.length}`));
+        if (patch.topicGroup !== undefined) (params.push(patch.topicGroup), sets.push(`topic_group = $${params.length}`));
         const r = await one<ConversationRow>(pool, `UPDATE conversations SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, params);
         if (!r) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
         return fromUpdated(pool, r);

@@ -197,4 +197,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
     name: 'whether the bank vouched for a conversation\'s customer id (a signed identity token)',
     sql: `ALTER TABLE conversations ADD COLUMN customer_verified INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 7,
+    name: 'the group a conversation\'s answers place it in, kept with it',
+    // Which group's agents see a bot conversation on their live list was worked out by each process from the answers
+    // it had pushed: after a restart, or on another instance, a card conversation's next fallback went to the default
+    // group's agents. Kept here, written with each answer, every instance reads the same group. Conversations from
+    // before have NULL (not recorded): which topics have a group is the pack's to say, not SQL's, so the app works it
+    // out from their messages when it needs it. New conversations start in 'default' (the store sets it).
+    sql: `ALTER TABLE conversations ADD COLUMN topic_group TEXT;`,
+  },
 ];

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINTER_ALIVE, DEFAULT_AUTOCHECKPOINT_PAGES, WAL_FRAMES } from './sqlite-checkpointer.ts';
 import type { Conversation, ConversationState, Message } from '../domain/conversation.ts';
+import { DEFAULT_GROUP } from '../domain/agent.ts';
 import type { Locale } from '../domain/types.ts';
 import { KefuError } from '../errors.ts';
 import type { ConversationPatch, NewConversation, NewMessage, NewTurn, Store } from './store.ts';
@@ -19,6 +20,7 @@ const MAX_RESTARTS_PUT_OFF = 3;
 export interface ConversationRow {
   id: string; channel: string; customer_id: string; state: string; locale: string; created_at: string; updated_at: string;
   closed_at: string | null; customer_verified: number; consecutive_fallbacks: number; last_seq: number; rating_stars: number | null; rating_comment: string | null; rated_at: string | null;
+  topic_group: string | null;
   /** Joined by CONVERSATION_SELECT: the agent of the claimed episode. */
   holder_id: string | null; holder_name: string | null;
 }
@@ -40,7 +42,7 @@ const toConversation = (r: ConversationRow): Conversation => ({
   state: r.state as ConversationState, locale: r.locale as Locale, createdAt: r.created_at, updatedAt: r.updated_at, closedAt: r.closed_at,
   consecutiveFallbacks: r.consecutive_fallbacks,
   rating: r.rating_stars === null ? null : { stars: r.rating_stars, comment: r.rating_comment, at: r.rated_at ?? r.updated_at },
-  agentId: r.state === 'agent' ? r.holder_id : null, agentName: r.state === 'agent' ? r.holder_name : null,
+  agentId: r.state === 'agent' ? r.holder_id : null, agentName: r.state === 'agent' ? r.holder_name : null, topicGroup: r.topic_group,
 });
 const toMessage = (r: MessageRow): Message => ({
   id: r.id, conversationId: r.conversation_id, seq: r.seq, author: r.author as Message['author'], text: r.text,
@@ -86,8 +88,8 @@ export function openSqliteStore(
   const now = (): string => (options.now ?? (() => new Date()))().toISOString();
 
   const q = {
-    insertConv: db.prepare(`INSERT INTO conversations (id, channel, customer_id, customer_verified, state, locale, created_at, updated_at)
-      VALUES (@id, @channel, @customerId, @customerVerified, 'bot', @locale, @now, @now)`),
+    insertConv: db.prepare(`INSERT INTO conversations (id, channel, customer_id, customer_verified, state, locale, created_at, updated_at, topic_group)
+      VALUES (@id, @channel, @customerId, @customerVerified, 'bot', @locale, @now, @now, @topicGroup)`),
     getConv: db.prepare(`${CONVERSATION_SELECT} WHERE c.id = ?`),
     idle: db.prepare(`${CONVERSATION_SELECT} WHERE c.state = 'bot' AND c.updated_at < ? ORDER BY c.updated_at, c.id LIMIT ?`),
     closeIdle: db.prepare(`UPDATE conversations SET state = 'closed', closed_at = @now, updated_at = @now
@@ -95,9 +97,11 @@ export function openSqliteStore(
     findOpen: db.prepare(`${CONVERSATION_SELECT} WHERE c.channel = ? AND c.customer_id = ? AND c.state != 'closed' ORDER BY c.updated_at DESC LIMIT 1`),
     // A range of conversations_state_updated per open state: as many entries read as there are open conversations.
     countOpen: db.prepare(`SELECT state, COUNT(*) AS n FROM conversations WHERE state IN ('bot','queued','agent') GROUP BY state`),
-    // RETURNING * hands back the conversation as the append leaves it, so a turn needs no read after its writes.
-    bumpSeq: db.prepare('UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING *'),
-    bumpTurn: db.prepare('UPDATE conversations SET last_seq = last_seq + 2, consecutive_fallbacks = @fallbacks, updated_at = @now WHERE id = @id RETURNING *'),
+    // RETURNING * hands back the conversation as the append leaves it, so a turn needs no read after its writes. An
+    // answer's group goes in the same update (the row is rewritten anyway); null leaves the conversation's as it was.
+    bumpSeq: db.prepare('UPDATE conversations SET last_seq = last_seq + 1, updated_at = @now, topic_group = coalesce(@group, topic_group) WHERE id = @id RETURNING *'),
+    bumpTurn: db.prepare(`UPDATE conversations SET last_seq = last_seq + 2, consecutive_fallbacks = @fallbacks, updated_at = @now, topic_group = coalesce(@group, topic_group)
+      WHERE id = @id RETURNING *`),
     routeState: db.prepare('SELECT state, consecutive_fallbacks, locale FROM conversations WHERE id = ?'),
     insertMsg: db.prepare(`INSERT INTO messages (id, conversation_id, seq, author, text, quick_replies, outcome, client_message_id, reply_to, agent_id, agent_name, created_at)
       VALUES (@id, @conversationId, @seq, @author, @text, @quickReplies, @outcome, @clientMessageId, @replyTo, @agentId, @agentName, @now)`),
@@ -263,7 +267,7 @@ export function openSqliteStore(
     const duplicate = duplicateOf(input);
     if (duplicate) return { ...duplicate, duplicate: true };
     const at = now();
-    const bumped = q.bumpSeq.get(at, input.conversationId) as ConversationRow | undefined;
+    const bumped = q.bumpSeq.get({ now: at, group: input.topicGroup ?? null, id: input.conversationId }) as ConversationRow | undefined;
     if (!bumped) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
     // Refused after the bump: the savepoint write() wraps this in rolls the bump back with the error.
     if (input.requireOpen && bumped.state === 'closed') throw new KefuError('KEFU_CONVERSATION_CLOSED', [input.conversationId]);
@@ -291,7 +295,7 @@ export function openSqliteStore(
       return { customer: r.message, duplicate: false, reply: null, conversation: r.conversation };
     }
     const at = now();
-    const bumped = q.bumpTurn.get({ now: at, id: input.conversationId, fallbacks: input.consecutiveFallbacks }) as ConversationRow;
+    const bumped = q.bumpTurn.get({ now: at, id: input.conversationId, fallbacks: input.consecutiveFallbacks, group: input.reply.topicGroup ?? null }) as ConversationRow;
     const customer = insertMessage(customerInput, bumped.last_seq - 1, input.customer.receivedAt ?? at);
     const reply = insertMessage(
       { conversationId: input.conversationId, author: 'bot', text: input.reply.text, quickReplies: input.reply.quickReplies, outcome: input.reply.outcome, replyTo: customer.id },
@@ -309,7 +313,9 @@ export function openSqliteStore(
     createConversation(input: NewConversation) {
       return write(() => {
         const id = randomUUID();
-        q.insertConv.run({ id, channel: input.channel, customerId: input.customerId, customerVerified: input.customerVerified ? 1 : 0, locale: input.locale, now: now() });
+        q.insertConv.run({
+          id, channel: input.channel, customerId: input.customerId, customerVerified: input.customerVerified ? 1 : 0, locale: input.locale, now: now(), topicGroup: DEFAULT_GROUP,
+        });
         return mustGetConv(id);
       });
     },
@@ -329,6 +335,7 @@ export function openSqliteStore(
         }
         if (patch.locale !== undefined) (sets.push('locale = @locale'), (params.locale = patch.locale));
         if (patch.consecutiveFallbacks !== undefined) (sets.push('consecutive_fallbacks = @fb'), (params.fb = patch.consecutiveFallbacks));
+        if (patch.topicGroup !== undefined) (sets.push('topic_group = @topicGroup'), (params.topicGroup = patch.topicGroup));
         const res = updateStatement(sets.join(', ')).run(params);
         if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
         return mustGetConv(id);

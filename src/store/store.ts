@@ -34,6 +34,8 @@ export interface NewMessage {
    * must not follow the agent's greeting.
    */
   requireBot?: boolean;
+  /** On a bot answer whose topic has a group: the conversation's topicGroup from now on (absent or null: unchanged). */
+  topicGroup?: string | null;
 }
 
 /** A customer message and the bot's reply worked out for it, stored in one transaction (Store.appendTurn). */
@@ -41,14 +43,16 @@ export interface NewTurn {
   conversationId: string;
   /** `receivedAt`: when the message reached the server (ISO), its stored time when the reply is stored with it. */
   customer: { text: string; clientMessageId?: string | null; receivedAt?: string };
-  reply: { text: string; quickReplies: QuickReply[]; outcome: StoredOutcome };
+  /** `topicGroup`: as on NewMessage, the group the reply's topic has, if any. */
+  reply: { text: string; quickReplies: QuickReply[]; outcome: StoredOutcome; topicGroup?: string | null };
   /** The route state the reply was worked out on: it is stored only if the bot still holds the conversation in it. */
   routedOn: { consecutiveFallbacks: number; locale: Locale };
   /** The conversation's fallbacks in a row once the reply is stored. */
   consecutiveFallbacks: number;
 }
 
-export type ConversationPatch = Partial<Pick<Conversation, 'state' | 'locale' | 'consecutiveFallbacks'>>;
+/** `topicGroup`: worked out once for a conversation begun before kefu kept it (see Conversation.topicGroup). */
+export type ConversationPatch = Partial<Pick<Conversation, 'state' | 'locale' | 'consecutiveFallbacks'>> & { topicGroup?: string };
 
 export interface NewHandoff {
   conversationId: string;
@@ -184,6 +188,7 @@ export interface Store extends HandoffStore, AgentStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Now on the clock this store stamps times with (PostgreSQL: the database's, shared by every instance), ms since the epoch. */
   clock(): number;
+  /** A new conversation, with the bot; its topicGroup is DEFAULT_GROUP until a bot answer's topic names another. */
   createConversation(input: NewConversation): Promise<Conversation>;
   getConversation(id: string): Promise<Conversation | null>;
   /** Applies the patch and bumps updatedAt; closing sets closedAt. Throws KEFU_CONVERSATION_NOT_FOUND. */

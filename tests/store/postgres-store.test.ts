@@ -163,6 +163,30 @@ describe('PostgreSQL store', () => {
     }, { poolSize: 1 });
   });
 
+  it('leaves the group of conversations from before it was kept unrecorded (their messages say), and starts new ones in the default group', async () => {
+    // A schema as release 2 left it, with a conversation in it; the store migrates it on opening.
+    const schema = testSchema();
+    await admin(async (db) => {
+      await db.query(`CREATE SCHEMA ${schema}`);
+      await db.query(`SET search_path = ${schema}`);
+      await db.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)');
+      for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version <= 2)) {
+        await db.query(m.sql);
+        await db.query('INSERT INTO schema_migrations VALUES ($1, $2, now())', [m.version, m.name]);
+      }
+      await db.query(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES ('before', 'web', 'amy', 'bot', 'zh-TW', now(), now())`);
+    });
+    const store = await openPostgresStore({ url: POSTGRES_TEST_URL, schema });
+    try {
+      expect((await store.getConversation('before'))?.topicGroup).toBeNull();
+      expect((await store.appendTurn({ ...turnOf('before', '嗯'), reply: { ...turnOf('before', '嗯').reply, topicGroup: null } })).conversation.topicGroup).toBeNull();
+      expect((await store.appendTurn({ ...turnOf('before', '卡'), reply: { ...turnOf('before', '卡').reply, topicGroup: 'bank' } })).conversation.topicGroup).toBe('bank');
+      expect((await store.createConversation({ channel: 'web', customerId: 'bob', locale: 'zh-TW' })).topicGroup).toBe('default');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses what PostgreSQL cannot store as a validation error, pages past any seq, and refuses calls once closed', async () => {
     const schema = testSchema();
     const store = await openPostgresStore({ url: POSTGRES_TEST_URL, schema });

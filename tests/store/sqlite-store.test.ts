@@ -150,6 +150,20 @@ describe('sqlite migrations', () => {
     await store.close();
   });
 
+  it("leaves the group of conversations from before it was kept unrecorded (their messages say), and starts new ones in the default group", async () => {
+    const { path, db } = databaseAt('v6', 6);
+    db.exec(`INSERT INTO conversations (id, channel, customer_id, state, locale, created_at, updated_at) VALUES
+      ('before', 'web', 'amy', 'bot', 'zh-TW', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')`);
+    db.close();
+    const store = openSqliteStore(path);
+    expect((await store.getConversation('before'))?.topicGroup).toBeNull();
+    // A fallback leaves it unrecorded; an answer whose topic has a group records it.
+    expect((await store.appendMessage({ conversationId: 'before', author: 'bot', text: '請再說一次', topicGroup: null })).conversation.topicGroup).toBeNull();
+    expect((await store.appendMessage({ conversationId: 'before', author: 'bot', text: '請掛失', topicGroup: 'bank' })).conversation.topicGroup).toBe('bank');
+    expect((await store.createConversation({ channel: 'web', customerId: 'bob', locale: 'zh-TW' })).topicGroup).toBe('default');
+    await store.close();
+  });
+
   it('runs in WAL mode on a file', async () => {
     const path = join(dir, 'wal', 'kefu.sqlite');
     const store = openSqliteStore(path);

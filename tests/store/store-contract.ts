@@ -163,6 +163,34 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       });
     });
 
+    it("keeps the group of the conversation's latest answer that has one, moved in the answer's own write", async () => {
+      const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
+      expect(c.topicGroup).toBe('default');
+      const asked = await store.appendMessage({ conversationId: c.id, author: 'customer', text: '卡不見了' });
+      expect(asked.conversation.topicGroup).toBe('default');
+      const answered = await store.appendMessage({ conversationId: c.id, author: 'bot', text: '請掛失', outcome, replyTo: asked.message.id, topicGroup: 'bank' });
+      expect(answered.conversation.topicGroup).toBe('bank');
+      // An answer whose topic has no group (a fallback, a shared topic) leaves the conversation where it was.
+      expect((await store.appendMessage({ conversationId: c.id, author: 'bot', text: '請再說一次', topicGroup: null })).conversation.topicGroup).toBe('bank');
+      // So does a turn's reply; one whose topic has a group moves it, in the turn's one write.
+      const reply = { text: '查保單', quickReplies: [], outcome };
+      const routedOn = { consecutiveFallbacks: 0, locale: 'zh-TW' as const };
+      const plain = await store.appendTurn({ conversationId: c.id, customer: { text: '嗯' }, reply: { ...reply, topicGroup: null }, routedOn, consecutiveFallbacks: 0 });
+      expect(plain.conversation.topicGroup).toBe('bank');
+      const moved = await store.appendTurn({ conversationId: c.id, customer: { text: '保單' }, reply: { ...reply, topicGroup: 'life' }, routedOn, consecutiveFallbacks: 0 });
+      expect(moved.conversation.topicGroup).toBe('life');
+      // Every read has it.
+      expect((await store.getConversation(c.id))?.topicGroup).toBe('life');
+      expect((await store.getConversations([c.id]))[0]?.topicGroup).toBe('life');
+      expect((await store.listConversationsByState('bot')).find((x) => x.id === c.id)?.topicGroup).toBe('life');
+      // A reply refused (an agent took the conversation meanwhile) moves nothing.
+      await store.updateConversation(c.id, { state: 'agent' });
+      await expect(store.appendMessage({ conversationId: c.id, author: 'bot', text: '晚到', outcome, requireBot: true, topicGroup: 'bank' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
+      expect((await store.getConversation(c.id))?.topicGroup).toBe('life');
+      // Set as such for a conversation whose group was worked out from its messages.
+      expect((await store.updateConversation(c.id, { topicGroup: 'bank' })).topicGroup).toBe('bank');
+    });
+
     it('keeps seq unique under concurrent appends', async () => {
       const c = await store.createConversation({ channel: 'web', customerId: 'u', locale: 'zh-TW' });
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.appendMessage({ conversationId: c.id, author: 'customer', text: `m${i}` })));
