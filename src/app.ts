@@ -161,6 +161,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   const placeHandoff = createHandoffPlacement({
     store, topicDomain, priorityTopics: config.handoff.priorityTopics, sharedDomains: config.handoff.sharedDomains,
   });
+  const topicGroup = topicGroups({ topicDomain, sharedDomains: config.handoff.sharedDomains });
   // Routing threads, when config.router.workers asks for them, serve the router loadModel() built (`pooled`);
   // a router put in service by setRouter() routes on the main thread, as does any router while the threads load.
   let pool: RoutingPool | null = null;
@@ -191,6 +192,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
     log,
     defaultLocale: config.locale,
     placeHandoff,
+    topicGroup,
     readableAfterCloseMinutes: config.conversation.readableAfterCloseMinutes,
   });
   const localPresence = createAgentPresence({ graceMs: config.handoff.releaseAfterSeconds * 1000 });
@@ -321,7 +323,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   });
   const detachAgentSocket = attachAgentSocket(io, {
     accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength, localRooms, ...(consoleRooms ? { rooms: consoleRooms } : {}),
-    topicGroup: topicGroups({ topicDomain, sharedDomains: config.handoff.sharedDomains }),
+    topicGroup,
   });
 
   let loading: Promise<void> | null = null;

@@ -105,6 +105,11 @@ export interface ConversationServiceOptions {
    * every handoff waits in the default group at priority 0.
    */
   placeHandoff?: (request: HandoffRequest) => HandoffPlacement | Promise<HandoffPlacement>;
+  /**
+   * The group a topic's conversations belong to, or null (app.ts: handoff-placement's topicGroups). Stored with each
+   * bot answer as its conversation's topicGroup; without it every conversation stays in the default group.
+   */
+  topicGroup?: (topic: string | null) => string | null;
   /** Conversations whose route state is kept to route a message before it is stored (default 50,000). */
   routeStateCacheSize?: number;
   /** How long a turn waits for its early routing before storing the customer's message first (default 2 s). */
@@ -180,6 +185,15 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     // A conversation read on its own (a resumed page's history) is one a message may follow.
     routeStates.remember(c);
     return c;
+  };
+  const groupOf = opts.topicGroup ?? (() => null);
+  /**
+   * A conversation begun before kefu kept its group (topicGroup null) has it worked out from its messages when the bot
+   * first answers it, as a handoff would place it, and stored: from then on each answer keeps it, with no read.
+   */
+  const recordGroup = async (c: Conversation): Promise<Conversation> => {
+    const { group } = opts.placeHandoff ? await opts.placeHandoff({ conversation: c, trigger: 'router', topic: null }) : { group: DEFAULT_GROUP };
+    return store.updateConversation(c.id, { topicGroup: group });
   };
   const readableMinutes = opts.readableAfterCloseMinutes === undefined ? 60 : opts.readableAfterCloseMinutes;
   const now = opts.now ?? Date.now;
@@ -267,10 +281,11 @@ export function createConversationService(opts: ConversationServiceOptions): Con
     // agent on another instance from taking the conversation while its answer was being worked out.
     const stored = await nullIfRefused(store.appendMessage({
       conversationId: conversation.id, author: 'bot', text: outcome.reply, quickReplies: outcome.options, outcome: storedOutcome(outcome), replyTo: customer.id,
-      requireBot: true,
+      requireBot: true, topicGroup: groupOf(outcome.topic),
     }), ['KEFU_CONVERSATION_STATE']);
     if (!stored) return { conversation: await mustGet(conversation.id), reply: null };
-    const { message: reply, conversation: afterReply } = stored;
+    const reply = stored.message;
+    const afterReply = stored.conversation.topicGroup === null ? await recordGroup(stored.conversation) : stored.conversation;
     const patch = { consecutiveFallbacks: fallbacksAfter(outcome, conversation.consecutiveFallbacks) };
     // A handoff joins the queue: state, queue entry and the reset fallback counter change together, so a restart
     // can never find a conversation waiting for a person that no agent's queue shows. An agent who took it in the
@@ -342,18 +357,19 @@ export function createConversationService(opts: ConversationServiceOptions): Con
             const turn = await store
               .appendTurn({
                 conversationId: id, customer: { text, clientMessageId: clientMessageId ?? null, receivedAt },
-                reply: { text: earlyOutcome.reply, quickReplies: earlyOutcome.options, outcome: storedOutcome(earlyOutcome) },
+                reply: { text: earlyOutcome.reply, quickReplies: earlyOutcome.options, outcome: storedOutcome(earlyOutcome), topicGroup: groupOf(earlyOutcome.topic) },
                 routedOn: early.state, consecutiveFallbacks: fallbacksAfter(earlyOutcome, early.state.consecutiveFallbacks),
               })
               .catch((err: unknown) => forgetIfGone(id, err));
             customerStored(turn.conversation, turn.customer, turn.duplicate, clientMessageId);
             if (turn.duplicate) return retried(turn.conversation, turn.customer, text, received, origin);
+            const conversation = turn.reply && turn.conversation.topicGroup === null ? await recordGroup(turn.conversation) : turn.conversation;
             // The customer's message as it left the conversation: the reply's fallback count comes with the reply.
-            const beforeReply = turn.reply ? { ...turn.conversation, consecutiveFallbacks: early.state.consecutiveFallbacks } : turn.conversation;
+            const beforeReply = turn.reply ? { ...conversation, consecutiveFallbacks: early.state.consecutiveFallbacks } : conversation;
             emit({ type: 'message', conversation: beforeReply, message: turn.customer, origin });
             if (turn.reply) {
-              answered(turn.conversation, turn.conversation, turn.reply, earlyOutcome, received, origin);
-              return { conversation: turn.conversation, customer: turn.customer, reply: turn.reply, duplicate: false };
+              answered(conversation, conversation, turn.reply, earlyOutcome, received, origin);
+              return { conversation, customer: turn.customer, reply: turn.reply, duplicate: false };
             }
             // Stored alone: the conversation is not as it was last seen here (another instance, an agent, a restart).
             return { ...(await answer(turn.conversation, turn.customer, received, origin)), customer: turn.customer, duplicate: false };

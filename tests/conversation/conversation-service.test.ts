@@ -1,4 +1,8 @@
 import { describe, it, expect, beforeEach } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { createConversationService, type ConversationEvent } from '../../src/conversation/conversation-service.ts';
@@ -128,6 +132,63 @@ describe('conversation service', () => {
     await placing.requestHuman(other.id);
     expect(placed).toEqual([['router', 'card.lost'], ['button', null]]);
     expect(await store.getOpenHandoff(other.id)).toMatchObject({ trigger: 'button', group: 'bank' });
+  });
+
+  describe('the group its answers place it in', () => {
+    const topicGroup = (topic: string | null): string | null => (topic === 'card.lost' ? 'bank' : null);
+    const grouping = (on: Store, placed: (string | null)[] = []) =>
+      createConversationService({
+        store: on, router: () => scriptedRouter(calls), log: pino({ level: 'silent' }), defaultLocale: 'zh-TW', topicGroup,
+        placeHandoff: (r) => (placed.push(r.conversation.topicGroup), { group: 'bank', priority: 0 }),
+      });
+
+    it("stores the group of an answer's topic with the conversation, and an answer whose topic has none leaves it", async () => {
+      const s = grouping(store);
+      s.subscribe((e) => events.push(e));
+      const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+      expect(conversation.topicGroup).toBe('default');
+      expect((await s.handleCustomerMessage(conversation.id, { text: '卡不見了' })).conversation.topicGroup).toBe('bank');
+      expect((await s.handleCustomerMessage(conversation.id, { text: '???' })).conversation.topicGroup).toBe('bank');
+      expect((await store.getConversation(conversation.id))?.topicGroup).toBe('bank');
+      // Answered by a process that has not seen the conversation yet (no early routing): the same.
+      const other = (await s.start({ channel: 'web', customerId: 'c2' })).conversation;
+      const r = await grouping(store).handleCustomerMessage(other.id, { text: '卡不見了' });
+      expect(r.conversation.topicGroup).toBe('bank');
+      // The bot's answers are announced with the conversation's group as they left it.
+      const answers = events.filter((e) => e.type === 'message' && e.message.author === 'bot' && e.conversation.id === conversation.id);
+      expect(answers.map((e) => e.conversation.topicGroup)).toEqual(['bank', 'bank']);
+    });
+
+    it('works out the group of a conversation begun before groups were kept from its messages, once, when the bot next answers it', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kefu-conversation-group-'));
+      const path = join(dir, 'kefu.sqlite');
+      const fileStore = openSqliteStore(path);
+      const placed: (string | null)[] = [];
+      try {
+        const s = grouping(fileStore, placed);
+        const forget = (id: string): void => {
+          const db = new Database(path);
+          db.prepare('UPDATE conversations SET topic_group = NULL WHERE id = ?').run(id); // as migration 7 leaves one
+          db.close();
+        };
+        const { conversation } = await s.start({ channel: 'web', customerId: 'c1' });
+        await s.handleCustomerMessage(conversation.id, { text: '卡不見了' });
+        forget(conversation.id);
+        // Its next answer (a fallback, no group of its own) is stored with the group the placement works out.
+        expect((await s.handleCustomerMessage(conversation.id, { text: '???' })).conversation.topicGroup).toBe('bank');
+        expect((await fileStore.getConversation(conversation.id))?.topicGroup).toBe('bank');
+        expect(placed).toEqual([null]);
+        await s.handleCustomerMessage(conversation.id, { text: '??? 2' });
+        expect(placed).toEqual([null]); // once
+        // The same for an answer from a process that routes it only after storing the message.
+        forget(conversation.id);
+        expect((await grouping(fileStore, placed).handleCustomerMessage(conversation.id, { text: '???' })).conversation.topicGroup).toBe('bank');
+        expect(placed).toEqual([null, null]);
+      } finally {
+        await fileStore.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   it('posts messages that are not turns (an agent, a notice) without asking the bot, and not into a closed conversation', async () => {
