@@ -22,20 +22,22 @@ export function topicGroups(opts: Pick<HandoffPlacementOptions, 'topicDomain' | 
   };
 }
 
-// How far back to look for what the conversation is about when the handoff itself does not say.
+// How far back to look for what a conversation begun before its group was kept is about.
 const HISTORY = 30;
 
 /**
  * Where a handoff waits and how urgently: the group is the topic's pack domain (bank, life), and when the topic
- * says nothing (human.agent, fallbacks in a row, the button) the domain of the latest answered topic of the
- * conversation, since "a person please" after three card questions is a card question; else the default group.
- * Priority comes from the topic alone (fraud.report and complaint.file by default).
+ * says nothing (human.agent, fallbacks in a row, the button) the conversation's own (Conversation.topicGroup: that of
+ * its latest answer with a group, or the default group), since "a person please" after three card questions is a
+ * card question. The same group the live list shows it in, read with the conversation; only one begun before that
+ * was kept is looked up, in its latest messages. Priority comes from the topic alone (fraud.report and
+ * complaint.file by default).
  */
 export function createHandoffPlacement(opts: HandoffPlacementOptions): (request: Pick<HandoffRequest, 'conversation' | 'topic'>) => Promise<HandoffPlacement> {
   const groupOf = topicGroups(opts);
   return async ({ conversation, topic }) => {
     const priority = topic ? (opts.priorityTopics[topic] ?? 0) : 0;
-    let group = groupOf(topic);
+    let group = groupOf(topic) ?? conversation.topicGroup;
     if (!group) {
       const recent = await opts.store.latestMessages(conversation.id, HISTORY);
       for (let i = recent.length - 1; i >= 0 && !group; i--) group = groupOf(recent[i]?.outcome?.topic);

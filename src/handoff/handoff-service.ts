@@ -484,8 +484,10 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
         const p = preview(recent);
         if (!p) return null; // only the greeting so far: nothing to help with
         const lastBot = [...recent].reverse().find((m) => m.outcome);
-        // Only the conversations of groups this agent serves (placed as a request for a person would be).
-        if (served !== null && !served.includes((await opts.placeHandoff({ conversation, topic: lastBot?.outcome?.topic ?? null })).group)) return null;
+        // Only the conversations of groups this agent serves: the group its answers place it in, as a request for a
+        // person would be placed and as the live list's pushes go. It comes with the conversation's row: no read per
+        // conversation (only one begun before the group was kept has it looked up in its messages).
+        if (served !== null && !served.includes((await opts.placeHandoff({ conversation, topic: null })).group)) return null;
         return {
           conversation, preview: p, messageCount: recent.at(-1)?.seq ?? 0,
           lastOutcome: lastBot?.outcome ? { outcome: lastBot.outcome.outcome, topic: lastBot.outcome.topic } : null,

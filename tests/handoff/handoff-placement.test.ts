@@ -29,8 +29,24 @@ describe('handoff placement', () => {
     expect(await place({ conversation, topic: 'unknown.topic' })).toEqual({ group: 'default', priority: 0 });
   });
 
-  it('uses the latest answered topic with a domain of its own when the handoff names none', async () => {
+  it("uses the conversation's own group, kept with it, when the handoff names none", async () => {
+    const read: string[] = [];
+    const placeKept = createHandoffPlacement({
+      store: { latestMessages: (id, n) => (read.push(id), store.latestMessages(id, n)) }, topicDomain: (t) => DOMAINS[t] ?? null,
+      priorityTopics: { 'fraud.report': 2 }, sharedDomains: ['common'],
+    });
     const conversation = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
+    expect(await placeKept({ conversation, topic: null })).toEqual({ group: 'default', priority: 0 });
+    const { conversation: life } = await store.appendMessage({ conversationId: conversation.id, author: 'bot', text: 'b', outcome: answered('policy.info'), topicGroup: 'life' });
+    expect(await placeKept({ conversation: life, topic: null })).toEqual({ group: 'life', priority: 0 });
+    expect(await placeKept({ conversation: life, topic: 'human.agent' })).toEqual({ group: 'life', priority: 0 });
+    expect(await placeKept({ conversation: life, topic: 'fraud.report' })).toEqual({ group: 'bank', priority: 2 });
+    expect(read).toEqual([]); // nothing read: the group came with the conversation
+  });
+
+  it('uses the latest answered topic with a domain of its own for a conversation begun before its group was kept', async () => {
+    const created = await store.createConversation({ channel: 'web', customerId: 'c', locale: 'zh-TW' });
+    const conversation = { ...created, topicGroup: null };
     expect(await place({ conversation, topic: null })).toEqual({ group: 'default', priority: 0 });
     await store.appendMessage({ conversationId: conversation.id, author: 'bot', text: 'a', outcome: answered('card.lost') });
     await store.appendMessage({ conversationId: conversation.id, author: 'bot', text: 'b', outcome: answered('policy.info') });

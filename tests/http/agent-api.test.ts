@@ -130,6 +130,28 @@ describe('agent console API', () => {
     });
   });
 
+  describe('the live list', () => {
+    it("lists each conversation for its answers' group from the rows it reads, with no read per conversation", async () => {
+      const bank = await signIn(app, 'bank1', { groups: ['bank'] });
+      const life = await signIn(app, 'life1', { groups: ['life'] });
+      const card = await startConversation(app, { customerId: 'live-card' });
+      await say(card, '信用卡掉了');
+      await say(card, '???'); // the latest answer names no group: still the bank's
+      const policy = await startConversation(app, { customerId: 'live-policy' });
+      await say(policy, '保單怎麼查');
+      await say(policy, '???');
+      const plain = await startConversation(app, { customerId: 'live-plain' });
+      await say(plain, '???');
+      const reads: string[] = [];
+      const latest = app.store.latestMessages.bind(app.store);
+      app.store.latestMessages = (id, n) => (reads.push(id), latest(id, n));
+      const liveOf = async (agent: SignedInAgent) => ((await as(agent, 'GET', '/conversations/live')).json().conversations as { conversation: { id: string } }[]).map((l) => l.conversation.id);
+      expect((await liveOf(bank)).sort()).toEqual([card.id, plain.id].sort());
+      expect((await liveOf(life)).sort()).toEqual([policy.id, plain.id].sort());
+      expect(reads).toEqual([]);
+    });
+  });
+
   describe('claiming', () => {
     it('lets exactly one of ten agents claiming at once over HTTP win; the others get 409 naming the winner', async () => {
       const agents = await Promise.all(Array.from({ length: 10 }, (_, i) => signIn(app, `racer${i}`, { name: `專員${i}` })));
