@@ -323,7 +323,6 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   });
   const detachAgentSocket = attachAgentSocket(io, {
     accounts, handoff, service, presence, store, log, maxTextLength: config.router.maxTextLength, localRooms, ...(consoleRooms ? { rooms: consoleRooms } : {}),
-    topicGroup,
   });
 
   let loading: Promise<void> | null = null;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
-import { DEFAULT_GROUP, servedGroups, type Agent } from '../domain/agent.ts';
-import type { Message } from '../domain/conversation.ts';
+import { servedGroups, type Agent } from '../domain/agent.ts';
+import type { Conversation, Message } from '../domain/conversation.ts';
 import { KefuError, isKefuError, type KefuErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
@@ -31,7 +31,7 @@ const LIVE_ROOM_PREFIX = 'live:';
 const LIVE_EVERY_GROUP = 'live:*';
 const liveRoom = (group: string): string => `${LIVE_ROOM_PREFIX}${group}`;
 const liveRoomsOf = (agent: Agent): string[] => servedGroups(agent)?.map(liveRoom) ?? [LIVE_EVERY_GROUP];
-// Conversations whose group is remembered for the live list's pushes (the rest count as the default group's).
+// Conversations whose last live list group (and held-back question) this process remembers.
 const LIVE_GROUPS_KEPT = 10_000;
 
 // How often every connected console's session is checked again, for sessions ended from another process (the
@@ -54,8 +54,6 @@ export interface AgentSocketDeps {
   localRooms?: boolean;
   /** With an adapter shared between instances: which of the consoles' views have a console anywhere (see sharedViewRoom). */
   rooms?: Pick<RoomDirectory, 'anyoneIn' | 'settled'>;
-  /** The group a topic's conversations belong to (its pack domain), or null (see handoff-placement's topicGroups). */
-  topicGroup?: (topic: string | null | undefined) => string | null;
 }
 
 /** The rooms of what consoles show (the live list, a conversation): the ones worth knowing across instances whether anyone is in. */
@@ -213,38 +211,41 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   const push = (room: string, event: string, data: unknown): void => {
     if (anyoneIn(room)) nsp.to(room).emit(event, data);
   };
-  // The group of each bot conversation, as its answers' topics say (the latest one with a group of its own), for the
-  // live list's pushes; placed as a request for a person would be (handoff-placement).
-  const liveGroups = new Map<string, string>();
-  const liveGroupOf = (id: string, message: Message | null): string => {
-    const fromTopic = deps.topicGroup?.(message?.outcome?.topic) ?? null;
-    const group = fromTopic ?? liveGroups.get(id) ?? DEFAULT_GROUP;
-    // Remembered from the bot's first answer on, even one of no group's (the default group's, then).
-    const remember = fromTopic ?? (message?.author === 'bot' && !liveGroups.has(id) ? DEFAULT_GROUP : null);
-    if (remember !== null && liveGroups.get(id) !== remember) {
-      liveGroups.delete(id); // most recent last, so the oldest goes first
-      liveGroups.set(id, remember);
-      if (liveGroups.size > LIVE_GROUPS_KEPT) liveGroups.delete(liveGroups.keys().next().value!);
-    }
-    return group;
+  // A bot conversation's news goes to the live list of its group: Conversation.topicGroup, which the store keeps with
+  // each answer, so that every instance (and one just restarted) pushes it to the same agents, whatever answers it
+  // happened to see. Which group this process last pushed each one to is remembered only to take it off the lists of
+  // a group it has moved from.
+  const lastPushedTo = new Map<string, string>();
+  const pushedTo = (id: string, group: string): void => {
+    lastPushedTo.delete(id); // most recent last, so the oldest goes first
+    lastPushedTo.set(id, group);
+    if (lastPushedTo.size > LIVE_GROUPS_KEPT) lastPushedTo.delete(lastPushedTo.keys().next().value!);
   };
   // A customer's words wait for the bot's answer, a moment later in the same turn, which says whose they are: the
-  // question "信用卡掉了" is the card team's, not every group's to read first.
-  const heldBack = new Map<string, unknown>();
-  const pushLive = (id: string, message: Message | null, event: string, data: unknown): void => {
+  // question "信用卡掉了" is the card team's, not every group's to read first. Kept with the group the conversation
+  // was in when they were stored: the group it moves from, if this process has not pushed it before.
+  const heldBack = new Map<string, { data: unknown; group: string | null }>();
+  const pushLive = (conversation: Conversation, message: Message | null, event: string, data: unknown): void => {
+    const id = conversation.id;
     if (message?.author === 'customer') {
       heldBack.delete(id);
-      heldBack.set(id, data);
+      heldBack.set(id, { data, group: conversation.topicGroup });
       if (heldBack.size > LIVE_GROUPS_KEPT) heldBack.delete(heldBack.keys().next().value!); // answers that never came
       return;
     }
-    const before = liveGroups.get(id) ?? DEFAULT_GROUP;
-    const group = liveGroupOf(id, message);
-    const question = message ? heldBack.get(id) : undefined;
+    const held = heldBack.get(id);
     heldBack.delete(id);
+    const question = message ? held?.data : undefined;
+    // Null only for a conversation begun before groups were kept and not answered since (its next answer records
+    // it): to the admins' lists alone, rather than to a group it may not belong to.
+    const group = conversation.topicGroup;
+    const before = lastPushedTo.get(id) ?? held?.group ?? null;
+    if (group !== null && lastPushedTo.get(id) !== group) pushedTo(id, group);
     // Moved to another group (a card question after a greeting): gone from the lists of those who no longer serve it.
-    if (group !== before && anyoneIn(liveRoom(before))) nsp.to(liveRoom(before)).except(liveRoom(group)).except(LIVE_EVERY_GROUP).emit('live:gone', { conversationId: id });
-    const rooms = [liveRoom(group), LIVE_EVERY_GROUP].filter(anyoneIn);
+    if (group !== null && before !== null && group !== before && anyoneIn(liveRoom(before))) {
+      nsp.to(liveRoom(before)).except(liveRoom(group)).except(LIVE_EVERY_GROUP).emit('live:gone', { conversationId: id });
+    }
+    const rooms = [...(group === null ? [] : [liveRoom(group)]), LIVE_EVERY_GROUP].filter(anyoneIn);
     if (rooms.length === 0) return;
     if (question !== undefined) nsp.to(rooms).emit('live:message', question);
     nsp.to(rooms).emit(event, data);
@@ -256,11 +257,11 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
       // (a claim on one instance, the consoles on others): always pushed. The bot's, only where someone looks.
       if (e.conversation.state === 'bot' || deps.localRooms) push(watchRoom(id), 'conversation:message', { conversationId: id, message: e.message });
       else nsp.to(watchRoom(id)).emit('conversation:message', { conversationId: id, message: e.message });
-      if (e.conversation.state === 'bot') pushLive(id, e.message, 'live:message', { conversation: e.conversation, message: livePreview(e.message) });
+      if (e.conversation.state === 'bot') pushLive(e.conversation, e.message, 'live:message', { conversation: e.conversation, message: livePreview(e.message) });
     } else if (e.type === 'state') {
       push(watchRoom(id), 'conversation:state', { conversation: e.conversation });
-      pushLive(id, null, 'live:state', { conversation: e.conversation });
-      if (e.conversation.state === 'closed') liveGroups.delete(id);
+      pushLive(e.conversation, null, 'live:state', { conversation: e.conversation });
+      if (e.conversation.state === 'closed') lastPushedTo.delete(id);
     }
   };
 

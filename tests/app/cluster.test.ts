@@ -227,6 +227,38 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     await watched.next((m) => m.conversationId === c.id && m.message.text === '保單');
   });
 
+  it("puts a bot conversation on its answers' group's live list whichever instance answers it, and off the list of the group it left", async () => {
+    type LivePush = { conversation: { id: string }; message: { text: string } };
+    const schema = testSchema();
+    const [a, b] = [await instance(schema), await instance(schema)];
+    const bank = await socket(b, '/agent', { token: (await signIn(b, 'bank-live', { groups: ['bank'] })).token });
+    const life = await socket(a, '/agent', { token: (await signIn(a, 'life-live', { groups: ['life'] })).token });
+    const bankNews = recorder<LivePush>(bank, 'live:message');
+    const lifeNews = recorder<LivePush>(life, 'live:message');
+    const bankGone = recorder<{ conversationId: string }>(bank, 'live:gone');
+    expect(await ask(bank, 'live:watch', {})).toMatchObject({ ok: true });
+    expect(await ask(life, 'live:watch', {})).toMatchObject({ ok: true });
+    const say = async (on: KefuApp, c: { id: string; headers: Record<string, string> }, text: string): Promise<void> => {
+      const res = await on.fastify.inject({ method: 'POST', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers, payload: { text } });
+      expect(res.statusCode, res.body).toBe(200);
+    };
+    // The customer's requests reach whichever instance the load balancer picks.
+    const c = await startConversation(a, { channel: 'web', customerId: 'cluster-live-groups' });
+    await say(a, c, '信用卡掉了'); // the bank's, answered on A
+    await bankNews.next((m) => m.conversation.id === c.id && m.message.text === '回覆:信用卡掉了');
+    await say(b, c, '保單怎麼查'); // the life team's now, answered on B
+    await lifeNews.next((m) => m.conversation.id === c.id && m.message.text === '回覆:保單怎麼查');
+    await bankGone.next((g) => g.conversationId === c.id);
+    await say(a, c, '???'); // a fallback on A, which last saw the card question: still the life team's
+    await lifeNews.next((m) => m.conversation.id === c.id && m.message.text === '回覆:???');
+    await lifeNews.next((m) => m.conversation.id === c.id && m.message.text === '???');
+    // A card conversation after it, from A too: the bank console hears of it, and by then would have heard the fallback.
+    const other = await startConversation(a, { channel: 'web', customerId: 'cluster-live-groups-2' });
+    await say(a, other, '信用卡掉了');
+    await bankNews.next((m) => m.conversation.id === other.id && m.message.text === '回覆:信用卡掉了');
+    expect(bankNews.seen.filter((m) => m.conversation.id === c.id).map((m) => m.message.text)).toEqual(['信用卡掉了', '回覆:信用卡掉了']);
+  });
+
   it('refuses Redis without PostgreSQL, and a URL that is not redis://', () => {
     expect(() => loadConfig({ env: { KEFU_REDIS_URL: REDIS_TEST_URL } })).toThrow(/redis\.url: several instances need one shared database/);
     expect(() => loadConfig({ overrides: { redis: { url: 'http://x' } } })).toThrow(/redis\.url: must be a redis/);
