@@ -476,9 +476,10 @@ export function createHandoffService(opts: HandoffServiceOptions): HandoffServic
     async live(agent) {
       requireConsole(agent);
       const since = new Date(now().getTime() - config.handoff.liveWindowMinutes * 60_000).toISOString();
-      const conversations = await store.listConversationsByState('bot', { updatedAfter: since, limit: 100 });
-      const latest = await store.latestMessagesOf(conversations.map((c) => c.id), 10);
       const served = servedGroups(agent);
+      // Filtered by group in the query: a small group's conversations are not crowded out of the hundred by others'.
+      const conversations = await store.listConversationsByState('bot', { updatedAfter: since, limit: 100, ...(served === null ? {} : { groups: served }) });
+      const latest = await store.latestMessagesOf(conversations.map((c) => c.id), 10);
       const out = await Promise.all(conversations.map(async (conversation): Promise<LiveConversation | null> => {
         const recent = latest[conversation.id] ?? [];
         const p = preview(recent);

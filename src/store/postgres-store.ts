@@ -672,7 +672,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       }),
     listConversationsByState: (state, options = {}) =>
       guard(async () => (await rows<ConversationRow>(pool, `${CONVERSATION_SELECT} WHERE c.state = $1 AND ($2::timestamptz IS NULL OR c.updated_at >= $2)
-          ORDER BY c.updated_at DESC, c.id LIMIT $3`, [state, options.updatedAfter || null, Math.min(options.limit ?? 100, 1000)])).map(toConversation)),
+          AND ($4::text[] IS NULL OR c.topic_group IS NULL OR c.topic_group = ANY($4))
+          ORDER BY c.updated_at DESC, c.id LIMIT $3`, [state, options.updatedAfter || null, Math.min(options.limit ?? 100, 1000), options.groups ? [...options.groups] : null])).map(toConversation)),
     latestMessages: (conversationId, limit) =>
       guard(async () => (await rows<MessageRow>(pool, 'SELECT * FROM (SELECT * FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2) latest ORDER BY seq',
         [conversationId, Math.max(0, Math.min(limit, 1000))])).map(toMessage)),

@@ -94,6 +94,8 @@ export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDep
         AVG(CASE WHEN ended_at IS NOT NULL THEN (julianday(ended_at) - julianday(claimed_at)) * 86400 END) AS handling
       FROM (SELECT * FROM handoffs WHERE queue_group = @group AND claimed_at IS NOT NULL AND claimed_at >= @since ORDER BY claimed_at DESC LIMIT @limit)`),
     byState: db.prepare(`${deps.conversationSelect} WHERE c.state = @state AND c.updated_at >= @after ORDER BY c.updated_at DESC, c.id LIMIT @limit`),
+    byStateIn: db.prepare(`${deps.conversationSelect} WHERE c.state = @state AND c.updated_at >= @after
+      AND (c.topic_group IS NULL OR c.topic_group IN (SELECT value FROM json_each(@groups))) ORDER BY c.updated_at DESC, c.id LIMIT @limit`),
     latest: db.prepare('SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
     insertNote: db.prepare('INSERT INTO conversation_notes (id, conversation_id, agent_id, text, created_at) VALUES (@id, @conversationId, @agentId, @text, @now)'),
     getNote: db.prepare('SELECT * FROM conversation_notes WHERE id = ?'),
@@ -288,7 +290,8 @@ export function sqliteHandoffStore(db: Database.Database, deps: SqliteHandoffDep
       return { samples: r.samples, avgWaitSeconds: r.wait, avgHandlingSeconds: r.handling };
     },
     async listConversationsByState(state: ConversationState, options = {}) {
-      const rows = q.byState.all({ state, after: options.updatedAfter ?? '', limit: Math.min(options.limit ?? 100, 1000) }) as ConversationRow[];
+      const params = { state, after: options.updatedAfter ?? '', limit: Math.min(options.limit ?? 100, 1000) };
+      const rows = (options.groups ? q.byStateIn.all({ ...params, groups: JSON.stringify(options.groups) }) : q.byState.all(params)) as ConversationRow[];
       return rows.map(deps.toConversation);
     },
     async latestMessages(conversationId, limit) {

@@ -132,7 +132,12 @@ export interface HandoffStore {
   handoffStats(group: string, options: { since: string; limit: number }): Promise<{ samples: number; avgWaitSeconds: number | null; avgHandlingSeconds: number | null }>;
 
   /** Conversations in a state, most recently active first. */
-  listConversationsByState(state: ConversationState, options?: { updatedAfter?: string; limit?: number }): Promise<Conversation[]>;
+  /**
+   * Conversations in `state`, most recently updated first. `groups`: only those whose topicGroup is one of them, or
+   * not yet recorded (null: the caller places those), so that a small group's conversations are not crowded out of
+   * `limit` by the others'.
+   */
+  listConversationsByState(state: ConversationState, options?: { updatedAfter?: string; limit?: number; groups?: readonly string[] }): Promise<Conversation[]>;
   /** The last `limit` messages of a conversation, in order. */
   latestMessages(conversationId: string, limit: number): Promise<Message[]>;
   /** The last `limit` messages of each conversation, in order, in one call (a queue's previews); none for unknown ids. */

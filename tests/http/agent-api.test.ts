@@ -150,6 +150,21 @@ describe('agent console API', () => {
       expect((await liveOf(life)).sort()).toEqual([policy.id, plain.id].sort());
       expect(reads).toEqual([]);
     });
+
+    it("shows a small group's conversation however many of other groups' came after it", async () => {
+      const life = await signIn(app, 'life1', { groups: ['life'] });
+      const policy = await startConversation(app, { customerId: 'live-small-group' });
+      await say(policy, '保單怎麼查');
+      // More bank conversations since than the list's hundred, written straight to the store (a hundred chats would be slow).
+      const { outcome } = (await app.store.latestMessages(policy.id, 1))[0]!; // the bot's answer, as stored
+      for (let i = 0; i < 101; i++) {
+        const c = await app.store.createConversation({ channel: 'web', customerId: `bank-crowd-${i}`, locale: 'zh-TW' });
+        await app.store.appendMessage({ conversationId: c.id, author: 'customer', text: '信用卡掉了' });
+        await app.store.appendMessage({ conversationId: c.id, author: 'bot', text: '請撥打掛失專線', outcome, topicGroup: 'bank' });
+      }
+      const listed = ((await as(life, 'GET', '/conversations/live')).json().conversations as { conversation: { id: string } }[]).map((l) => l.conversation.id);
+      expect(listed).toEqual([policy.id]);
+    });
   });
 
   describe('claiming', () => {

@@ -391,6 +391,23 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
         expect(await store.listConversationsByState('bot', { updatedAfter: '2999-01-01' })).toEqual([]);
       });
 
+      it("lists a group's conversations by state without the others' crowding them out of the limit", async () => {
+        const inGroup = async (customerId: string, group: string) => {
+          const c = await store.createConversation({ channel: 'web', customerId, locale: 'zh-TW' });
+          return (await store.appendMessage({ conversationId: c.id, author: 'bot', text: '您好', outcome, topicGroup: group })).conversation;
+        };
+        const life = await inGroup('g-life', 'life');
+        const bank = await Promise.all([inGroup('g-bank-1', 'bank'), inGroup('g-bank-2', 'bank')]);
+        const plain = await store.createConversation({ channel: 'web', customerId: 'g-default', locale: 'zh-TW' });
+        expect((await store.listConversationsByState('bot', { limit: 1, groups: ['life'] })).map((c) => c.id)).toEqual([life.id]);
+        const lifeOrDefault = (await store.listConversationsByState('bot', { groups: ['life', 'default'] })).map((c) => c.id);
+        expect(lifeOrDefault).toEqual(expect.arrayContaining([life.id, plain.id]));
+        expect(lifeOrDefault).not.toEqual(expect.arrayContaining([bank[0]!.id]));
+        expect(lifeOrDefault).not.toEqual(expect.arrayContaining([bank[1]!.id]));
+        expect(await store.listConversationsByState('bot', { groups: [] })).toEqual(expect.not.arrayContaining([expect.objectContaining({ id: life.id })]));
+        expect((await store.listConversationsByState('bot', { groups: ['bank'] })).map((c) => c.id)).toEqual(expect.arrayContaining(bank.map((c) => c.id)));
+      });
+
       it('lists conversations left with the bot before a time, oldest first, and no others', async () => {
         const first = await store.createConversation({ channel: 'web', customerId: 'idle-1', locale: 'zh-TW' });
         const second = await store.createConversation({ channel: 'web', customerId: 'idle-2', locale: 'en' });
