@@ -22,7 +22,12 @@ export function createMessageList(list, actions) {
   const pending = new Map(); // clientMessageId → { entry, code }
   const elements = new Map(); // message id, or 'c:' + clientMessageId while pending → <li>
   const dividers = [];
-  const answered = new Set(); // ids of messages one of whose quick replies the customer chose
+  // Quick replies are spent once the customer has answered them: chose one, or wrote anything after them. Written
+  // after is read from the history (a later customer message of the same conversation), so a reload, which brings
+  // the history back from the server, shows them as they were, with nothing kept in the browser.
+  const answered = new Set(); // ids of messages whose quick replies are spent
+  const offered = new Set(); // ids of messages whose quick replies are still on offer
+  const lastAsked = new Map(); // conversation id → seq of its latest customer message shown
   let current = null; // the conversation the widget is in: only its answers can be rated
   const greeting = h('li', { class: 'msg msg-bot greeting' });
   list.append(greeting);
@@ -50,7 +55,7 @@ export function createMessageList(list, actions) {
         ? h('div', { class: 'quick-replies', role: 'group', 'aria-label': t.suggestions },
             m.quickReplies.map((q) => h('button', {
               type: 'button', class: 'quick-reply', 'aria-disabled': answered.has(m.id) ? 'true' : null,
-              onclick: (e) => choose(m, q.title, e.currentTarget),
+              onclick: () => choose(m, q.title),
             }, q.title)))
         : null,
       canRate ? h('div', { class: 'thumbs' }, thumb('up', '👍', t.helpful), thumb('down', '👎', t.notHelpful)) : null,
@@ -58,12 +63,26 @@ export function createMessageList(list, actions) {
   }
 
   // One choice per message: a double click, or Enter pressed twice, must not ask twice (each press would be a new
-  // message). aria-disabled, not disabled: a disabled button would drop the keyboard focus to the page.
-  function choose(m, title, button) {
+  // message).
+  function choose(m, title) {
     if (answered.has(m.id)) return;
-    answered.add(m.id);
-    for (const b of button.parentElement.querySelectorAll('.quick-reply')) b.setAttribute('aria-disabled', 'true');
+    spend(m);
     actions.quickReply(title);
+  }
+  // Changed in place, not re-rendered, so that nothing is read out again. aria-disabled, not disabled: a disabled
+  // button would drop the keyboard focus to the page.
+  function spend(m) {
+    answered.add(m.id);
+    offered.delete(m.id);
+    for (const b of elements.get(m.id)?.querySelectorAll('.quick-reply') ?? []) b.setAttribute('aria-disabled', 'true');
+  }
+  // A customer message answers the quick replies before it in its conversation.
+  function asked(m) {
+    lastAsked.set(m.conversationId, Math.max(lastAsked.get(m.conversationId) ?? 0, m.seq));
+    for (const id of offered) {
+      const o = messages.get(id);
+      if (o.conversationId === m.conversationId && o.seq < m.seq) spend(o);
+    }
   }
 
   function fill(el, m) {
@@ -147,8 +166,12 @@ export function createMessageList(list, actions) {
         elements.delete(key);
       }
       elements.set(m.id, el);
+      // Its answer may have come first (a push can overtake an acknowledgement): spent at once.
+      if (m.quickReplies.length > 0 && (lastAsked.get(m.conversationId) ?? 0) > m.seq) answered.add(m.id);
+      else if (m.quickReplies.length > 0) offered.add(m.id);
       fill(el, m);
       place(el, m);
+      if (m.author === 'customer') asked(m);
     },
     /** Shows a customer message not yet acknowledged, or (with a code) why it could not be sent. */
     pending(entry, code = null) {

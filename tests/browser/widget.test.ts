@@ -575,6 +575,42 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.close();
   });
 
+  it('shows quick replies the customer answered (by choosing one, or by writing) as spent after a reload, and the last, unanswered, still on offer', async () => {
+    const { page, errors, input } = await visitAfresh();
+    const vague = vagueQuestion();
+    // The buttons of each answer that brought some, oldest first: whether each is out of use (aria-disabled).
+    const offers = page.locator('.msg-bot', { has: page.locator('.quick-reply') });
+    const spent = () => offers.evaluateAll((els) => (els as unknown as { querySelectorAll(s: string): Iterable<{ getAttribute(n: string): string | null }> }[])
+      .map((el) => [...el.querySelectorAll('.quick-reply')].map((b) => b.getAttribute('aria-disabled') === 'true')));
+    // One answered by choosing a button, one by writing something else, one left unanswered.
+    await ask(page, input, vague);
+    const chosen = offers.last().locator('.quick-reply').first();
+    const title = (await chosen.textContent())!;
+    await chosen.click();
+    await poll(() => customerTexts(page)).toEqual([vague, title]);
+    await poll(() => page.locator('.log > li.msg').last().getAttribute('class')).toContain('msg-bot');
+    await ask(page, input, vague);
+    await ask(page, input, '信用卡遺失了怎麼辦');
+    await ask(page, input, vague);
+    expect(await offers.count()).toBe(3);
+    const shown = await spent();
+    const answeredFirstTwo = shown.map((buttons, i) => buttons.map(() => i < 2));
+
+    // The history comes back from the server: the same sets are spent as before the reload, and the last one works.
+    await page.reload();
+    await poll(() => customerTexts(page)).toEqual([vague, title, vague, '信用卡遺失了怎麼辦', vague]);
+    await poll(() => offers.count()).toBe(3);
+    expect(await spent()).toEqual(answeredFirstTwo);
+    expect(shown).toEqual(answeredFirstTwo);
+    const last = offers.last().locator('.quick-reply').first();
+    const lastTitle = (await last.textContent())!;
+    await last.click();
+    await poll(async () => (await customerTexts(page)).at(-1)).toBe(lastTitle);
+    await poll(async () => (await spent()).at(-1)!.every(Boolean)).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("offers 👍/👎 only on the current conversation's answers: an earlier one's token is gone, so the server would refuse them", async () => {
     const { page, errors, input } = await visitAfresh();
     await ask(page, input, '信用卡遺失了怎麼辦');
