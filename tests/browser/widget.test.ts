@@ -430,8 +430,30 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     expect(await hasFocus(form.getByRole('button', { name: '送出留言' }))).toBe(true);
     await page.unroute('**/socket.io/**');
     await page.getByText('連線中斷，正在重新連線…').waitFor({ state: 'hidden' });
+    // Offline, the refusal comes back before the browser would move the focus off a disabled button. Online, the
+    // server holds the request here, so the button stays in its sending state until the test lets it through: the
+    // keyboard must still be on it meanwhile.
+    const held: (() => void)[] = [];
+    for (const socket of app.io.of('/chat').sockets.values()) {
+      socket.use(([event], next) => (event === 'callback:request' ? held.push(() => next()) : next()));
+    }
     await page.keyboard.press('Enter');
-    await page.getByText('已收到您的留言，專員將盡快與您聯繫。').waitFor();
+    const sending = form.getByRole('button', { name: '傳送中…' });
+    await sending.waitFor();
+    await poll(() => held.length).toBe(1);
+    // The browser moves the focus off a disabled element when it next renders: let a few frames go by.
+    await page.evaluate(() => new Promise((resolve) => {
+      const frame = (globalThis as unknown as { requestAnimationFrame(callback: () => void): void }).requestAnimationFrame;
+      frame(() => frame(() => frame(() => resolve(null))));
+    }));
+    expect(await hasFocus(sending)).toBe(true);
+    // Out of use all the same (a second press would be ignored), and said to be.
+    expect(await sending.getAttribute('aria-disabled')).toBe('true');
+    held[0]!();
+    const done = page.getByText('已收到您的留言，專員將盡快與您聯繫。');
+    await done.waitFor();
+    // The form went with the keyboard in it: the keyboard is on the confirmation.
+    expect(await hasFocus(done)).toBe(true);
     await form.waitFor({ state: 'hidden' });
     expect(await page.locator('.queue-status').isVisible()).toBe(false);
     const ticket = await app.store.getOpenHandoff(conversationId);
