@@ -235,6 +235,41 @@ describe.skipIf(!hasChromium)(`agent console in a real browser${hasChromium ? ''
     await haoContext.close();
   });
 
+  it('runs the handling time on while the agent holds the conversation, without reading it again', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    // The console's timers on a clock the test moves on, so its tick (every 5 s) is not waited for in real time.
+    await context.clock.install();
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await signIn(page, 'hao');
+    errors.length = 0; // the browser logs the 401 of the console asking whether it is signed in yet
+    const { conversation } = await app.service.start({ channel: 'web', customerId: 'timer-customer', locale: 'zh-TW' });
+    await app.service.requestHuman(conversation.id);
+    await page.locator(`.queue .item[data-conversation-id="${conversation.id}"]`).getByRole('button', { name: '接手' }).click();
+    const meta = page.locator(`.conversation[data-conversation-id="${conversation.id}"] .conv-header .meta`);
+    await meta.filter({ hasText: '處理' }).waitFor();
+    // The handling time shown (處理 8 秒, 處理 1 分 05 秒, 處理 1 小時 3 分), in seconds.
+    const handling = async (): Promise<number> => {
+      const text = (await meta.textContent()) ?? '';
+      const m = /處理 (?:(\d+) 小時 )?(?:(\d+) 分 ?)?(?:(\d+) 秒)?$/.exec(text);
+      if (!m) throw new Error(`no handling time in "${text}"`);
+      return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+    };
+    // Reads of the conversation from now on: the time must run on without one.
+    const reads: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'GET' && new URL(r.url()).pathname === `/api/v1/agent/conversations/${conversation.id}`) reads.push(r.url());
+    });
+    const before = await handling();
+    // Less than the 45 s after which socket.io, on the same clock, would give the connection up for lost.
+    await page.clock.fastForward(15_000);
+    await expect.poll(handling).toBeGreaterThanOrEqual(before + 15);
+    expect(reads).toEqual([]);
+    expect(errors).toEqual([]);
+    await app.service.close(conversation.id);
+    await context.close();
+  });
+
   it('reopens the conversations I hold after a reload, and signs out to the login form, which puts them back in the queue', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
