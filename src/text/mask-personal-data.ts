@@ -18,18 +18,21 @@ const RULES: [RegExp, string][] = [
   // Card numbers: 13–19 digits, possibly grouped.
   [new RegExp(String.raw`${BEFORE}\d{4}(?:${SEP}?\d{4}){2}${SEP}?\d{1,7}${AFTER}`, 'g'), '[CARD]'],
   // Mobile numbers, also grouped with commas (0912,345,678): with 09 in front they are no amount.
-  [/(?:\+?886[ \u3000-]?|\b0)9\d{2}[ ,\uFF0C\u3000-]?\d{3}[ ,\uFF0C\u3000-]?\d{3}\b/g, '[PHONE]'],
-  [/\(?\b0[2-8]\)?[ \u3000-]?\d{3,4}[ \u3000-]?\d{4}\b/g, '[PHONE]'],
+  [new RegExp(String.raw`${BEFORE}(?:\+?886[ \u3000-]?|0)9\d{2}[ ,\uFF0C\u3000-]?\d{3}[ ,\uFF0C\u3000-]?\d{3}${AFTER}`, 'g'), '[PHONE]'],
+  [new RegExp(String.raw`${BEFORE}(?:\(0[2-8]\)|0[2-8])[ \u3000-]?\d{3,4}[ \u3000-]?\d{4}${AFTER}`, 'g'), '[PHONE]'],
   // Any other long run of digits is most likely an account or policy number.
   [new RegExp(String.raw`${BEFORE}\d{10,16}${AFTER}`, 'g'), '[NUMBER]'],
 ];
 
 // Account and policy numbers written in groups with one separator (012-34-567890-1, 1234567890-01, 123 456 789012,
-// 012.34.567890.1): 10 or more digits in all. Fewer are dates, times and amounts, which stay; so does a date beside
-// a time (their separators differ), and two groups with a dot (12345678.90), which are an amount.
+// 012.34.567890.1): 10 to 20 digits in all. Fewer are dates, times and amounts, which stay; so does a date beside
+// a time (their separators differ), and two groups with a dot (12345678.90), which are an amount. More are another
+// system's id (a UUID of digits only is 32), as the ungrouped runs of over 16 above.
 const GROUPED_DIGITS = new RegExp(String.raw`${BEFORE}\d{2,16}(${SEP})\d{1,16}(?:\1\d{1,16}){0,4}${AFTER}`, 'g');
-const groupedNumber = (m: string, sep: string): string =>
-  m.replace(/\D/g, '').length >= 10 && (sep !== '.' || m.split('.').length >= 3) ? '[NUMBER]' : m;
+const groupedNumber = (m: string, sep: string): string => {
+  const digits = m.replace(/\D/g, '').length;
+  return digits >= 10 && digits <= 20 && (sep !== '.' || m.split('.').length >= 3) ? '[NUMBER]' : m;
+};
 
 /** Replaces national IDs, phone, card and account numbers and e-mail addresses with placeholders. */
 export function maskPersonalData(text: string): string {
