@@ -97,7 +97,7 @@ await runCli(USAGE, OPTIONS, async ({ values, positionals, config }) => {
     ? openSqliteStore(values.db)
     : db.kind === 'postgres'
       ? await (await import('../src/store/postgres-store.ts')).openPostgresStore({ url: db.url!, schema: db.schema, poolSize: 1 }) // loadConfig refuses postgres without a url
-      : openSqliteStore(db.path);
+      : openSqliteStore(db.path, { synchronous: db.synchronous });
   const accounts = createAgentAccounts({ store, sessionTtlMs: config.auth.sessionHours * 3_600_000 });
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   try {

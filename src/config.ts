@@ -108,6 +108,13 @@ export const configSchema = z.strictObject({
       path: z.string().min(1).default('data/kefu.sqlite'),
       /** SQLite on a thread of its own, off the thread that serves sockets ('auto': when there is a second core). */
       thread: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+      /**
+       * When a SQLite commit counts as written. normal: an acknowledged message survives a crash of the process, not
+       * of the machine (an OS crash or a power cut can lose the last commits); full: it survives those too, at an
+       * fsync per commit (one commit carries every turn that arrived with it). PostgreSQL's is its own setting
+       * (synchronous_commit).
+       */
+      synchronous: z.enum(['normal', 'full']).default('normal'),
       /** PostgreSQL connection string (postgres://user:password@host:5432/database); required with kind postgres. */
       url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection string').optional(),
       /** The PostgreSQL schema kefu's tables live in, created at start when missing. */
@@ -115,7 +122,7 @@ export const configSchema = z.strictObject({
       /** PostgreSQL connections per instance. */
       poolSize: z.number().int().min(1).max(200).default(10),
     })
-    .default({ kind: 'sqlite', path: 'data/kefu.sqlite', thread: 'auto', schema: 'kefu', poolSize: 10 }),
+    .default({ kind: 'sqlite', path: 'data/kefu.sqlite', thread: 'auto', synchronous: 'normal', schema: 'kefu', poolSize: 10 }),
   identity: z
     .strictObject({
       /**
@@ -237,6 +244,7 @@ const ENV_MAP: Record<string, (v: string, c: Record<string, unknown>) => void> =
   KEFU_REDIS_URL: (v, c) => (((c.redis ??= {}) as Record<string, unknown>).url = v),
   // Anything but auto, true/1 or false/0 goes to the schema as it is, which names it, rather than meaning false.
   KEFU_DB_THREAD: (v, c) => (((c.database ??= {}) as Record<string, unknown>).thread = /^(true|1)$/i.test(v) ? true : /^(false|0)$/i.test(v) ? false : v),
+  KEFU_DB_SYNCHRONOUS: (v, c) => (((c.database ??= {}) as Record<string, unknown>).synchronous = v.toLowerCase()),
   KEFU_DRAIN_SECONDS: (v, c) => (((c.server ??= {}) as Record<string, unknown>).drainSeconds = Number(v)),
   KEFU_BRAND_BOT: (v, c) => ((c.brand ??= {}) as Record<string, unknown>).bot = v,
   KEFU_SECRET: (v, c) => (((c.server ??= {}) as Record<string, unknown>).secret = v),

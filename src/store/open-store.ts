@@ -10,5 +10,6 @@ export async function openStore(config: Config, log: Logger): Promise<Store> {
   // loadConfig refuses kind postgres without a url.
   // Loaded only when asked for: the embedded default never loads the PostgreSQL driver.
   if (db.kind === 'postgres') return (await import('./postgres-store.ts')).openPostgresStore({ url: db.url!, schema: db.schema, poolSize: db.poolSize, log });
-  return storeOnThread(config) ? openSqliteStoreOnThread(db.path, { log }) : openSqliteStore(db.path);
+  const sqlite = { synchronous: db.synchronous };
+  return storeOnThread(config) ? openSqliteStoreOnThread(db.path, { log, ...sqlite }) : openSqliteStore(db.path, sqlite);
 }

@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { encodeThreadError } from '../workers/thread-error.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import type { Store } from './store.ts';
-import { ECHOED_OUTCOMES, OUTCOME_ECHO_OMITTED, type CallResult, type FromStoreThread, type StoreCall, type ToStoreThread } from './sqlite-thread-protocol.ts';
+import { ECHOED_OUTCOMES, OUTCOME_ECHO_OMITTED, type CallResult, type FromStoreThread, type StoreCall, type StoreThreadData, type ToStoreThread } from './sqlite-thread-protocol.ts';
 
 if (!parentPort) throw new Error('sqlite-store-thread.ts runs as a worker thread (see sqlite-threaded-store.ts)');
 const port = parentPort;
@@ -12,8 +12,8 @@ const send = (m: FromStoreThread): void => port.postMessage(m);
 
 let opened: Store | null = null;
 try {
-  const { path, externalCheckpoints } = workerData as { path: string; externalCheckpoints?: { walState: Int32Array; restartFrames: number } };
-  opened = openSqliteStore(path, { externalCheckpoints });
+  const { path, externalCheckpoints, synchronous } = workerData as StoreThreadData;
+  opened = openSqliteStore(path, { externalCheckpoints, synchronous });
 } catch (err) {
   // Reported as a message, not thrown: a thrown SqliteError reaches the main thread without its message.
   send({ type: 'open-failed', error: encodeThreadError(err) });

@@ -67,6 +67,20 @@ export function migrateSqlite(db: Database.Database): number[] {
   return applied;
 }
 
+/** config.database.synchronous: when a commit counts as written (see config.ts). */
+export type SqliteSynchronous = 'normal' | 'full';
+
+/** The connection settings every kefu SQLite connection that writes runs with. */
+export function applyPragmas(db: Database.Database, synchronous: SqliteSynchronous): void {
+  // WAL lets readers run beside the writer. NORMAL is durable across a process crash (only an OS crash or a power cut
+  // can lose the last commits), the usual trade for a chat log written on every message; FULL adds an fsync of the
+  // WAL at each commit, which the group commit shares among the turns it carries.
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('foreign_keys = ON');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+}
+
 /**
  * Opens (creating if needed) the SQLite database at `path` (':memory:' for tests), in WAL mode, migrated. With
  * `externalCheckpoints`, another connection copies the WAL into the file (sqlite-checkpointer.ts), this one restarts
@@ -74,16 +88,11 @@ export function migrateSqlite(db: Database.Database): number[] {
  */
 export function openSqliteStore(
   path: string,
-  options: { now?: () => Date; externalCheckpoints?: { walState: Int32Array; restartFrames: number } } = {},
+  options: { now?: () => Date; externalCheckpoints?: { walState: Int32Array; restartFrames: number }; synchronous?: SqliteSynchronous } = {},
 ): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
-  // WAL lets readers run beside the writer; NORMAL sync is durable across a process crash (only an OS crash can
-  // lose the last transactions), the usual trade for a chat log written on every message.
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  applyPragmas(db, options.synchronous ?? 'normal');
   migrateSqlite(db);
   const now = (): string => (options.now ?? (() => new Date()))().toISOString();
 

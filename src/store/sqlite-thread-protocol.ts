@@ -1,4 +1,12 @@
 import type { ThreadError } from '../workers/thread-error.ts';
+import type { SqliteSynchronous } from './sqlite-store.ts';
+
+/** What the store's thread opens its database with (its workerData). */
+export interface StoreThreadData {
+  path: string;
+  externalCheckpoints?: { walState: Int32Array; restartFrames: number };
+  synchronous: SqliteSynchronous;
+}
 
 /** One store method call sent to the store's thread. */
 export interface StoreCall {

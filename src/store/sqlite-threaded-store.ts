@@ -3,7 +3,8 @@ import { KefuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { startTsWorker } from '../workers/ts-worker.ts';
 import type { Store } from './store.ts';
-import { ECHOED_OUTCOMES, OUTCOME_ECHO_OMITTED, type FromStoreThread, type StoreCall } from './sqlite-thread-protocol.ts';
+import type { SqliteSynchronous } from './sqlite-store.ts';
+import { ECHOED_OUTCOMES, OUTCOME_ECHO_OMITTED, type FromStoreThread, type StoreCall, type StoreThreadData } from './sqlite-thread-protocol.ts';
 import { createCallBatch } from '../workers/call-batch.ts';
 import { decodeThreadError } from '../workers/thread-error.ts';
 import { CHECKPOINT_DEFAULTS, createWalState, startCheckpointer, type Checkpointer, type CheckpointerData } from './sqlite-checkpointer.ts';
@@ -22,7 +23,7 @@ const CLOSE_GRACE_MS = 5_000;
  */
 export async function openSqliteStoreOnThread(
   path: string,
-  options: { log: Logger; checkpoints?: false | Partial<Omit<CheckpointerData, 'path' | 'walState'>> },
+  options: { log: Logger; checkpoints?: false | Partial<Omit<CheckpointerData, 'path' | 'walState'>>; synchronous?: SqliteSynchronous },
 ): Promise<Store> {
   const { log } = options;
   const tuning = { ...CHECKPOINT_DEFAULTS, ...(options.checkpoints || {}) };
@@ -43,7 +44,7 @@ export async function openSqliteStoreOnThread(
 
   const start = (): Promise<{ kind: Store['kind']; methods: string[] }> =>
     new Promise((resolve, reject) => {
-      worker = startTsWorker(ENTRY, { name: 'kefu-store', workerData: { path, externalCheckpoints } });
+      worker = startTsWorker(ENTRY, { name: 'kefu-store', workerData: { path, externalCheckpoints, synchronous: options.synchronous ?? 'normal' } satisfies StoreThreadData });
       let opened = false;
       worker.on('message', (m: FromStoreThread) => {
         if (m.type === 'results') {

@@ -47,11 +47,10 @@ describe('npm start (scripts/server.ts)', () => {
     expect(p.stderr()).toMatch(/KEFU_CLI_USAGE: --port/);
   });
 
-  it('listens, answers probes, and exits cleanly on SIGTERM', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kefu-server-'));
-    dirs.push(dir);
+  /** Starts the server on the mini pack and a database in `dir`; resolves with its URL once it listens. */
+  const serve = async (dir: string, env: Record<string, string> = {}) => {
     const p = run(['--port', '0', '--pack', 'tests/fixtures/packs/mini', '--db', join(dir, 'kefu.sqlite')], {
-      KEFU_MODEL_DIR: join(dir, 'models'), KEFU_SECRET: TEST_SECRET, KEFU_LOG_LEVEL: 'info',
+      KEFU_MODEL_DIR: join(dir, 'models'), KEFU_SECRET: TEST_SECRET, KEFU_LOG_LEVEL: 'info', ...env,
     });
     children.push(p.child);
     const url = await new Promise<string>((resolve, reject) => {
@@ -66,10 +65,52 @@ describe('npm start (scripts/server.ts)', () => {
         }
       }, 50);
     });
+    return { ...p, url };
+  };
+
+  it('listens, answers probes, and exits cleanly on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kefu-server-'));
+    dirs.push(dir);
+    const p = await serve(dir);
+    const url = p.url;
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
     p.child.kill('SIGTERM');
     expect(await p.exit).toBe(0);
     expect(p.stderr()).toMatch(/"msg":"stopped"/);
+  });
+
+  it('keeps every answered turn when the process is killed outright (kill -9) just after answering, with commits synchronous=FULL or NORMAL', async () => {
+    for (const synchronous of ['full', 'normal']) {
+      const dir = mkdtempSync(join(tmpdir(), `kefu-crash-${synchronous}-`));
+      dirs.push(dir);
+      const first = await serve(dir, { KEFU_DB_SYNCHRONOUS: synchronous });
+      const post = async (base: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
+        const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+        return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+      };
+      const started = await post(first.url, '/api/v1/conversations', { channel: 'web', customerId: `crash-${synchronous}` });
+      expect(started.status).toBe(201);
+      const id = (started.json.conversation as { id: string }).id;
+      const auth = { authorization: `Bearer ${started.json.token as string}` };
+      // Sent together, so that several turns share commits; each reply is given only once its turn is committed.
+      const texts = Array.from({ length: 8 }, (_, i) => `信用卡遺失了要怎麼掛失 ${i}`);
+      const replies = await Promise.all(texts.map((text, i) => post(first.url, `/api/v1/conversations/${id}/messages`, { text, clientMessageId: `crash-${i}` }, auth)));
+      expect(replies.map((r) => r.status)).toEqual(texts.map(() => 200));
+      first.child.kill('SIGKILL');
+      expect(await first.exit).toBeNull();
+
+      const second = await serve(dir, { KEFU_DB_SYNCHRONOUS: synchronous });
+      const history = (await (await fetch(`${second.url}/api/v1/conversations/${id}/messages`, { headers: auth })).json()) as { messages: { author: string; text: string; id: string }[] };
+      const stored = new Map(history.messages.map((m) => [m.id, m]));
+      for (const r of replies) {
+        const { customer, reply } = r.json as { customer: { id: string; text: string }; reply: { id: string; text: string } };
+        expect(stored.get(customer.id)?.text).toBe(customer.text);
+        expect(stored.get(reply.id)?.text).toBe(reply.text);
+      }
+      expect(history.messages.filter((m) => m.author === 'customer').map((m) => m.text).sort()).toEqual([...texts].sort());
+      second.child.kill('SIGTERM');
+      expect(await second.exit).toBe(0);
+    }
   });
 });

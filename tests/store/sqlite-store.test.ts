@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { openSqliteStore, migrateSqlite } from '../../src/store/sqlite-store.ts';
+import { applyPragmas, openSqliteStore, migrateSqlite } from '../../src/store/sqlite-store.ts';
 import { storeContract } from './store-contract.ts';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-migrations.ts';
 
@@ -171,6 +171,16 @@ describe('sqlite migrations', () => {
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
+  });
+
+  it('commits as config.database.synchronous says: NORMAL by default, FULL (an fsync per commit) when asked', () => {
+    // SQLite's codes: 1 NORMAL, 2 FULL. The setting is the connection's own, so it is read on the connection set.
+    for (const [asked, code] of [['normal', 1], ['full', 2]] as const) {
+      const db = new Database(join(dir, `sync-${asked}.sqlite`));
+      applyPragmas(db, asked);
+      expect([asked, db.pragma('synchronous', { simple: true }), db.pragma('journal_mode', { simple: true })]).toEqual([asked, code, 'wal']);
+      db.close();
+    }
   });
 });
 
