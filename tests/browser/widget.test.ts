@@ -76,6 +76,12 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
   };
   const hasFocus = (el: Locator): Promise<boolean> =>
     el.evaluate((e) => (e.getRootNode() as unknown as { activeElement: unknown }).activeElement === e);
+  // Resolves once the page has rendered a few frames: Chrome moves the focus off a disabled element when it renders.
+  const framesGoBy = (page: Page): Promise<unknown> =>
+    page.evaluate(() => new Promise((resolve) => {
+      const frame = (globalThis as unknown as { requestAnimationFrame(callback: () => void): void }).requestAnimationFrame;
+      frame(() => frame(() => frame(() => resolve(null))));
+    }));
 
   // A new visitor: nothing stored by earlier tests (no conversation, no language chosen), the panel opened by the
   // customer. Page errors are collected for the test to check.
@@ -442,10 +448,7 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await sending.waitFor();
     await poll(() => held.length).toBe(1);
     // The browser moves the focus off a disabled element when it next renders: let a few frames go by.
-    await page.evaluate(() => new Promise((resolve) => {
-      const frame = (globalThis as unknown as { requestAnimationFrame(callback: () => void): void }).requestAnimationFrame;
-      frame(() => frame(() => frame(() => resolve(null))));
-    }));
+    await framesGoBy(page);
     expect(await hasFocus(sending)).toBe(true);
     // Out of use all the same (a second press would be ignored), and said to be.
     expect(await sending.getAttribute('aria-disabled')).toBe('true');
@@ -729,8 +732,27 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.locator('.rating').getByRole('alert').filter({ hasText: '連線中斷，請稍候再試。' }).waitFor();
     expect(await hasFocus(send)).toBe(true); // still there to press again
     await goOnline();
-    await send.click();
-    await page.getByText('感謝您的評分！').waitFor();
+    // Offline, the refusal comes back before the browser would move the focus off a disabled button. Online, the
+    // server holds the rating here, so the button stays in its sending state until the test lets it through: the
+    // keyboard must still be on it meanwhile.
+    const held: (() => void)[] = [];
+    for (const socket of app.io.of('/chat').sockets.values()) {
+      socket.use(([event], next) => (event === 'rating:conversation' ? held.push(() => next()) : next()));
+    }
+    await send.focus();
+    await page.keyboard.press('Enter');
+    await poll(() => held.length).toBe(1);
+    // The browser moves the focus off a disabled element when it next renders: let a few frames go by.
+    await framesGoBy(page);
+    expect(await hasFocus(send)).toBe(true);
+    // Out of use all the same (a second press would be ignored), and said to be; the offline alert went with the try.
+    expect(await send.getAttribute('aria-disabled')).toBe('true');
+    expect(await page.locator('.rating').getByRole('alert').isVisible()).toBe(false);
+    held[0]!();
+    const thanks = page.getByText('感謝您的評分！');
+    await thanks.waitFor();
+    // The form went with the keyboard in it: the keyboard is on the thanks.
+    expect(await hasFocus(thanks)).toBe(true);
     expect((await app.service.get(conversationId)).rating).toMatchObject({ stars: 4 });
     expect(errors).toEqual([]);
     await page.close();
