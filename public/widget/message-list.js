@@ -24,7 +24,9 @@ export function createMessageList(list, actions) {
   const dividers = [];
   // Quick replies are spent once the customer has answered them: chose one, or wrote anything after them. Written
   // after is read from the history (a later customer message of the same conversation), so a reload, which brings
-  // the history back from the server, shows them as they were, with nothing kept in the browser.
+  // the history back from the server, shows them as they were, with nothing kept in the browser. An earlier
+  // conversation's are spent too, once another has started: pressed, they would ask their question in the new one,
+  // which never offered it (and whose bot no longer has the context it was offered in).
   const answered = new Set(); // ids of messages whose quick replies are spent
   const offered = new Set(); // ids of messages whose quick replies are still on offer
   const lastAsked = new Map(); // conversation id → seq of its latest customer message shown
@@ -166,8 +168,9 @@ export function createMessageList(list, actions) {
         elements.delete(key);
       }
       elements.set(m.id, el);
-      // Its answer may have come first (a push can overtake an acknowledgement): spent at once.
-      if (m.quickReplies.length > 0 && (lastAsked.get(m.conversationId) ?? 0) > m.seq) answered.add(m.id);
+      // Its answer may have come first (a push can overtake an acknowledgement), or it is an earlier conversation's:
+      // spent at once.
+      if (m.quickReplies.length > 0 && ((lastAsked.get(m.conversationId) ?? 0) > m.seq || isPast(m))) answered.add(m.id);
       else if (m.quickReplies.length > 0) offered.add(m.id);
       fill(el, m);
       place(el, m);
@@ -187,12 +190,16 @@ export function createMessageList(list, actions) {
       const p = pending.get(clientMessageId);
       if (p) this.pending(p.entry, code);
     },
-    /** The conversation the widget is now in: earlier ones' answers can no longer be rated. */
+    /** The conversation the widget is now in: earlier ones' answers can no longer be rated, nor their quick replies chosen. */
     conversation(id) {
       current = id;
       // Changed in place, not re-rendered, so that nothing is read out again.
       for (const m of messages.values()) {
         for (const b of elements.get(m.id)?.querySelectorAll('.thumb') ?? []) b.disabled = isPast(m);
+      }
+      for (const mid of offered) {
+        const o = messages.get(mid);
+        if (isPast(o)) spend(o);
       }
     },
     /** Marks where a new conversation begins after an earlier one ended. */

@@ -636,6 +636,70 @@ describe.skipIf(!hasChromium)(`chat widget in a real browser${hasChromium ? '' :
     await page.close();
   });
 
+  it("spends an earlier conversation's quick replies once a new one has started, live and after a reload: pressing one sends nothing into the new one", async () => {
+    const { page, errors, input } = await visitAfresh();
+    const vague = vagueQuestion();
+    const end = page.getByRole('button', { name: '結束對話' });
+    const quickRepliesOf = (conversationId: string) => page.locator(`.msg-bot[data-conversation="${conversationId}"] .quick-reply`);
+    const outOfUse = (conversationId: string) => quickRepliesOf(conversationId).evaluateAll((buttons) =>
+      (buttons as unknown as { getAttribute(n: string): string | null }[]).map((b) => b.getAttribute('aria-disabled') === 'true'));
+    // A conversation that the customer ends with its quick replies unanswered.
+    const endsUnanswered = async (): Promise<string> => {
+      await ask(page, input, vague);
+      const { conversationId } = await saved(page);
+      await poll(() => quickRepliesOf(conversationId).count()).toBeGreaterThan(0);
+      await end.click();
+      await page.getByRole('button', { name: '送出評分' }).waitFor();
+      // Ended, but still the conversation shown: nothing spends its buttons yet.
+      expect(await outOfUse(conversationId)).not.toContain(true);
+      return conversationId;
+    };
+    // The customer writes again, which starts another conversation.
+    const startAnother = async (earlier: string): Promise<string> => {
+      await ask(page, input, '信用卡遺失了怎麼辦');
+      const { conversationId } = await saved(page);
+      expect(conversationId).not.toBe(earlier);
+      return conversationId;
+    };
+    // Pressing the earlier set's buttons, by mouse (forced: Playwright waits for an aria-disabled button to be enabled)
+    // and by keyboard, adds no message (a pending one would show at once) and sends none.
+    const pressingSendsNothing = async (earlier: string, now: string) => {
+      const shown = await page.locator('.log > li.msg').count();
+      for (const button of await quickRepliesOf(earlier).all()) {
+        await button.click({ force: true });
+        await button.press('Enter');
+      }
+      expect(await page.locator('.log > li.msg').count()).toBe(shown);
+      expect((await saved(page)).outbox ?? []).toEqual([]);
+      const asked = (await app.store.listMessages(now)).filter((m) => m.author === 'customer').map((m) => m.text);
+      expect(asked).toEqual(['信用卡遺失了怎麼辦']);
+    };
+
+    // Live: the earlier set is still shown, below it the new conversation's divider, and it is spent.
+    const first = await endsUnanswered();
+    const second = await startAnother(first);
+    await page.locator('.log > li.divider').waitFor();
+    expect((await outOfUse(first)).length).toBeGreaterThan(0);
+    expect(await outOfUse(first)).not.toContain(false);
+    await pressingSendsNothing(first, second);
+
+    // After a reload: the ended conversation comes back from the server with its set; the customer writes again.
+    const ended = await endsUnanswered();
+    await page.reload();
+    await poll(() => quickRepliesOf(ended).count()).toBeGreaterThan(0);
+    expect(await outOfUse(ended)).not.toContain(true);
+    const third = await startAnother(ended);
+    expect(await outOfUse(ended)).not.toContain(false);
+    await pressingSendsNothing(ended, third);
+    // Reloaded again, in the new conversation: no earlier set is on offer (the widget brings back only this one).
+    await page.reload();
+    await poll(async () => (await saved(page)).conversationId).toBe(third);
+    await botBubbles(page).filter({ hasText: '掛失' }).first().waitFor();
+    expect(await page.locator(`.msg-bot:not([data-conversation="${third}"]) .quick-reply:not([aria-disabled="true"])`).count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("offers 👍/👎 only on the current conversation's answers: an earlier one's token is gone, so the server would refuse them", async () => {
     const { page, errors, input } = await visitAfresh();
     await ask(page, input, '信用卡遺失了怎麼辦');
