@@ -49,7 +49,7 @@ describe('config', () => {
     expect(loadConfig({ env: { KEFU_DB_THREAD: 'FALSE' } }).database.thread).toBe(false);
     expect(loadConfig({ env: { KEFU_DB_THREAD: '1' } }).database.thread).toBe(true);
     expect(loadConfig({ env: { KEFU_DRAIN_SECONDS: '15' } }).server.drainSeconds).toBe(15);
-    expect(loadConfig({ env: {} }).database.synchronous).toBe('normal');
+    expect(loadConfig({ env: {} }).database.synchronous).toBe('full');
     expect(loadConfig({ env: { KEFU_DB_SYNCHRONOUS: 'FULL' } }).database.synchronous).toBe('full');
     expect(() => loadConfig({ env: { KEFU_DB_SYNCHRONOUS: 'extra' } })).toThrowError(expect.objectContaining({ code: 'KEFU_CONFIG_INVALID', message: expect.stringMatching(/database\.synchronous/) }));
   });

@@ -92,7 +92,7 @@ export function openSqliteStore(
 ): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
-  applyPragmas(db, options.synchronous ?? 'normal');
+  applyPragmas(db, options.synchronous ?? 'full');
   migrateSqlite(db);
   const now = (): string => (options.now ?? (() => new Date()))().toISOString();
 

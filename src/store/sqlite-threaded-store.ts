@@ -44,7 +44,7 @@ export async function openSqliteStoreOnThread(
 
   const start = (): Promise<{ kind: Store['kind']; methods: string[] }> =>
     new Promise((resolve, reject) => {
-      worker = startTsWorker(ENTRY, { name: 'kefu-store', workerData: { path, externalCheckpoints, synchronous: options.synchronous ?? 'normal' } satisfies StoreThreadData });
+      worker = startTsWorker(ENTRY, { name: 'kefu-store', workerData: { path, externalCheckpoints, synchronous: options.synchronous ?? 'full' } satisfies StoreThreadData });
       let opened = false;
       worker.on('message', (m: FromStoreThread) => {
         if (m.type === 'results') {

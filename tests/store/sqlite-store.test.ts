@@ -173,7 +173,7 @@ describe('sqlite migrations', () => {
     db.close();
   });
 
-  it('commits as config.database.synchronous says: NORMAL by default, FULL (an fsync per commit) when asked', () => {
+  it('commits as config.database.synchronous says: FULL (an fsync per commit) or NORMAL', () => {
     // SQLite's codes: 1 NORMAL, 2 FULL. The setting is the connection's own, so it is read on the connection set.
     for (const [asked, code] of [['normal', 1], ['full', 2]] as const) {
       const db = new Database(join(dir, `sync-${asked}.sqlite`));
