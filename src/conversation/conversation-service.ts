@@ -18,7 +18,11 @@ export type ConversationEvent =
    * `origin` is the channel connection that sent the customer message this event belongs to (the message itself or
    * its reply): that connection has both in its acknowledgement, so a channel need not push them to it again.
    */
-  | { type: 'message'; conversation: Conversation; message: Message; origin?: string }
+  | {
+      type: 'message'; conversation: Conversation; message: Message; origin?: string;
+      /** On a bot answer that moved the conversation to another group (its topicGroup): the group it left. */
+      movedFrom?: string;
+    }
   | { type: 'state'; conversation: Conversation }
   | { type: 'turn'; conversation: Conversation; outcome: Outcome; ms: number }
   /** The conversation joined the handoff queue (router handoff or the customer's button); `handoff` is its queue entry. */
@@ -296,23 +300,23 @@ export function createConversationService(opts: ConversationServiceOptions): Con
       : null;
     if (outcome.outcome === 'handoff' && !queued) {
       const current = await mustGet(conversation.id);
-      answered(conversation, current, reply, outcome, received, origin);
+      answered(conversation, current, reply, outcome, received, origin, stored.movedFrom);
       return { conversation: current, reply };
     }
     // Most turns change nothing here (an answer after an answer): appending the reply already moved updatedAt and
     // handed back the conversation, so no third write (nor a read) per turn (measured by bench:chat).
     const unchanged = patch.consecutiveFallbacks === conversation.consecutiveFallbacks;
     const updated = queued ? queued.conversation : unchanged ? afterReply : await store.updateConversation(conversation.id, patch);
-    answered(conversation, updated, reply, outcome, received, origin);
+    answered(conversation, updated, reply, outcome, received, origin, stored.movedFrom);
     if (queued) emit({ type: 'queued', conversation: updated, handoff: queued.handoff });
     return { conversation: updated, reply };
   }
 
   /** A bot reply is stored: logs the turn and tells channels and consoles. */
-  function answered(before: Conversation, updated: Conversation, reply: Message, outcome: Outcome, received: number, origin?: string): void {
+  function answered(before: Conversation, updated: Conversation, reply: Message, outcome: Outcome, received: number, origin?: string, movedFrom?: string): void {
     const ms = performance.now() - received;
     log.info({ conversationId: updated.id, outcome: outcome.outcome, topic: outcome.topic, brain: outcome.brain, confidence: outcome.confidence, ms: Math.round(ms * 100) / 100 }, 'bot turn');
-    emit({ type: 'message', conversation: updated, message: reply, origin });
+    emit({ type: 'message', conversation: updated, message: reply, origin, ...(movedFrom ? { movedFrom } : {}) });
     emit({ type: 'turn', conversation: updated, outcome, ms });
     if (updated.state !== before.state) emit({ type: 'state', conversation: updated });
   }
@@ -368,7 +372,7 @@ export function createConversationService(opts: ConversationServiceOptions): Con
             const beforeReply = turn.reply ? { ...conversation, consecutiveFallbacks: early.state.consecutiveFallbacks } : conversation;
             emit({ type: 'message', conversation: beforeReply, message: turn.customer, origin });
             if (turn.reply) {
-              answered(conversation, conversation, turn.reply, earlyOutcome, received, origin);
+              answered(conversation, conversation, turn.reply, earlyOutcome, received, origin, turn.movedFrom);
               return { conversation, customer: turn.customer, reply: turn.reply, duplicate: false };
             }
             // Stored alone: the conversation is not as it was last seen here (another instance, an agent, a restart).

@@ -31,8 +31,8 @@ const LIVE_ROOM_PREFIX = 'live:';
 const LIVE_EVERY_GROUP = 'live:*';
 const liveRoom = (group: string): string => `${LIVE_ROOM_PREFIX}${group}`;
 const liveRoomsOf = (agent: Agent): string[] => servedGroups(agent)?.map(liveRoom) ?? [LIVE_EVERY_GROUP];
-// Conversations whose last live list group (and held-back question) this process remembers.
-const LIVE_GROUPS_KEPT = 10_000;
+// Customers' questions held back for their answers, at most (answers that never came are dropped oldest first).
+const HELD_BACK_KEPT = 10_000;
 
 // How often every connected console's session is checked again, for sessions ended from another process (the
 // user CLI disabling an account) or simply expired.
@@ -213,37 +213,27 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
   };
   // A bot conversation's news goes to the live list of its group: Conversation.topicGroup, which the store keeps with
   // each answer, so that every instance (and one just restarted) pushes it to the same agents, whatever answers it
-  // happened to see. Which group this process last pushed each one to is remembered only to take it off the lists of
-  // a group it has moved from.
-  const lastPushedTo = new Map<string, string>();
-  const pushedTo = (id: string, group: string): void => {
-    lastPushedTo.delete(id); // most recent last, so the oldest goes first
-    lastPushedTo.set(id, group);
-    if (lastPushedTo.size > LIVE_GROUPS_KEPT) lastPushedTo.delete(lastPushedTo.keys().next().value!);
-  };
+  // happened to see. The group an answer moved it from comes from the same write (movedFrom), not from what this
+  // process last saw, which another instance's answers may have made stale.
   // A customer's words wait for the bot's answer, a moment later in the same turn, which says whose they are: the
-  // question "信用卡掉了" is the card team's, not every group's to read first. Kept with the group the conversation
-  // was in when they were stored: the group it moves from, if this process has not pushed it before.
-  const heldBack = new Map<string, { data: unknown; group: string | null }>();
-  const pushLive = (conversation: Conversation, message: Message | null, event: string, data: unknown): void => {
+  // question "信用卡掉了" is the card team's, not every group's to read first.
+  const heldBack = new Map<string, unknown>();
+  const pushLive = (conversation: Conversation, message: Message | null, event: string, data: unknown, movedFrom?: string): void => {
     const id = conversation.id;
     if (message?.author === 'customer') {
       heldBack.delete(id);
-      heldBack.set(id, { data, group: conversation.topicGroup });
-      if (heldBack.size > LIVE_GROUPS_KEPT) heldBack.delete(heldBack.keys().next().value!); // answers that never came
+      heldBack.set(id, data);
+      if (heldBack.size > HELD_BACK_KEPT) heldBack.delete(heldBack.keys().next().value!); // answers that never came
       return;
     }
-    const held = heldBack.get(id);
+    const question = message ? heldBack.get(id) : undefined;
     heldBack.delete(id);
-    const question = message ? held?.data : undefined;
     // Null only for a conversation begun before groups were kept and not answered since (its next answer records
     // it): to the admins' lists alone, rather than to a group it may not belong to.
     const group = conversation.topicGroup;
-    const before = lastPushedTo.get(id) ?? held?.group ?? null;
-    if (group !== null && lastPushedTo.get(id) !== group) pushedTo(id, group);
     // Moved to another group (a card question after a greeting): gone from the lists of those who no longer serve it.
-    if (group !== null && before !== null && group !== before && anyoneIn(liveRoom(before))) {
-      nsp.to(liveRoom(before)).except(liveRoom(group)).except(LIVE_EVERY_GROUP).emit('live:gone', { conversationId: id });
+    if (group !== null && movedFrom !== undefined && anyoneIn(liveRoom(movedFrom))) {
+      nsp.to(liveRoom(movedFrom)).except(liveRoom(group)).except(LIVE_EVERY_GROUP).emit('live:gone', { conversationId: id });
     }
     const rooms = [...(group === null ? [] : [liveRoom(group)]), LIVE_EVERY_GROUP].filter(anyoneIn);
     if (rooms.length === 0) return;
@@ -257,11 +247,10 @@ export function attachAgentSocket(io: Server, deps: AgentSocketDeps): () => void
       // (a claim on one instance, the consoles on others): always pushed. The bot's, only where someone looks.
       if (e.conversation.state === 'bot' || deps.localRooms) push(watchRoom(id), 'conversation:message', { conversationId: id, message: e.message });
       else nsp.to(watchRoom(id)).emit('conversation:message', { conversationId: id, message: e.message });
-      if (e.conversation.state === 'bot') pushLive(e.conversation, e.message, 'live:message', { conversation: e.conversation, message: livePreview(e.message) });
+      if (e.conversation.state === 'bot') pushLive(e.conversation, e.message, 'live:message', { conversation: e.conversation, message: livePreview(e.message) }, e.movedFrom);
     } else if (e.type === 'state') {
       push(watchRoom(id), 'conversation:state', { conversation: e.conversation });
       pushLive(e.conversation, null, 'live:state', { conversation: e.conversation });
-      if (e.conversation.state === 'closed') lastPushedTo.delete(id);
     }
   };
 

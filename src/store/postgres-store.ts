@@ -6,7 +6,7 @@ import { DEFAULT_GROUP, type Agent, type AgentRole, type AgentSession } from '..
 import type { ConversationNote, CustomerProfile, Disposition, Handoff, HandoffEndReason, HandoffKind, HandoffStatus, HandoffTrigger } from '../domain/handoff.ts';
 import { KefuError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { ConversationPatch, HandoffChange, HandoffStore, NewHandoff, NewMessage, NewTurn, Store } from './store.ts';
+import { movedFrom, type ConversationPatch, type HandoffChange, type HandoffStore, type NewHandoff, type NewMessage, type NewTurn, type Store } from './store.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
 import { POSTGRES_SCHEMA_PATTERN } from './postgres-schema-name.ts';
 import { timeOrderedId } from './message-ids.ts';
@@ -317,11 +317,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
   // The conversation's row is locked by the bump (the first statement), so the check for a retried client id after
   // it sees any commit that raced it; a retry rolls the bump back.
-  const append = async (db: pg.PoolClient, input: NewMessage): Promise<{ message: Message; duplicate: false; conversation: Conversation }> => {
+  const append = async (db: pg.PoolClient, input: NewMessage): Promise<{ message: Message; duplicate: false; conversation: Conversation; movedFrom?: string }> => {
     const at = now();
-    // An answer's group goes in the same update; null leaves the conversation's as it was.
-    const bumped = await one<ConversationRow>(db, 'UPDATE conversations SET last_seq = last_seq + 1, updated_at = $1, topic_group = coalesce($3::text, topic_group) WHERE id = $2 RETURNING *',
-      [at, input.conversationId, input.topicGroup ?? null]);
+    // An answer's group goes in the same update; null leaves the conversation's as it was. The group it had comes
+    // back too, so that the live lists of a group it leaves are told.
+    const bumped = await one<ConversationRow & { previous_group: string | null }>(db, `WITH before AS (SELECT topic_group FROM conversations WHERE id = $2 FOR NO KEY UPDATE)
+      UPDATE conversations c SET last_seq = c.last_seq + 1, updated_at = $1, topic_group = coalesce($3::text, c.topic_group) FROM before WHERE c.id = $2
+      RETURNING c.*, before.topic_group AS previous_group`, [at, input.conversationId, input.topicGroup ?? null]);
     if (!bumped) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
     if (input.clientMessageId) {
       const existing = await byClientId(db, input.conversationId, input.clientMessageId);
@@ -331,15 +333,16 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     if (input.requireBot && bumped.state !== 'bot') throw new KefuError('KEFU_CONVERSATION_STATE', [input.conversationId, bumped.state, 'the bot no longer holds it']);
     const message = newMessage(input, bumped.last_seq, at);
     await insertMessages(db, [message]);
-    return { message, duplicate: false, conversation: await fromUpdated(db, bumped) };
+    const { previous_group: previous, ...row } = bumped;
+    return { message, duplicate: false, conversation: await fromUpdated(db, row), ...movedFrom(previous, row.topic_group) };
   };
 
   const turn = async (db: pg.PoolClient, input: NewTurn) => {
     const customerInput: NewMessage = {
       conversationId: input.conversationId, author: 'customer', text: input.customer.text, clientMessageId: input.customer.clientMessageId ?? null, requireOpen: true,
     };
-    const current = await one<{ state: string; consecutive_fallbacks: number; locale: string }>(
-      db, 'SELECT state, consecutive_fallbacks, locale FROM conversations WHERE id = $1 FOR NO KEY UPDATE', [input.conversationId]);
+    const current = await one<{ state: string; consecutive_fallbacks: number; locale: string; topic_group: string | null }>(
+      db, 'SELECT state, consecutive_fallbacks, locale, topic_group FROM conversations WHERE id = $1 FOR NO KEY UPDATE', [input.conversationId]);
     if (!current) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
     if (customerInput.clientMessageId) {
       const existing = await byClientId(db, input.conversationId, customerInput.clientMessageId);
@@ -359,7 +362,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       { conversationId: input.conversationId, author: 'bot', text: input.reply.text, quickReplies: input.reply.quickReplies, outcome: input.reply.outcome, replyTo: customer.id },
       bumped.last_seq, at);
     await insertMessages(db, [customer, reply]);
-    return { customer, duplicate: false, reply, conversation: toConversation(bumped) };
+    return { customer, duplicate: false, reply, conversation: toConversation(bumped), ...movedFrom(current.topic_group, bumped.topic_group) };
   };
 
   // A customer turn is one statement, one round trip, in the usual case: the conversation's row locked, no retried
@@ -369,7 +372,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // else (a retry, a conversation that moved on or is gone) returns null and takes the transaction above, which
   // says why. A retry racing its first attempt may miss it in this statement's snapshot: the unique index on the
   // client id refuses the second insert, and the transaction then finds the first.
-  const TURN_SQL = `WITH cur AS (SELECT id, state, consecutive_fallbacks, locale FROM conversations WHERE id = $1 FOR NO KEY UPDATE),
+  const TURN_SQL = `WITH cur AS (SELECT id, state, consecutive_fallbacks, locale, topic_group FROM conversations WHERE id = $1 FOR NO KEY UPDATE),
     ok AS (SELECT cur.id FROM cur WHERE cur.state = 'bot' AND cur.consecutive_fallbacks = $3 AND cur.locale = $4
       AND ($2::text IS NULL OR NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND client_message_id = $2))),
     bumped AS (UPDATE conversations c SET last_seq = c.last_seq + 2, consecutive_fallbacks = $5, updated_at = $6, topic_group = coalesce($14::text, c.topic_group)
@@ -380,16 +383,16 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       FROM bumped, (VALUES ($7, -1, 'customer', $8, '[]', NULL, $2, NULL, $9), ($10, 0, 'bot', $11, $12, $13, NULL, $7, $6))
         AS v (id, seq_offset, author, text, quick_replies, outcome, client_message_id, reply_to, created_at)
       RETURNING 1)
-    SELECT ${CONVERSATION_COLUMNS.replace(/\b(\w+)\b/g, 'bumped.$1')} FROM bumped`;
-  const turnInOneStatement = async (input: NewTurn): Promise<{ customer: Message; duplicate: false; reply: Message; conversation: Conversation } | null> => {
+    SELECT ${CONVERSATION_COLUMNS.replace(/\b(\w+)\b/g, 'bumped.$1')}, cur.topic_group AS previous_group FROM bumped, cur`;
+  const turnInOneStatement = async (input: NewTurn): Promise<{ customer: Message; duplicate: false; reply: Message; conversation: Conversation; movedFrom?: string } | null> => {
     const at = now();
     const customerId = timeOrderedId();
     const replyId = timeOrderedId();
     const receivedAt = input.customer.receivedAt ?? at;
-    let bumped: ConversationRow | null;
+    let bumped: (ConversationRow & { previous_group: string | null }) | null;
     try {
       // Named: each connection has PostgreSQL parse and plan it once, not on every turn.
-      bumped = (await pool.query<ConversationRow>({ name: 'kefu-turn', text: TURN_SQL, values: [
+      bumped = (await pool.query<ConversationRow & { previous_group: string | null }>({ name: 'kefu-turn', text: TURN_SQL, values: [
         input.conversationId, input.customer.clientMessageId ?? null, input.routedOn.consecutiveFallbacks, input.routedOn.locale,
         input.consecutiveFallbacks, at, customerId, input.customer.text, receivedAt, replyId, input.reply.text,
         JSON.stringify(input.reply.quickReplies), JSON.stringify(input.reply.outcome), input.reply.topicGroup ?? null,
@@ -409,7 +412,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       id: replyId, conversationId: input.conversationId, seq: bumped.last_seq, author: 'bot', text: input.reply.text, quickReplies: input.reply.quickReplies,
       outcome: input.reply.outcome, clientMessageId: null, replyTo: customerId, feedback: null, agentId: null, agentName: null, createdAt: at,
     };
-    return { customer, duplicate: false, reply, conversation: toConversation(bumped) };
+    const { previous_group: previous, ...row } = bumped;
+    return { customer, duplicate: false, reply, conversation: toConversation(row), ...movedFrom(previous, row.topic_group) };
   };
 
   // Why a conditional conversation UPDATE changed nothing, as the error the caller should see.
@@ -485,7 +489,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         }
         if (patch.locale !== undefined) (params.push(patch.locale), sets.push(`locale = $${params.length}`));
         if (patch.consecutiveFallbacks !== undefined) (params.push(patch.consecutiveFallbacks), sets.push(`consecutive_fallbacks = $${params.length}`));
-        if (patch.topicGroup !== undefined) (params.push(patch.topicGroup), sets.push(`topic_group = $${params.length}`));
+        if (patch.topicGroup !== undefined) (params.push(patch.topicGroup), sets.push(`topic_group = coalesce(topic_group, $${params.length})`));
         const r = await one<ConversationRow>(pool, `UPDATE conversations SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, params);
         if (!r) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
         return fromUpdated(pool, r);

@@ -7,7 +7,7 @@ import type { Conversation, ConversationState, Message } from '../domain/convers
 import { DEFAULT_GROUP } from '../domain/agent.ts';
 import type { Locale } from '../domain/types.ts';
 import { KefuError } from '../errors.ts';
-import type { ConversationPatch, NewConversation, NewMessage, NewTurn, Store } from './store.ts';
+import { movedFrom, type ConversationPatch, type NewConversation, type NewMessage, type NewTurn, type Store } from './store.ts';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
 import { timeOrderedId } from './message-ids.ts';
 import { sqliteHandoffStore } from './sqlite-handoff-store.ts';
@@ -111,7 +111,8 @@ export function openSqliteStore(
     bumpSeq: db.prepare('UPDATE conversations SET last_seq = last_seq + 1, updated_at = @now, topic_group = coalesce(@group, topic_group) WHERE id = @id RETURNING *'),
     bumpTurn: db.prepare(`UPDATE conversations SET last_seq = last_seq + 2, consecutive_fallbacks = @fallbacks, updated_at = @now, topic_group = coalesce(@group, topic_group)
       WHERE id = @id RETURNING *`),
-    routeState: db.prepare('SELECT state, consecutive_fallbacks, locale FROM conversations WHERE id = ?'),
+    routeState: db.prepare('SELECT state, consecutive_fallbacks, locale, topic_group FROM conversations WHERE id = ?'),
+    groupOf: db.prepare('SELECT topic_group FROM conversations WHERE id = ?').pluck(),
     insertMsg: db.prepare(`INSERT INTO messages (id, conversation_id, seq, author, text, quick_replies, outcome, client_message_id, reply_to, agent_id, agent_name, created_at)
       VALUES (@id, @conversationId, @seq, @author, @text, @quickReplies, @outcome, @clientMessageId, @replyTo, @agentId, @agentName, @now)`),
     byClientId: db.prepare('SELECT * FROM messages WHERE conversation_id = ? AND client_message_id = ?'),
@@ -272,10 +273,12 @@ export function openSqliteStore(
   };
 
   // Runs inside write()'s savepoint.
-  const append = (input: NewMessage): { message: Message; duplicate: boolean; conversation: Conversation } => {
+  const append = (input: NewMessage): { message: Message; duplicate: boolean; conversation: Conversation; movedFrom?: string } => {
     const duplicate = duplicateOf(input);
     if (duplicate) return { ...duplicate, duplicate: true };
     const at = now();
+    // The group it had, for an answer that names one: the live lists of the group it leaves are told.
+    const before = input.topicGroup ? (q.groupOf.get(input.conversationId) as string | null | undefined) : null;
     const bumped = q.bumpSeq.get({ now: at, group: input.topicGroup ?? null, id: input.conversationId }) as ConversationRow | undefined;
     if (!bumped) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [input.conversationId]);
     // Refused after the bump: the savepoint write() wraps this in rolls the bump back with the error.
@@ -284,7 +287,7 @@ export function openSqliteStore(
     const message = insertMessage(input, bumped.last_seq, at);
     // Who holds the conversation is joined from the queue; only a conversation an agent holds has anyone to join.
     const conversation = bumped.state === 'agent' ? mustGetConv(input.conversationId) : toConversation({ ...bumped, holder_id: null, holder_name: null });
-    return { message, duplicate: false, conversation };
+    return { message, duplicate: false, conversation, ...movedFrom(before, bumped.topic_group) };
   };
 
   // Runs inside write()'s savepoint. One update of the conversation for both messages: its row and its indexes on
@@ -295,7 +298,7 @@ export function openSqliteStore(
     };
     const duplicate = duplicateOf(customerInput);
     if (duplicate) return { customer: duplicate.message, duplicate: true, reply: null, conversation: duplicate.conversation };
-    const current = q.routeState.get(input.conversationId) as { state: string; consecutive_fallbacks: number; locale: string } | undefined;
+    const current = q.routeState.get(input.conversationId) as { state: string; consecutive_fallbacks: number; locale: string; topic_group: string | null } | undefined;
     const routedOnThis =
       current?.state === 'bot' && current.consecutive_fallbacks === input.routedOn.consecutiveFallbacks && current.locale === input.routedOn.locale;
     if (!routedOnThis) {
@@ -311,7 +314,7 @@ export function openSqliteStore(
       bumped.last_seq,
       at,
     );
-    return { customer, duplicate: false, reply, conversation: toConversation({ ...bumped, holder_id: null, holder_name: null }) };
+    return { customer, duplicate: false, reply, conversation: toConversation({ ...bumped, holder_id: null, holder_name: null }), ...movedFrom(current.topic_group, bumped.topic_group) };
   };
 
   return {
@@ -344,7 +347,7 @@ export function openSqliteStore(
         }
         if (patch.locale !== undefined) (sets.push('locale = @locale'), (params.locale = patch.locale));
         if (patch.consecutiveFallbacks !== undefined) (sets.push('consecutive_fallbacks = @fb'), (params.fb = patch.consecutiveFallbacks));
-        if (patch.topicGroup !== undefined) (sets.push('topic_group = @topicGroup'), (params.topicGroup = patch.topicGroup));
+        if (patch.topicGroup !== undefined) (sets.push('topic_group = coalesce(topic_group, @topicGroup)'), (params.topicGroup = patch.topicGroup));
         const res = updateStatement(sets.join(', ')).run(params);
         if (res.changes === 0) throw new KefuError('KEFU_CONVERSATION_NOT_FOUND', [id]);
         return mustGetConv(id);

@@ -51,7 +51,10 @@ export interface NewTurn {
   consecutiveFallbacks: number;
 }
 
-/** `topicGroup`: worked out once for a conversation begun before kefu kept it (see Conversation.topicGroup). */
+/**
+ * `topicGroup`: worked out once for a conversation begun before kefu kept it (see Conversation.topicGroup); set only
+ * where none is kept, so that an answer another instance stored meanwhile is not overwritten with an older reading.
+ */
 export type ConversationPatch = Partial<Pick<Conversation, 'state' | 'locale' | 'consecutiveFallbacks'>> & { topicGroup?: string };
 
 export interface NewHandoff {
@@ -219,14 +222,16 @@ export interface Store extends HandoffStore, AgentStore {
    * `conversation` is the conversation as the append left it (its updatedAt moved), so a caller needs no read after
    * writing.
    */
-  appendMessage(input: NewMessage): Promise<{ message: Message; duplicate: boolean; conversation: Conversation }>;
+  /** `movedFrom`: the conversation's topicGroup before, when this write (a bot answer's topicGroup) changed it. */
+  appendMessage(input: NewMessage): Promise<{ message: Message; duplicate: boolean; conversation: Conversation; movedFrom?: string }>;
   /**
    * A customer turn in one write: appends the customer's message (refused with KEFU_CONVERSATION_CLOSED when the
    * conversation is closed) and, in the same transaction, the bot's reply with the new fallback count, if the bot
    * still holds the conversation in `routedOn`; otherwise `reply` is null and only the customer's message is stored.
    * A customer message already stored under its clientMessageId stores nothing (`duplicate: true`, reply null).
    */
-  appendTurn(input: NewTurn): Promise<{ customer: Message; duplicate: boolean; reply: Message | null; conversation: Conversation }>;
+  /** `movedFrom`: as appendMessage's, for the reply's topicGroup. */
+  appendTurn(input: NewTurn): Promise<{ customer: Message; duplicate: boolean; reply: Message | null; conversation: Conversation; movedFrom?: string }>;
   getMessage(id: string): Promise<Message | null>;
   /** The message of a conversation stored under a client's message id, if any. */
   findMessageByClientId(conversationId: string, clientMessageId: string): Promise<Message | null>;
@@ -240,4 +245,9 @@ export interface Store extends HandoffStore, AgentStore {
   setFeedback(messageId: string, feedback: 'up' | 'down'): Promise<Message>;
 
   close(): Promise<void>;
+}
+
+/** `{ movedFrom }` when a write changed a conversation's topicGroup from a group it had (see Store.appendMessage). */
+export function movedFrom(before: string | null | undefined, after: string | null): { movedFrom?: string } {
+  return before && after && before !== after ? { movedFrom: before } : {};
 }

@@ -257,6 +257,20 @@ describe('several instances on one PostgreSQL and one Redis', () => {
     await say(a, other, '信用卡掉了');
     await bankNews.next((m) => m.conversation.id === other.id && m.message.text === '回覆:信用卡掉了');
     expect(bankNews.seen.filter((m) => m.conversation.id === c.id).map((m) => m.message.text)).toEqual(['信用卡掉了', '回覆:信用卡掉了']);
+    // Bank on A, life on B, bank again on A, which last pushed it to the bank: the life team's lists are told it has
+    // gone (what moved it is known from the write that moved it, not from what A last saw).
+    const back = await startConversation(a, { channel: 'web', customerId: 'cluster-live-groups-back' });
+    await say(a, back, '信用卡掉了');
+    await say(b, back, '保單怎麼查');
+    await lifeNews.next((m) => m.conversation.id === back.id && m.message.text === '回覆:保單怎麼查');
+    // A life console opened now lists it (on A), and must hear that it has gone.
+    const life2 = await socket(a, '/agent', { token: (await signIn(a, 'life-live-2', { groups: ['life'] })).token });
+    const life2Gone = recorder<{ conversationId: string }>(life2, 'live:gone');
+    const listed = await ask(life2, 'live:watch', {});
+    expect(listed.ok && (listed.conversations as { conversation: { id: string } }[]).map((i) => i.conversation.id)).toContain(back.id);
+    await say(a, back, '信用卡又掉了');
+    await bankNews.next((m) => m.conversation.id === back.id && m.message.text === '回覆:信用卡又掉了');
+    await life2Gone.next((g) => g.conversationId === back.id);
   });
 
   it('refuses Redis without PostgreSQL, and a URL that is not redis://', () => {

@@ -98,6 +98,26 @@ describe("the live list's groups across a restart", () => {
     expect(bank.news.seen.filter((m) => m.conversation.id === c.id)).toEqual([]);
   });
 
+  it("takes it off the old group's lists when the page read its history before the move (the message and answer stored in one write)", async () => {
+    const path = databaseFile();
+    const first = await boot(path);
+    const c = await startConversation(first, { channel: 'web', customerId: 'browser-restart-reload' });
+    await say(first, c, '信用卡掉了');
+    await first.stop();
+
+    const second = await boot(path);
+    const bank = await liveConsole(second, 'bank-1', ['bank']);
+    const life = await liveConsole(second, 'life-1', ['life']);
+    expect(bank.list).toContain(c.id);
+    // The widget reloads: its history read makes the next message take the one-write path.
+    const history = await second.fastify.inject({ method: 'GET', url: `/api/v1/conversations/${c.id}/messages`, headers: c.headers });
+    expect(history.statusCode, history.body).toBe(200);
+    await say(second, c, '保單怎麼查');
+    await life.news.next((m) => m.conversation.id === c.id && m.message.text === '回覆:保單怎麼查');
+    await bank.gone.next((g) => g.conversationId === c.id);
+    expect(bank.news.seen.filter((m) => m.conversation.id === c.id)).toEqual([]);
+  });
+
   it('places a conversation begun before its group was kept by its messages, on the list and in what is pushed after', async () => {
     const path = databaseFile();
     const first = await boot(path);

@@ -160,6 +160,11 @@ describe('sqlite migrations', () => {
     // A fallback leaves it unrecorded; an answer whose topic has a group records it.
     expect((await store.appendMessage({ conversationId: 'before', author: 'bot', text: '請再說一次', topicGroup: null })).conversation.topicGroup).toBeNull();
     expect((await store.appendMessage({ conversationId: 'before', author: 'bot', text: '請掛失', topicGroup: 'bank' })).conversation.topicGroup).toBe('bank');
+    // Worked out from its messages and set, where none is kept yet.
+    const raw = new Database(path);
+    raw.prepare("UPDATE conversations SET topic_group = NULL WHERE id = 'before'").run();
+    raw.close();
+    expect((await store.updateConversation('before', { topicGroup: 'life' })).topicGroup).toBe('life');
     expect((await store.createConversation({ channel: 'web', customerId: 'bob', locale: 'zh-TW' })).topicGroup).toBe('default');
     await store.close();
   });

@@ -170,15 +170,21 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       expect(asked.conversation.topicGroup).toBe('default');
       const answered = await store.appendMessage({ conversationId: c.id, author: 'bot', text: '請掛失', outcome, replyTo: asked.message.id, topicGroup: 'bank' });
       expect(answered.conversation.topicGroup).toBe('bank');
+      // The group it left comes back with the write that moved it (the live lists of that group are told).
+      expect(answered.movedFrom).toBe('default');
       // An answer whose topic has no group (a fallback, a shared topic) leaves the conversation where it was.
-      expect((await store.appendMessage({ conversationId: c.id, author: 'bot', text: '請再說一次', topicGroup: null })).conversation.topicGroup).toBe('bank');
+      const unmoved = await store.appendMessage({ conversationId: c.id, author: 'bot', text: '請再說一次', topicGroup: null });
+      expect([unmoved.conversation.topicGroup, unmoved.movedFrom]).toEqual(['bank', undefined]);
+      expect((await store.appendMessage({ conversationId: c.id, author: 'bot', text: '請掛失', outcome, topicGroup: 'bank' })).movedFrom).toBeUndefined();
       // So does a turn's reply; one whose topic has a group moves it, in the turn's one write.
       const reply = { text: '查保單', quickReplies: [], outcome };
       const routedOn = { consecutiveFallbacks: 0, locale: 'zh-TW' as const };
       const plain = await store.appendTurn({ conversationId: c.id, customer: { text: '嗯' }, reply: { ...reply, topicGroup: null }, routedOn, consecutiveFallbacks: 0 });
-      expect(plain.conversation.topicGroup).toBe('bank');
+      expect([plain.conversation.topicGroup, plain.movedFrom]).toEqual(['bank', undefined]);
       const moved = await store.appendTurn({ conversationId: c.id, customer: { text: '保單' }, reply: { ...reply, topicGroup: 'life' }, routedOn, consecutiveFallbacks: 0 });
-      expect(moved.conversation.topicGroup).toBe('life');
+      expect([moved.conversation.topicGroup, moved.movedFrom]).toEqual(['life', 'bank']);
+      const stayed = await store.appendTurn({ conversationId: c.id, customer: { text: '保單呢' }, reply: { ...reply, topicGroup: 'life' }, routedOn, consecutiveFallbacks: 0 });
+      expect([stayed.conversation.topicGroup, stayed.movedFrom]).toEqual(['life', undefined]);
       // Every read has it.
       expect((await store.getConversation(c.id))?.topicGroup).toBe('life');
       expect((await store.getConversations([c.id]))[0]?.topicGroup).toBe('life');
@@ -187,8 +193,8 @@ export function storeContract(name: string, open: () => Promise<Store>, reopen?:
       await store.updateConversation(c.id, { state: 'agent' });
       await expect(store.appendMessage({ conversationId: c.id, author: 'bot', text: '晚到', outcome, requireBot: true, topicGroup: 'bank' })).rejects.toMatchObject({ code: 'KEFU_CONVERSATION_STATE' });
       expect((await store.getConversation(c.id))?.topicGroup).toBe('life');
-      // Set as such for a conversation whose group was worked out from its messages.
-      expect((await store.updateConversation(c.id, { topicGroup: 'bank' })).topicGroup).toBe('bank');
+      // Set as worked out from its messages only where none is kept: an answer stored meanwhile is not overwritten.
+      expect((await store.updateConversation(c.id, { topicGroup: 'bank' })).topicGroup).toBe('life');
     });
 
     it('keeps seq unique under concurrent appends', async () => {
