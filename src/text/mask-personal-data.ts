@@ -5,6 +5,10 @@
 // not a customer's: nothing masked may touch a letter or digit, directly or across a hyphen.
 const BEFORE = String.raw`(?<!\w|[A-Za-z0-9]-)`;
 const AFTER = String.raw`(?!\w|-[A-Za-z0-9])`;
+// A phone number is often written after a label and a hyphen (Tel-0912345678, LINE-0912…, TEL-02-2712-3456) or
+// before one (…-Amy): across a hyphen only a token with a digit in it makes it part of another system's id.
+const PHONE_BEFORE = String.raw`(?<!\w|[A-Za-z0-9]*\d[A-Za-z0-9]*-)`;
+const PHONE_AFTER = String.raw`(?!\w|-[A-Za-z0-9]*\d)`;
 // Between digit groups: a space (also the ideographic one a Chinese keyboard types), a dot or a dash.
 const SEP = String.raw`[ .\u3000-]`;
 
@@ -18,8 +22,8 @@ const RULES: [RegExp, string][] = [
   // Card numbers: 13–19 digits, possibly grouped.
   [new RegExp(String.raw`${BEFORE}\d{4}(?:${SEP}?\d{4}){2}${SEP}?\d{1,7}${AFTER}`, 'g'), '[CARD]'],
   // Mobile numbers, also grouped with commas (0912,345,678): with 09 in front they are no amount.
-  [new RegExp(String.raw`${BEFORE}(?:\+?886[ \u3000-]?|0)9\d{2}[ ,\uFF0C\u3000-]?\d{3}[ ,\uFF0C\u3000-]?\d{3}${AFTER}`, 'g'), '[PHONE]'],
-  [new RegExp(String.raw`${BEFORE}(?:\(0[2-8]\)|0[2-8])[ \u3000-]?\d{3,4}[ \u3000-]?\d{4}${AFTER}`, 'g'), '[PHONE]'],
+  [new RegExp(String.raw`${PHONE_BEFORE}(?:\+?886[ \u3000-]?|0)9\d{2}[ ,\uFF0C\u3000-]?\d{3}[ ,\uFF0C\u3000-]?\d{3}${PHONE_AFTER}`, 'g'), '[PHONE]'],
+  [new RegExp(String.raw`${PHONE_BEFORE}(?:\(0[2-8]\)|0[2-8])[ \u3000-]?\d{3,4}[ \u3000-]?\d{4}${PHONE_AFTER}`, 'g'), '[PHONE]'],
   // Any other long run of digits is most likely an account or policy number.
   [new RegExp(String.raw`${BEFORE}\d{10,16}${AFTER}`, 'g'), '[NUMBER]'],
 ];

@@ -74,5 +74,10 @@ describe('maskPersonalData', () => {
     expect(ids.filter((id) => maskPersonalData(id) !== id)).toEqual([]);
     // What a customer writes is still masked, as before.
     expect(maskPersonalData('我的手機+886912345678，市話(02)2345-6789，帳號 123-4567-8901-2345-6789')).toBe('我的手機[PHONE]，市話[PHONE]，帳號 [NUMBER]');
+    // A label and a hyphen before or after a phone number do not make it an id.
+    for (const [typed, masked] of [
+      ['Tel-0912345678', 'Tel-[PHONE]'], ['TEL-02-2712-3456', 'TEL-[PHONE]'], ['LINE-0912345678', 'LINE-[PHONE]'], ['M-0912 345 678', 'M-[PHONE]'],
+      ['0912-345-678-Amy', '[PHONE]-Amy'], ['02-2712-3456-ext', '[PHONE]-ext'], ['0912-345-678-0922-333-444', '[NUMBER]'],
+    ]) expect(maskPersonalData(typed!)).toBe(masked);
   });
 });
