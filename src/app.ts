@@ -144,6 +144,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   let store: Store;
   try {
     store = deps.store ?? (await openStore(config, log));
+    if (ownsStore) log.info({ kind: store.kind, ...(store.durability ? { synchronous: await store.durability() } : {}) }, 'store opened');
   } catch (err) {
     await cluster?.close();
     throw err;

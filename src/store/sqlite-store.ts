@@ -320,6 +320,8 @@ export function openSqliteStore(
   return {
     kind: 'sqlite',
     clock: () => (options.now ?? (() => new Date()))().getTime(),
+    // 2 is FULL (3, EXTRA, is not set by kefu).
+    durability: async () => ((db.pragma('synchronous', { simple: true }) as number) >= 2 ? 'full' : 'normal'),
     // The handoff queue, console accounts, notes and profiles: the same connection, so one transaction spans both.
     ...afterCommit(sqliteHandoffStore(db, { now, conversationSelect: CONVERSATION_SELECT, toConversation, toMessage })),
     createConversation(input: NewConversation) {

@@ -196,6 +196,8 @@ export interface Store extends HandoffStore, AgentStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Now on the clock this store stamps times with (PostgreSQL: the database's, shared by every instance), ms since the epoch. */
   clock(): number;
+  /** SQLite: how its commits are synced (config.database.synchronous), read back from the connection that writes. */
+  durability?(): Promise<'full' | 'normal'>;
   /** A new conversation, with the bot; its topicGroup is DEFAULT_GROUP until a bot answer's topic names another. */
   createConversation(input: NewConversation): Promise<Conversation>;
   getConversation(id: string): Promise<Conversation | null>;

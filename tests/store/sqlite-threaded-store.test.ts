@@ -6,6 +6,8 @@ import { pino } from 'pino';
 import { openSqliteStoreOnThread } from '../../src/store/sqlite-threaded-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { storeContract } from './store-contract.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import { loadConfig } from '../../src/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kefu-sqlite-thread-'));
 const log = pino({ level: 'silent' });
@@ -21,6 +23,18 @@ storeContract(
 );
 
 describe('sqlite store on its own thread', () => {
+  it('syncs its commits as config.database.synchronous says, on the thread as in the process', async () => {
+    const seen: [boolean, string, string | undefined][] = [];
+    for (const thread of [true, false]) {
+      for (const synchronous of ['normal', 'full'] as const) {
+        const store = await openStore(loadConfig({ env: {}, overrides: { database: { path: join(dir, `sync-${thread}-${synchronous}`, 'kefu.sqlite'), thread, synchronous } } }), log);
+        seen.push([thread, synchronous, await store.durability?.()]);
+        await store.close();
+      }
+    }
+    expect(seen).toEqual([[true, 'normal', 'normal'], [true, 'full', 'full'], [false, 'normal', 'normal'], [false, 'full', 'full']]);
+  });
+
   it('refuses to open what is not a database, with the reason', async () => {
     const path = join(dir, 'not-a-db');
     const { writeFileSync, mkdirSync } = await import('node:fs');
