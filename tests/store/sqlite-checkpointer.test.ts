@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { openSqliteStoreOnThread } from '../../src/store/sqlite-threaded-store.ts';
-import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINTER_ALIVE, CHECKPOINT_DEFAULTS, WAL_FRAMES, createWalState, startCheckpointer } from '../../src/store/sqlite-checkpointer.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, CHECKPOINTER_ALIVE, CHECKPOINT_NICENESS, CHECKPOINT_DEFAULTS, WAL_FRAMES, createWalState, startCheckpointer } from '../../src/store/sqlite-checkpointer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kefu-checkpoint-'));
 const log = pino({ level: 'silent' });
@@ -21,6 +21,24 @@ const until = async (what: () => boolean, ms = 5_000): Promise<void> => {
 };
 
 describe('WAL checkpoints on their own thread', () => {
+  it.runIf(process.platform === 'linux')('runs at a lower priority than the threads that answer, itself only', async () => {
+    // Each thread's niceness, from /proc: field 19 of its stat, after the command in parentheses.
+    const niceness = (): number[] =>
+      readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    const before = niceness();
+    const path = join(dir, 'nice', 'kefu.sqlite');
+    const store = openSqliteStore(path);
+    const checkpointer = await startCheckpointer(path, { log, walState: createWalState(), intervalMs: 50 });
+    try {
+      const during = niceness();
+      expect(during.filter((n) => n === CHECKPOINT_NICENESS).length).toBe(before.filter((n) => n === CHECKPOINT_NICENESS).length + 1);
+      expect(niceness()[0]).toBe(before[0]); // the main thread's own is untouched
+    } finally {
+      await checkpointer.stop();
+      await store.close();
+    }
+  });
+
   it('copies the WAL into the database file while the store writes, and the store restarts the WAL when told', async () => {
     const path = join(dir, 'a', 'kefu.sqlite');
     const walState = createWalState();
