@@ -144,11 +144,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<Kef
   let store: Store;
   try {
     store = deps.store ?? (await openStore(config, log));
-    if (ownsStore) log.info({ kind: store.kind, ...(store.durability ? { synchronous: await store.durability() } : {}) }, 'store opened');
   } catch (err) {
     await cluster?.close();
     throw err;
   }
+  if (ownsStore) log.info({ kind: store.kind, synchronous: await store.durability?.().catch(() => undefined) }, 'store opened');
 
   let current: Router | null = deps.router ?? null;
   let pack: Pack | null = deps.pack ?? null;

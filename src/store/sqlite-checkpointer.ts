@@ -32,10 +32,10 @@ export interface CheckpointerData {
   slowMs: number;
 }
 
-/** Checkpoint thread → main thread: only what is worth a log line (a pass is counted in `walState`, not posted). */
 /** The checkpoint thread's niceness (0 is the others'; higher yields more): it is on no reply's path. */
 export const CHECKPOINT_NICENESS = 10;
 
+/** Checkpoint thread → main thread: only what is worth a log line (a pass is counted in `walState`, not posted). */
 export type FromCheckpointThread =
   | { type: 'started' }
   | { type: 'slow'; ms: number; frames: number }
