@@ -134,7 +134,6 @@ export interface HandoffStore {
   /** Averages over the group's most recent episodes claimed since `since` (at most `limit` of them). */
   handoffStats(group: string, options: { since: string; limit: number }): Promise<{ samples: number; avgWaitSeconds: number | null; avgHandlingSeconds: number | null }>;
 
-  /** Conversations in a state, most recently active first. */
   /**
    * Conversations in `state`, most recently updated first. `groups`: only those whose topicGroup is one of them, or
    * not yet recorded (null: the caller places those), so that a small group's conversations are not crowded out of
